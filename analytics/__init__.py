@@ -1,0 +1,2 @@
+"""Analytics for the NPS bot: a read-only projection of the Rasa tracker store,
+statistics, a report CLI and a Streamlit dashboard. Never imports Rasa."""

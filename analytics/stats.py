@@ -1,0 +1,358 @@
+"""NPS statistics as pure functions: no database, no Streamlit, no clock.
+
+Every function here takes plain numbers, lists or pandas frames and returns
+plain values or frozen dataclasses, so tests can feed small tables whose
+answers are worked out by hand. The dashboard and the report CLI both call
+these functions, which is what makes their numbers agree.
+
+Conventions
+- NPS and its interval are in NPS points (x100), from -100 to 100.
+- The NPS base is the responses *with a score*: a survey where the customer
+  never gave a valid 0-10 score has no group, so it cannot count as a
+  promoter, passive or detractor.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Iterable, Optional, Sequence
+
+import pandas as pd
+
+PROMOTER = "promoter"
+PASSIVE = "passive"
+DETRACTOR = "detractor"
+GROUPS = (PROMOTER, PASSIVE, DETRACTOR)
+
+# Two-sided 95% normal quantile, the one the brief's formula uses.
+Z95 = 1.96
+
+
+def nps_group(score) -> Optional[str]:
+    """9-10 promoter, 7-8 passive, 0-6 detractor; anything else has no group."""
+    if score is None or isinstance(score, bool):
+        return None
+    try:
+        if pd.isna(score):
+            return None
+    except (TypeError, ValueError):
+        return None
+    if score != int(score) or not 0 <= score <= 10:
+        return None
+    if score >= 9:
+        return PROMOTER
+    if score >= 7:
+        return PASSIVE
+    return DETRACTOR
+
+
+@dataclass(frozen=True)
+class NpsResult:
+    n: int
+    promoters: int
+    passives: int
+    detractors: int
+    nps: Optional[float]  # None when n == 0: no answers, no score
+    ci_low: Optional[float]
+    ci_high: Optional[float]
+
+    @property
+    def groups(self) -> dict:
+        return {PROMOTER: self.promoters, PASSIVE: self.passives, DETRACTOR: self.detractors}
+
+
+def _adjusted(promoters: int, detractors: int, n: int) -> tuple[float, float, float]:
+    """Adjusted-Wald proportions: add 3/4 promoter, 3/4 detractor (and so 3/2
+    passive) to the sample, which keeps the interval sensible for small n and
+    for samples that are all promoters or all detractors."""
+    n_adj = n + 3
+    p_adj = (promoters + 0.75) / n_adj
+    d_adj = (detractors + 0.75) / n_adj
+    return n_adj, p_adj, d_adj
+
+
+def _adjusted_variance(p_adj: float, d_adj: float) -> float:
+    # Variance of one answer scored +1 / 0 / -1: E[x^2] - E[x]^2.
+    return p_adj + d_adj - (p_adj - d_adj) ** 2
+
+
+def adjusted_wald_ci(promoters: int, detractors: int, n: int, z: float = Z95) -> tuple[float, float]:
+    """95% interval for NPS by the adjusted Wald method (MeasuringU), in NPS
+    points, clipped to [-100, 100]."""
+    if n < 0 or promoters < 0 or detractors < 0 or promoters + detractors > n:
+        raise ValueError("counts must satisfy 0 <= promoters + detractors <= n")
+    n_adj, p_adj, d_adj = _adjusted(promoters, detractors, n)
+    se = math.sqrt(_adjusted_variance(p_adj, d_adj) / n_adj)
+    centre = p_adj - d_adj
+    low = max(-100.0, 100.0 * (centre - z * se))
+    high = min(100.0, 100.0 * (centre + z * se))
+    return low, high
+
+
+def nps_from_counts(promoters: int, passives: int, detractors: int) -> NpsResult:
+    n = promoters + passives + detractors
+    if n == 0:
+        return NpsResult(0, 0, 0, 0, None, None, None)
+    low, high = adjusted_wald_ci(promoters, detractors, n)
+    return NpsResult(
+        n=n,
+        promoters=promoters,
+        passives=passives,
+        detractors=detractors,
+        nps=100.0 * (promoters - detractors) / n,
+        ci_low=low,
+        ci_high=high,
+    )
+
+
+def nps(scores: Iterable) -> NpsResult:
+    """NPS of a list of 0-10 scores; missing or invalid scores are left out."""
+    counts = {g: 0 for g in GROUPS}
+    for score in scores:
+        group = nps_group(score)
+        if group is not None:
+            counts[group] += 1
+    return nps_from_counts(counts[PROMOTER], counts[PASSIVE], counts[DETRACTOR])
+
+
+@dataclass(frozen=True)
+class NpsChange:
+    """Change of NPS from period 1 to period 2, with its significance."""
+
+    nps_before: Optional[float]
+    nps_after: Optional[float]
+    change: Optional[float]  # raw NPS points, after - before
+    z: Optional[float]
+    p_value: Optional[float]
+    significant: bool
+
+
+def compare_nps(before: NpsResult, after: NpsResult, alpha: float = 0.05) -> NpsChange:
+    """Two-sided z-test for the difference of two independent NPS values,
+    using the adjusted-Wald estimates (MeasuringU, "comparing two Net
+    Promoter Scores"):
+
+        NPS'_i = p'_i - d'_i,  Var_i = p'_i + d'_i - (p'_i - d'_i)^2
+        SE = sqrt(Var_1 / n'_1 + Var_2 / n'_2),  z = (NPS'_2 - NPS'_1) / SE
+
+    and p = 2 * (1 - Phi(|z|)). The adjustment keeps the test defined when a
+    period is all promoters or all detractors. Periods without answers are
+    not compared.
+    """
+    if before.n == 0 or after.n == 0:
+        return NpsChange(before.nps, after.nps, None, None, None, False)
+    n1, p1, d1 = _adjusted(before.promoters, before.detractors, before.n)
+    n2, p2, d2 = _adjusted(after.promoters, after.detractors, after.n)
+    se = math.sqrt(_adjusted_variance(p1, d1) / n1 + _adjusted_variance(p2, d2) / n2)
+    z = ((p2 - d2) - (p1 - d1)) / se
+    p_value = math.erfc(abs(z) / math.sqrt(2.0))  # = 2 * (1 - Phi(|z|))
+    return NpsChange(
+        nps_before=before.nps,
+        nps_after=after.nps,
+        change=after.nps - before.nps,
+        z=z,
+        p_value=p_value,
+        significant=p_value < alpha,
+    )
+
+
+# --- tables --------------------------------------------------------------
+
+def _scored(responses: pd.DataFrame) -> pd.DataFrame:
+    """Responses that count for NPS: those with a valid 0-10 score."""
+    if responses.empty:
+        return responses.assign(nps_group=pd.Series(dtype="object"))
+    groups = responses["nps_score"].map(nps_group)
+    return responses.assign(nps_group=groups)[groups.notna()]
+
+
+def nps_of_frame(responses: pd.DataFrame) -> NpsResult:
+    """NPS of a responses frame (column `nps_score`)."""
+    if responses.empty:
+        return nps_from_counts(0, 0, 0)
+    return nps(responses["nps_score"].tolist())
+
+
+@dataclass(frozen=True)
+class Funnel:
+    started: int  # the survey form was activated
+    scored: int  # a valid score was given
+    reason: int  # a reason was given
+    finished: int  # the survey reached its end
+
+
+def funnel(responses: pd.DataFrame) -> Funnel:
+    """Every response started the survey (that is what makes it a response)."""
+    if responses.empty:
+        return Funnel(0, 0, 0, 0)
+    scored = responses["nps_score"].map(nps_group).notna()
+    reason = responses["reason"].notna() & (responses["reason"].astype("string").str.strip() != "")
+    finished = responses["survey_outcome"] == "finished"
+    return Funnel(
+        started=len(responses),
+        scored=int(scored.sum()),
+        reason=int(reason.fillna(False).sum()),
+        finished=int(finished.sum()),
+    )
+
+
+def nps_by(responses: pd.DataFrame, column: str, missing_label: str = "(none)") -> pd.DataFrame:
+    """NPS with interval for each value of `column` (e.g. channel, touchpoint).
+
+    Columns: <column>, n, promoters, passives, detractors, nps, ci_low,
+    ci_high; sorted by n, largest first. Responses without a score are left
+    out, as in the overall NPS."""
+    cols = [column, "n", "promoters", "passives", "detractors", "nps", "ci_low", "ci_high"]
+    scored = _scored(responses)
+    if scored.empty:
+        return pd.DataFrame(columns=cols)
+    keys = scored[column].astype("object").where(scored[column].notna(), missing_label)
+    rows = []
+    for value, part in scored.groupby(keys, sort=True):
+        counts = part["nps_group"].value_counts()
+        r = nps_from_counts(
+            int(counts.get(PROMOTER, 0)), int(counts.get(PASSIVE, 0)), int(counts.get(DETRACTOR, 0))
+        )
+        rows.append([value, r.n, r.promoters, r.passives, r.detractors, r.nps, r.ci_low, r.ci_high])
+    out = pd.DataFrame(rows, columns=cols)
+    return out.sort_values(["n", column], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+
+
+PERIODS = {"week": "W-MON", "month": "M", "quarter": "Q", "year": "Y"}
+
+
+def trend(responses: pd.DataFrame, period: str = "month", alpha: float = 0.05) -> pd.DataFrame:
+    """NPS per calendar period with interval, and the change from the previous
+    period that has answers, tested by `compare_nps`.
+
+    `responses` needs `started_at` (unix seconds, UTC) and `nps_score`.
+    Weeks start on Monday. Periods without any scored response are skipped,
+    so a change is always measured against the last period with data.
+    Columns: period (label), period_start, n, nps, ci_low, ci_high, change,
+    p_value, significant."""
+    if period not in PERIODS:
+        raise ValueError(f"period must be one of {sorted(PERIODS)}")
+    cols = ["period", "period_start", "n", "nps", "ci_low", "ci_high", "change", "p_value", "significant"]
+    scored = _scored(responses)
+    if scored.empty:
+        return pd.DataFrame(columns=cols)
+    when = pd.to_datetime(scored["started_at"], unit="s", utc=True).dt.tz_localize(None)
+    # W-SUN would make weeks end on Sunday, i.e. start on Monday.
+    freq = "W-SUN" if period == "week" else PERIODS[period]
+    buckets = when.dt.to_period(freq)
+    rows = []
+    previous: Optional[NpsResult] = None
+    for bucket, part in scored.groupby(buckets, sort=True):
+        counts = part["nps_group"].value_counts()
+        r = nps_from_counts(
+            int(counts.get(PROMOTER, 0)), int(counts.get(PASSIVE, 0)), int(counts.get(DETRACTOR, 0))
+        )
+        change = compare_nps(previous, r, alpha) if previous is not None else None
+        rows.append(
+            [
+                _period_label(bucket, period),
+                bucket.start_time,
+                r.n,
+                r.nps,
+                r.ci_low,
+                r.ci_high,
+                change.change if change else None,
+                change.p_value if change else None,
+                bool(change.significant) if change else False,
+            ]
+        )
+        previous = r
+    return pd.DataFrame(rows, columns=cols)
+
+
+def _period_label(bucket: pd.Period, period: str) -> str:
+    start = bucket.start_time
+    if period == "week":
+        iso = start.isocalendar()
+        return f"{iso[0]}-W{iso[1]:02d}"
+    if period == "month":
+        return start.strftime("%Y-%m")
+    if period == "quarter":
+        return f"{start.year}-Q{bucket.quarter}"
+    return str(start.year)
+
+
+# --- drivers -------------------------------------------------------------
+
+DRIVER_COLUMNS = ["driver", "mentions", "share", "positive", "negative", "nps_mentioners", "impact"]
+
+
+def driver_table(
+    responses: pd.DataFrame,
+    mentions: pd.DataFrame,
+    catalogue: Sequence[str] = (),
+) -> pd.DataFrame:
+    """Per driver, among the responses with a score (the NPS base):
+
+    - mentions: respondents whose comments name the driver (any polarity),
+    - share: mentions / respondents with a score (0-1),
+    - positive / negative: respondents naming it positively / negatively
+      (one respondent can do both, so they may add up to more than mentions),
+    - nps_mentioners: NPS of those who mention it (None if nobody does),
+    - impact: NPS(all) - NPS(all except those who mention it), the
+      leave-one-out impact; positive means the driver lifts the score.
+      None when everybody mentions it (nobody is left to compare with).
+
+    `responses`: response_id, nps_score. `mentions`: response_id, driver,
+    polarity ('pos'/'neg'). Drivers of the catalogue that nobody mentioned
+    get a row with zeros, so "nobody mentioned it" is visible.
+    Sorted by mentions (largest first), then driver id.
+    """
+    scored = _scored(responses)
+    overall = nps_of_frame(scored)
+    drivers = list(dict.fromkeys(list(catalogue)))
+    if not mentions.empty:
+        for d in sorted(mentions["driver"].dropna().unique()):
+            if d not in drivers:
+                drivers.append(d)
+    if not drivers:
+        return pd.DataFrame(columns=DRIVER_COLUMNS)
+
+    base_ids = set(scored["response_id"]) if not scored.empty else set()
+    in_base = mentions[mentions["response_id"].isin(base_ids)] if not mentions.empty else mentions
+    score_of = dict(zip(scored["response_id"], scored["nps_score"])) if not scored.empty else {}
+
+    rows = []
+    for d in drivers:
+        own = in_base[in_base["driver"] == d] if not in_base.empty else in_base
+        who = set(own["response_id"]) if not own.empty else set()
+        pos = set(own.loc[own["polarity"] == "pos", "response_id"]) if not own.empty else set()
+        neg = set(own.loc[own["polarity"] == "neg", "response_id"]) if not own.empty else set()
+        mentioners = nps(score_of[r] for r in who)
+        rest = nps(score for r, score in score_of.items() if r not in who)
+        if overall.n == 0:
+            impact = None
+        elif rest.n == 0:
+            impact = None
+        else:
+            impact = overall.nps - rest.nps
+        rows.append(
+            [
+                d,
+                len(who),
+                (len(who) / overall.n) if overall.n else 0.0,
+                len(pos),
+                len(neg),
+                mentioners.nps,
+                impact,
+            ]
+        )
+    out = pd.DataFrame(rows, columns=DRIVER_COLUMNS)
+    return out.sort_values(["mentions", "driver"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+
+
+def main_negative_driver(drivers: Sequence[str]) -> Optional[str]:
+    """The driver the why-questions probe: the first negative one named, else
+    the first one named at all (as "driver_id:polarity" strings or ids)."""
+    ids = [str(d) for d in drivers if d]
+    for item in ids:
+        if item.endswith(":neg"):
+            return item.rsplit(":", 1)[0]
+    if ids:
+        return ids[0].rsplit(":", 1)[0]
+    return None

@@ -1,0 +1,44 @@
+# Analytics: projection, statistics, report CLI, Streamlit dashboard.
+# Included by the top Makefile; try it alone with `make -f mk/analytics.mk <target>`.
+# Analytics has its own environment because Rasa pins SQLAlchemy 1.4 and an
+# old numpy, while analytics needs SQLAlchemy 2 and pandas 2.
+
+PY_ANALYTICS := .venv-analytics/bin/python
+ANALYTICS_STAMP := .venv-analytics/.installed
+NPS_DB_URL ?= sqlite:///var/tracker.db
+DEMO_CONVERSATIONS ?= 2000
+DEMO_SEED ?= 7
+REPORT_FORMAT ?= md
+
+.PHONY: analytics-env dashboard report demo-data bench-analytics test-analytics
+
+analytics-env: $(ANALYTICS_STAMP)
+
+# A stamp file, so the environment is built once and rebuilt only when the
+# requirements change.
+$(ANALYTICS_STAMP): requirements/analytics.txt
+	test -x $(PY_ANALYTICS) || python3.10 -m venv .venv-analytics
+	$(PY_ANALYTICS) -m pip install --upgrade pip
+	$(PY_ANALYTICS) -m pip install -r requirements/analytics.txt
+	touch $@
+
+var:
+	mkdir -p var
+
+dashboard: $(ANALYTICS_STAMP) | var
+	NPS_DB_URL="$(NPS_DB_URL)" $(PY_ANALYTICS) -m streamlit run analytics/dashboard/app.py \
+		--server.address 127.0.0.1 --server.port 8501 --server.headless true \
+		--browser.gatherUsageStats false
+
+report: $(ANALYTICS_STAMP) | var
+	$(PY_ANALYTICS) -m analytics report --db "$(NPS_DB_URL)" --format $(REPORT_FORMAT)
+
+demo-data: $(ANALYTICS_STAMP) | var
+	$(PY_ANALYTICS) -m analytics generate --db "$(NPS_DB_URL)" \
+		--conversations $(DEMO_CONVERSATIONS) --seed $(DEMO_SEED)
+
+bench-analytics: $(ANALYTICS_STAMP) | var
+	$(PY_ANALYTICS) bench/analytics_bench.py
+
+test-analytics: $(ANALYTICS_STAMP)
+	$(PY_ANALYTICS) -m pytest analytics/tests -q
