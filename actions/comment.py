@@ -1,0 +1,36 @@
+"""The comment box for someone who was surveyed recently."""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import message
+
+
+class ValidateCommentForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_comment_form"
+
+    def validate_extra_comment(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        msg = message.latest(tracker)
+        if msg.is_nothing_to_add:
+            # "nie, dzięki": close the comment box without storing a comment.
+            return {"extra_comment": None, "requested_slot": None}
+        return {"extra_comment": msg.text}
+
+
+class ActionSaveComment(Action):
+    def name(self) -> Text:
+        return "action_save_comment"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        if tracker.get_slot("extra_comment"):
+            dispatcher.utter_message(response="utter_comment_thanks")
+        else:
+            dispatcher.utter_message(response="utter_goodbye")
+        return []

@@ -1,0 +1,38 @@
+"""Session start and /restart."""
+from __future__ import annotations
+
+from typing import Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import ActionExecuted, FollowupAction, Restarted, SessionStarted, SlotSet
+from rasa_sdk.types import DomainDict
+
+
+class ActionSessionStart(Action):
+    """A new session starts clean, except for when the last survey ended.
+
+    Carrying over only ``last_survey_at`` keeps each survey's data apart
+    while still honouring the re-survey cool-down across sessions.
+    """
+
+    def name(self) -> Text:
+        return "action_session_start"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        events: List[Dict] = [SessionStarted()]
+        last = tracker.get_slot("last_survey_at")
+        if last is not None:
+            events.append(SlotSet("last_survey_at", last))
+        events.append(ActionExecuted("action_listen"))
+        return events
+
+
+class ActionRestart(Action):
+    """/restart forgets the conversation and starts the survey again at once."""
+
+    def name(self) -> Text:
+        return "action_restart"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        dispatcher.utter_message(response="utter_restarting")
+        return [Restarted(), FollowupAction("action_start_survey")]

@@ -1,0 +1,129 @@
+"""Starting, finishing and leaving a survey, and the never-silent fallback."""
+from __future__ import annotations
+
+import time
+from typing import Dict, List, Text
+
+from rasa_sdk import Action, Tracker
+from rasa_sdk.events import FollowupAction, SlotSet
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import message, resources
+from nps import drivers, flow, tips
+from nps.groups import DETRACTOR, PASSIVE, PROMOTER
+
+# A message outside the survey this long (or naming a driver) is a comment.
+COMMENT_MIN_WORDS = 3
+
+
+def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> List[Dict]:
+    """Open the survey, or the comment box for someone surveyed recently.
+
+    Returns a FollowupAction so that the same start works from a rule, from
+    the fallback (any first message) and after /restart.
+    """
+    res = resources.get()
+    events: List[Dict] = []
+    raw_touchpoint = tracker.get_slot("touchpoint")
+    touchpoint = flow.clean_touchpoint(raw_touchpoint)
+    if touchpoint != raw_touchpoint:
+        events.append(SlotSet("touchpoint", touchpoint))
+    if flow.recently_surveyed(
+        tracker.get_slot("last_survey_at"), now, res.settings.resurvey_days
+    ):
+        dispatcher.utter_message(response="utter_resurvey_cooldown")
+        return events + [SlotSet("survey_allowed", False), FollowupAction("comment_form")]
+    dispatcher.utter_message(response="utter_intro")
+    msg = message.latest(tracker)
+    tags = drivers.drivers_from_entities(msg.entities, res.catalogue, drivers.NEGATIVE)
+    if msg.intent == "feedback" and tags:
+        # Someone who opens with a complaint has given the reason already.
+        events += [SlotSet("reason", msg.text), SlotSet("drivers", tags)]
+    return events + [SlotSet("survey_allowed", True), FollowupAction("survey_form")]
+
+
+class ActionStartSurvey(Action):
+    def name(self) -> Text:
+        return "action_start_survey"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        return start(dispatcher, tracker, time.time())
+
+
+class ActionFinishSurvey(Action):
+    """Thank the customer in the words of their group, and close the survey."""
+
+    def name(self) -> Text:
+        return "action_finish_survey"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        res = resources.get()
+        group = tracker.get_slot("nps_group")
+        if group == PROMOTER:
+            dispatcher.utter_message(response="utter_thanks_promoter")
+            if res.settings.review_url:
+                dispatcher.utter_message(
+                    response="utter_recommend", review_url=res.settings.review_url
+                )
+            tip = tips.tip_for(tracker.get_slot("drivers"), res.tips)
+            if tip:
+                dispatcher.utter_message(response="utter_tip", tip=tip)
+        elif group == PASSIVE:
+            dispatcher.utter_message(response="utter_thanks_passive")
+        elif group == DETRACTOR and tracker.get_slot("contact_consent") is True:
+            dispatcher.utter_message(response="utter_thanks_detractor_contact")
+        elif group == DETRACTOR:
+            dispatcher.utter_message(response="utter_thanks_detractor")
+        else:
+            dispatcher.utter_message(response="utter_thanks_neutral")
+        return [
+            SlotSet("survey_outcome", "finished"),
+            SlotSet("last_survey_at", time.time()),
+        ]
+
+
+class ActionStopSurvey(Action):
+    """The customer left: keep what they gave, and do not ask them again soon."""
+
+    def name(self) -> Text:
+        return "action_stop_survey"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        dispatcher.utter_message(response="utter_goodbye_stop")
+        return [
+            SlotSet("survey_outcome", "stopped"),
+            SlotSet("last_survey_at", time.time()),
+        ]
+
+
+class ActionNpsFallback(Action):
+    """Whatever nothing else handled: the bot answers, never goes silent.
+
+    - inside a form: a short apology and the pending question again;
+    - before any survey in this session: the survey starts (any first
+      message opens it, not only a greeting);
+    - after the survey: a real comment is kept as an extra comment.
+    """
+
+    def name(self) -> Text:
+        return "action_nps_fallback"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        loop = (tracker.active_loop or {}).get("name")
+        if loop:
+            dispatcher.utter_message(response="utter_default")
+            # Re-running the form after another action asks again, without
+            # re-validating the message it could not use.
+            return [FollowupAction(loop)]
+        if tracker.get_slot("survey_allowed") is None:
+            return start(dispatcher, tracker, time.time())
+        msg = message.latest(tracker)
+        catalogue = resources.get().catalogue
+        if msg.word_count >= COMMENT_MIN_WORDS or any(
+            e.get("entity") in catalogue for e in msg.entities
+        ):
+            dispatcher.utter_message(response="utter_comment_thanks")
+            return [SlotSet("extra_comment", msg.text)]
+        dispatcher.utter_message(response="utter_anything_else")
+        return []

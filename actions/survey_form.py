@@ -1,0 +1,244 @@
+"""The survey form: checking each answer and asking each question.
+
+Rasa's form asks the first empty slot of ``required_slots``; the branching
+lives in ``nps.flow`` and the parsing in ``nps.score`` / ``nps.yes_no``.
+Every free-text answer is also classified into drivers.
+"""
+from __future__ import annotations
+
+from typing import Any, Dict, List, Text
+
+from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk.executor import CollectingDispatcher
+from rasa_sdk.types import DomainDict
+
+from actions import message, resources
+from nps import drivers, flow, known_issues
+from nps.groups import PROMOTER, nps_group
+from nps.score import parse_score
+from nps.yes_no import parse_yes_no
+
+# A remainder after the score with at least this many words is a reason.
+REASON_MIN_WORDS = 3
+# An intent this sure of "yes"/"no" decides when the words alone do not.
+YES_NO_CONFIDENCE = 0.6
+
+
+def _has_substance(text: str, msg: message.Message) -> bool:
+    catalogue = resources.get().catalogue
+    has_driver = any(e.get("entity") in catalogue for e in msg.entities)
+    return bool(text) and (has_driver or len(text.split()) >= REASON_MIN_WORDS)
+
+
+def _yes_no(msg: message.Message) -> bool | None:
+    answer = parse_yes_no(msg.text)
+    if answer is None and msg.confidence >= YES_NO_CONFIDENCE:
+        answer = {"affirm": True, "deny": False}.get(msg.intent or "")
+    return answer
+
+
+class ValidateSurveyForm(FormValidationAction):
+    def name(self) -> Text:
+        return "validate_survey_form"
+
+    async def required_slots(
+        self,
+        domain_slots: List[Text],
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        domain: DomainDict,
+    ) -> List[Text]:
+        return flow.required_slots(tracker.slots, resources.get().settings)
+
+    # --- shared steps --------------------------------------------------------
+
+    @staticmethod
+    def _classify(
+        text: str, msg: message.Message, tracker: Tracker, default_polarity: str
+    ) -> Dict[Text, Any]:
+        """Drivers of this answer added to the list, and a known issue if one fits."""
+        res = resources.get()
+        tags = drivers.drivers_from_entities(msg.entities, res.catalogue, default_polarity)
+        result: Dict[Text, Any] = {
+            "drivers": drivers.merge(tracker.get_slot("drivers"), tags)
+        }
+        if not tracker.get_slot("known_issue"):
+            issue = known_issues.match(text, tags, res.known_issues)
+            if issue:
+                result["known_issue"] = issue.id
+        return result
+
+    def _reason(
+        self, text: str, msg: message.Message, tracker: Tracker, group: str | None
+    ) -> Dict[Text, Any]:
+        polarity = drivers.POSITIVE if group == PROMOTER else drivers.NEGATIVE
+        return {"reason": text, **self._classify(text, msg, tracker, polarity)}
+
+    @staticmethod
+    def _clarify(
+        dispatcher: CollectingDispatcher,
+        tracker: Tracker,
+        slot: str,
+        ask_again: str,
+        move_on: str | None = None,
+    ) -> Dict[Text, Any]:
+        """An unclear answer: ask again, or after too many tries move on."""
+        count = int(tracker.get_slot("clarify_count") or 0) + 1
+        if count >= resources.get().settings.max_clarifications:
+            if move_on:
+                dispatcher.utter_message(response=move_on)
+            skipped = list(tracker.get_slot("skipped_slots") or []) + [slot]
+            return {slot: None, "clarify_count": 0, "skipped_slots": skipped}
+        dispatcher.utter_message(response=ask_again)
+        return {slot: None, "clarify_count": count}
+
+    @staticmethod
+    def _skip(tracker: Tracker, slot: str) -> Dict[Text, Any]:
+        skipped = list(tracker.get_slot("skipped_slots") or []) + [slot]
+        return {slot: None, "skipped_slots": skipped, "clarify_count": 0}
+
+    # --- one method per question -------------------------------------------
+
+    def validate_nps_score(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        msg = message.latest(tracker)
+        parsed = parse_score(msg.text)
+        if parsed.status == "ok":
+            group = nps_group(parsed.score)
+            result = {"nps_score": parsed.score, "nps_group": group, "clarify_count": 0}
+            # "3, bo kurier zgubił paczkę": the reason is taken too, and the
+            # bot will not ask for it again.
+            if tracker.get_slot("reason") is None and _has_substance(parsed.remainder, msg):
+                result.update(self._reason(parsed.remainder, msg, tracker, group))
+            return result
+
+        result: Dict[Text, Any] = {}
+        ask_again = {
+            "out_of_range": "utter_score_out_of_range",
+            "ambiguous": "utter_score_ambiguous",
+        }.get(parsed.status, "utter_score_unclear")
+        # A reason without a score is kept, not lost.
+        if (
+            parsed.status == "none"
+            and tracker.get_slot("reason") is None
+            and _has_substance(msg.text, msg)
+        ):
+            result.update(self._reason(msg.text, msg, tracker, None))
+            ask_again = "utter_score_unclear_reason_kept"
+        result.update(
+            self._clarify(dispatcher, tracker, "nps_score", ask_again, "utter_score_skipped")
+        )
+        return result
+
+    def validate_reason(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        msg = message.latest(tracker)
+        if msg.is_nothing_to_add:
+            # No reason given: asking "why?" about nothing would only annoy.
+            return {**self._skip(tracker, "reason"), "whys_done": True}
+        return self._reason(msg.text, msg, tracker, tracker.get_slot("nps_group"))
+
+    def validate_why_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        msg = message.latest(tracker)
+        if msg.is_nothing_to_add:
+            return {"why_answer": None, "whys_done": True}
+        chain = list(tracker.get_slot("why_chain") or []) + [msg.text]
+        # why_answer goes back to empty so the form can ask the next "why?".
+        return {
+            "why_answer": None,
+            "why_chain": chain,
+            **self._classify(msg.text, msg, tracker, drivers.NEGATIVE),
+        }
+
+    def validate_issue_resolved(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        answer = _yes_no(message.latest(tracker))
+        if answer is None:
+            return self._clarify(dispatcher, tracker, "issue_resolved", "utter_clarify_yes_no")
+        if answer is False:
+            dispatcher.utter_message(response="utter_issue_not_resolved")
+        return {"issue_resolved": answer, "clarify_count": 0}
+
+    def validate_nps_score_after(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        msg = message.latest(tracker)
+        parsed = parse_score(msg.text)
+        if parsed.status == "ok":
+            return {"nps_score_after": parsed.score, "clarify_count": 0}
+        if parse_yes_no(msg.text) is False or msg.is_nothing_to_add:
+            return self._skip(tracker, "nps_score_after")  # keeps the first score
+        return self._clarify(dispatcher, tracker, "nps_score_after", "utter_score_unclear")
+
+    def _open_answer(self, slot: str, polarity: str, tracker: Tracker) -> Dict[Text, Any]:
+        msg = message.latest(tracker)
+        if msg.is_nothing_to_add:
+            return self._skip(tracker, slot)
+        return {slot: msg.text, **self._classify(msg.text, msg, tracker, polarity)}
+
+    def validate_improvement(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        # What is missing for a 10 is something that is not good enough yet.
+        return self._open_answer("improvement", drivers.NEGATIVE, tracker)
+
+    def validate_valued_most(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        return self._open_answer("valued_most", drivers.POSITIVE, tracker)
+
+    def validate_contact_consent(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> Dict[Text, Any]:
+        answer = _yes_no(message.latest(tracker))
+        if answer is None:
+            return self._clarify(dispatcher, tracker, "contact_consent", "utter_clarify_yes_no")
+        return {"contact_consent": answer, "clarify_count": 0}
+
+
+class ActionAskReason(Action):
+    """The reason question depends on the group: praise, doubt or complaint."""
+
+    def name(self) -> Text:
+        return "action_ask_reason"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        group = tracker.get_slot("nps_group") or "neutral"
+        dispatcher.utter_message(response=f"utter_ask_reason_{group}")
+        return []
+
+
+class ActionAskWhyAnswer(Action):
+    """The next "why?", phrased for the main negative driver and never repeated."""
+
+    def name(self) -> Text:
+        return "action_ask_why_answer"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        res = resources.get()
+        driver = drivers.main_negative(tracker.get_slot("drivers"))
+        round_ = len(tracker.get_slot("why_chain") or [])
+        dispatcher.utter_message(text=res.why_questions.question(driver, round_))
+        return []
+
+
+class ActionAskIssueResolved(Action):
+    """Offer the known fix, then ask whether it helped."""
+
+    def name(self) -> Text:
+        return "action_ask_issue_resolved"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+        issue_id = tracker.get_slot("known_issue")
+        issue = next((i for i in resources.get().known_issues if i.id == issue_id), None)
+        if issue is not None:
+            dispatcher.utter_message(response="utter_fix_intro")
+            fix = f"{issue.fix}\n{issue.link}" if issue.link else issue.fix
+            dispatcher.utter_message(text=fix)
+        dispatcher.utter_message(response="utter_ask_issue_resolved")
+        return []

@@ -1,0 +1,98 @@
+"""Which question comes next: the survey's branching as one pure function.
+
+The survey form asks the first slot of ``required_slots`` that is still
+empty. Keeping the branching here, away from Rasa, lets a plain table test
+walk every path: promoter, passive, detractor, no score, a known issue
+found, the why-chain reaching its limit or stopped by the customer.
+"""
+from __future__ import annotations
+
+from typing import Any, Mapping
+
+from nps.drivers import main_negative
+from nps.groups import DETRACTOR, PASSIVE, PROMOTER
+from nps.settings import Settings
+
+# Every slot the survey form can ask for, in the order it asks them.
+SURVEY_SLOTS = (
+    "nps_score",
+    "reason",
+    "why_answer",
+    "issue_resolved",
+    "nps_score_after",
+    "improvement",
+    "valued_most",
+    "contact_consent",
+)
+
+
+def wants_another_why(slots: Mapping[str, Any], settings: Settings) -> bool:
+    """Ask one more "why?" on the main negative driver?
+
+    Detractors are always probed (generically when no driver was caught);
+    passives only when they named something negative; promoters never. The
+    chain stops at ``max_whys``, when the customer says they are done, or
+    when a known issue matched (the fix is offered instead).
+    """
+    if slots.get("whys_done") or slots.get("known_issue"):
+        return False
+    if len(slots.get("why_chain") or []) >= settings.max_whys:
+        return False
+    group = slots.get("nps_group")
+    if group == DETRACTOR:
+        return True
+    if group == PROMOTER:
+        return False
+    return main_negative(slots.get("drivers")) is not None
+
+
+def required_slots(slots: Mapping[str, Any], settings: Settings) -> list[str]:
+    """The slots the survey still needs, in order, for the answers so far."""
+    skipped = set(slots.get("skipped_slots") or [])
+
+    def open_(name: str) -> bool:
+        return slots.get(name) is None and name not in skipped
+
+    required = [] if "nps_score" in skipped else ["nps_score"]
+    if open_("nps_score"):
+        return required
+    if "reason" not in skipped:
+        required.append("reason")
+    if open_("reason"):
+        return required
+    if wants_another_why(slots, settings):
+        required.append("why_answer")
+    if slots.get("known_issue"):
+        if "issue_resolved" not in skipped:
+            required.append("issue_resolved")
+        if slots.get("issue_resolved") is True and "nps_score_after" not in skipped:
+            required.append("nps_score_after")
+    group = slots.get("nps_group")
+    follow_up = {PASSIVE: "improvement", PROMOTER: "valued_most", DETRACTOR: "contact_consent"}
+    if group in follow_up and follow_up[group] not in skipped:
+        required.append(follow_up[group])
+    return required
+
+
+DAY_SECONDS = 24 * 60 * 60
+
+
+def recently_surveyed(last_survey_at: float | None, now: float, resurvey_days: int) -> bool:
+    """True when the last survey ended less than ``resurvey_days`` ago."""
+    if last_survey_at is None:
+        return False
+    return now - float(last_survey_at) < resurvey_days * DAY_SECONDS
+
+
+def clean_touchpoint(value: Any) -> str | None:
+    """A touchpoint from a start payload, or None when it is not a short id.
+
+    The payload comes from a link anyone can edit, so only short ids made of
+    letters, digits, '_' and '-' are kept.
+    """
+    if not isinstance(value, str):
+        return None
+    value = value.strip().lower()
+    if 0 < len(value) <= 40 and all(ch.isalnum() or ch in "_-" for ch in value) and value.isascii():
+        return value
+    return None
