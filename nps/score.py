@@ -1,0 +1,729 @@
+"""Parse the answer to the NPS question ("0-10") from free Polish text.
+
+    >>> parse_score("3, bo kurier zgubił paczkę")
+    ScoreParse(status='ok', score=3, remainder='kurier zgubił paczkę')
+
+Standard library only: this module is shared by the bot and the analytics
+environment (see docs/architecture.md).
+
+How it works
+------------
+1. **Fold** the text: lowercase, strip diacritics (``ł`` -> ``l``), map
+   emoji digits (``🔟``, ``8️⃣``) and dashes.  Every folded character remembers
+   where it came from, so the remainder is cut from the *original* text.
+2. **Tokenise** the folded text into numbers, words and punctuation.
+3. **Find candidates**: digits, number words (``osiem``), grade nouns
+   (``ósemka``), slang (``dycha``; ``max``/``full`` only when clearly a
+   score), with their cues: ``8/10``, ``8 na 10``, ``8 pkt``, ``dałbym 8``,
+   ``ocena: 8``, ``7,5``, ``7 i pół``.  A scale description (``w skali 0-10``,
+   ``od 1 do 10``) is not a score.
+4. **Drop quantities**: a number followed by a unit (``3 dni``, ``2 razy``,
+   ``50 zł``, ``100%``), a time (``15:30``), an id (``nr 12``), a number
+   word followed by a noun (``jedna paczka``, ``zero problemów``).
+5. **Group alternatives**: ``7-8``, ``7 albo 8``, ``między 7 a 8``,
+   ``8, może 9`` are one group with two values.
+6. **Decide**: candidates with a cue (or at the start of the message) win
+   over numbers in the middle of a sentence.  One distinct value -> ``ok`` or
+   ``out_of_range``; several values or a fraction -> ``ambiguous``; nothing
+   -> ``none``.
+7. **Remainder**: the text without the score expression, with joining words
+   (``bo``, ``, -``) and score cues (``dałbym``, ``ocena:``) trimmed.
+
+Decisions on hard cases (documented here and in the tests):
+
+- A bare number followed by a unit word is a quantity, not a score:
+  ``czekałem 2 tygodnie`` -> ``none``.  Same for ``100%`` / ``na 100%``
+  (percent is not the 0-10 scale; the bot asks again).
+- Two *different* scores both with a cue (``8, dałbym 9``, ``5 bo dałbym 10
+  gdyby nie kurier``) are ``ambiguous``: the bot asks rather than guessing.
+- A self-correction (``7, a właściwie 8``) is ``ambiguous`` for the same
+  reason.
+- ``max``/``full``/``maks`` count as 10 only after a score cue (``dałbym
+  max``, ``na maxa``) or as a standalone answer (``max!``, ``full, polecam``);
+  ``max 2 dni`` is not a score.
+- Numbers with four or more digits (order ids, years, prices) are ignored
+  unless they carry a cue or are the whole message (``1000`` ->
+  ``out_of_range``).
+- For ``none`` the remainder is the whole (stripped) text: nothing was
+  removed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass
+
+OK = "ok"
+OUT_OF_RANGE = "out_of_range"
+AMBIGUOUS = "ambiguous"
+NONE = "none"
+
+MIN_SCORE, MAX_SCORE = 0, 10
+
+
+@dataclass(frozen=True)
+class ScoreParse:
+    status: str  # "ok" | "out_of_range" | "ambiguous" | "none"
+    score: int | None  # 0..10 when status == "ok", else None
+    remainder: str  # text left after removing the score expression
+
+
+# ---------------------------------------------------------------------------
+# Vocabulary (all entries in folded form: lowercase, no diacritics)
+# ---------------------------------------------------------------------------
+
+# Cardinal number words, nominative (what people type as an answer).
+NUMBER_WORDS: dict[str, int] = {
+    "zero": 0,
+    "jeden": 1, "jedna": 1, "jedno": 1,
+    "dwa": 2, "dwie": 2,
+    "trzy": 3,
+    "cztery": 4,
+    "piec": 5,
+    "szesc": 6,
+    "siedem": 7,
+    "osiem": 8,
+    "dziewiec": 9,
+    "dziesiec": 10,
+    # outside the scale: recognised so they give "out_of_range"
+    "jedenascie": 11, "dwanascie": 12, "trzynascie": 13, "czternascie": 14,
+    "pietnascie": 15, "szesnascie": 16, "siedemnascie": 17,
+    "osiemnascie": 18, "dziewietnascie": 19, "dwadziescia": 20,
+    "sto": 100,
+}
+
+
+def _inflect(stems: dict[str, int], endings: tuple[str, ...]) -> dict[str, int]:
+    """Expand noun stems with case endings: {'osemk': 8} -> osemka, osemke..."""
+    return {stem + ending: value for stem, value in stems.items() for ending in endings}
+
+
+# Grade nouns ("ósemka", "dałbym ósemkę") are always meant as a score.
+GRADE_WORDS: dict[str, int] = _inflect(
+    {
+        "zerowk": 0, "jedynk": 1, "dwojk": 2, "trojk": 3, "czwork": 4,
+        "piatk": 5, "szostk": 6, "siodemk": 7, "osemk": 8, "dziewiatk": 9,
+        "dziesiatk": 10, "osemeczk": 8, "dziewiateczk": 9, "dziesiateczk": 10,
+        "dyszk": 10, "dyszeczk": 10,
+    },
+    ("a", "e", "i", "o", "ami"),
+)
+GRADE_WORDS.update(_inflect({"dych": 10}, ("a", "e", "y", "o")))
+
+# Slang for the top of the scale: a score only in a clear context.
+SLANG_TEN = {
+    "max", "maks", "maxa", "maksa", "maximum", "maksimum", "maksymalnie",
+    "maxymalnie", "full", "fula", "fulla",
+}
+
+# Denominators: "8/10", "8 na 10", "osiem z dziesięciu".
+DENOMINATORS = {"10", "dziesiec", "dziesieciu"}
+DENOMINATOR_LINKS = {"/", "na", "z"}
+
+# "8 pkt", "8 punktów"
+POINT_WORDS = {"pkt", "punkt", "punkty", "punktow", "punktach", "pkty"}
+
+# Suffixes glued to digits that make a grade noun: "8ka", "10tka".
+GRADE_SUFFIXES = {"ka", "ke", "ki", "tka", "tke", "tki", "ak"}
+
+# Words right before a number that mark it as the score ("dałbym 7").
+CUE_WORDS = {
+    "dalbym", "dalabym", "dal", "dala", "dalem", "dalam", "dam", "daje",
+    "dajemy", "dac", "dajesz", "ocena", "ocene", "oceny", "oceniam",
+    "oceniamy", "ocenie", "ocenilbym", "ocenilabym", "ocenilem", "ocenilam",
+    "ocenil", "ocenila", "stawiam", "postawie", "postawilbym", "postawilabym",
+    "wystawiam", "wystawie", "wystawilbym", "wystawilabym", "wynik", "nps",
+    "punktacja", "score", "na", "mocne", "mocna", "solidne", "solidna",
+    "slabe", "slaba", "okragle", "rowne", "pelne", "mnie", "dostajecie",
+    "macie", "zaslugujecie", "zasluguje", "zaslugujesz", "odpowiedz",
+}
+
+# Words that may sit between a cue and the number ("dałbym tak z 8").
+SOFT_WORDS = {
+    "to", "tak", "z", "ze", "jakies", "gdzies", "okolo", "chyba", "pewnie",
+    "raczej", "spokojnie", "tylko", "nawet", "no", "takie", "takiego",
+    "jakos", "cos", "moze", "sobie", "wam", "im", "bym", "ja", "mniej",
+    "wiecej", "tu", "tutaj", "teraz", "dzis", "szczerze", "ode", "u", "dla",
+    "zdecydowanie", "moja", "bez", "wahania",
+    "wasz", "waszej", "firmie", "firmy", "sklepowi", "sklepu", "az",
+}
+
+# Words that may precede a number at the start of a message without making
+# it "mid-sentence" ("no myślę że 8", "hmm, 7").
+START_FILLERS = CUE_WORDS | SOFT_WORDS | {
+    "hmm", "hm", "h", "m", "e", "y", "eh", "noo", "ok", "okej", "okey",
+    "spoko", "dobra", "dobrze", "oczywiscie", "mysle", "sadze", "uwazam",
+    "wydaje", "mi", "sie", "wiec", "ogolnie", "generalnie", "w", "skali",
+    "skala", "mowiac", "powiedzmy", "niech", "bedzie", "a", "i", "mhm",
+    "oceniajac", "calosciowo", "calosc", "ogolem", "jesli", "chodzi", "o",
+}
+
+# A number right after one of these is an id, a time, a size, not a score.
+BLOCKERS_BEFORE = {
+    "nr", "numer", "numerem", "rozmiar", "rozm", "o", "godz", "godzina",
+    "godzinie", "kod", "pin", "tel", "telefon", "zamowienie", "zamowienia",
+    "zamowieniu", "paragon", "faktura", "linia", "linii", "autobus",
+    "tramwaj", "kasa", "kasy", "kasie", "stanowisko", "bramka", "#", "+",
+    "wersja", "iphone", "model", "pietro", "pietrze", "alejka", "regal",
+}
+
+# Unit words after a number make it a quantity.  Exact words ...
+UNIT_WORDS = {
+    "x", "h", "m", "g", "l", "km", "kg", "cm", "mm", "ml", "min", "sek",
+    "razy", "zl", "zlote", "zlotych", "zloty", "zlotowki", "pln",
+    "gr", "groszy", "eur", "euro", "usd", "dolarow", "tys", "procent",
+    "proc", "pary", "par", "lat", "lata", "latach", "rok", "roku", "lata",
+    "doby", "dob", "dobe", "dni", "dnia", "dniach", "dzien", "dniu", "noc",
+    "nocy", "mln", "gb",
+}
+# ... and word prefixes (folded).
+UNIT_PREFIXES = (
+    "tydz", "tygod", "godzin", "minut", "sekund", "miesi", "mies", "kwadrans",
+    "weekend", "paczk", "przesyl", "zamowien", "produkt", "rzecz", "osob",
+    "ludzi", "dzieci", "gwiazd", "telefon", "mail", "wiadomos", "reklamacj",
+    "zwrot", "kurier", "pracownik", "klient", "pozycj", "artykul", "sztuk",
+    "szt", "kas", "sklep", "metr", "kilo", "litr", "dolar", "zlot", "tysi",
+    "miliard", "milion", "procent", "kilometr", "dzwonk", "rozmow", "prob",
+    "lat", "raty", "rat", "faktur", "paragon", "butel", "opakow", "kartek",
+    "karton", "pudel", "pudl", "towar", "zestaw", "kolor", "rozmiar",
+    "numer", "przystank", "pieter", "pietr", "kolejk", "stopni",
+)
+# Symbols after a number that make it a quantity.
+UNIT_SYMBOLS = {"%", "€", "$", "°", "£"}
+# Adjectives that may sit between a number and its unit ("3 pełne dni").
+UNIT_ADJECTIVES = {
+    "pelne", "pelnych", "dlugie", "dlugich", "cale", "calych", "robocze",
+    "roboczych", "kolejne", "kolejnych", "nastepne", "ostatnie", "ostatnich",
+    "rozne", "roznych", "dodatkowe", "inne", "innych",
+}
+
+# Words that may follow a number WORD without making it a counted quantity.
+# ("osiem bo szybko" is a score; "jedna paczka" / "zero problemów" are not.)
+WORD_NUMBER_FOLLOWERS = {
+    "bo", "poniewaz", "gdyz", "bowiem", "ale", "i", "a", "no", "na", "z",
+    "tak", "nie", "albo", "lub", "czy", "moze", "do", "dla", "za", "od",
+    "to", "jak", "raczej", "chyba", "jednak", "mimo", "choc", "chociaz",
+    "ze", "bez", "w", "polecam", "oczywiscie", "zdecydowanie", "pewnie",
+    "spokojnie", "dziekuje", "dzieki", "jest", "bylo", "bedzie", "ode",
+    "u", "wiec", "punkt", "punkty", "punktow", "pkt", "oraz", "ewentualnie",
+    "sorry", "przepraszam", "serio", "naprawde", "bo", "mysle", "sadze",
+}
+
+# Words/punctuation that may join two numbers into alternatives ("7 albo 8").
+ALT_WORDS = {
+    "albo", "lub", "czy", "moze", "ewentualnie", "ew", "badz", "wlasciwie",
+    "raczej", "nawet", "or", "a", "i", "do", "jednak", "w", "sumie",
+    "zreszta", "nie", "tez", "no", "max", "maks", "ostatecznie",
+}
+ALT_PUNCT = {",", "-", "/", ".", "?", "!", "(", ")", ";", "…"}
+
+# Remainder trimming.  After a score: joining words ("3, bo ...").
+JOINERS_AFTER_SCORE = {
+    "bo", "poniewaz", "gdyz", "bowiem", "ze", "ale", "a", "i", "no", "to",
+    "wiec", "dlatego", "oraz", "albo", "lub", "czy", "jednak", "pkt",
+    "punkt", "punkty", "punktow", "tak", "moze", "nawet", "wlasciwie",
+    "raczej", "ewentualnie",
+}
+# Before a score: cues and fillers ("no myślę że tak z 8", "ocena: 6").
+CUES_BEFORE_SCORE = START_FILLERS | {
+    "ale", "minus", "od", "do", "miedzy", "pomiedzy", "dlatego", "zatem",
+    "stad", "totez", "jak", "sumie", "koncowa", "ogolna", "laczna",
+}
+# A run after the score made only of these carries nothing ("dychę daję",
+# "8 bym dał", "10 i tyle").
+TRAILING_FILLERS = CUES_BEFORE_SCORE | JOINERS_AFTER_SCORE | {
+    "bym", "dal", "dala", "dalem", "dalam", "was", "wam", "tyle", "wszystko",
+    "ode", "mnie", "dla", "ocena", "moja", "powiedzial", "powiedziala",
+    "powiedzialbym", "powiedzialabym", "jasne", "wiadomo", "haha", "hahaha",
+    "hehe", "heh", "xd", "lol",
+}
+# Phrases that on their own carry nothing ("nie wiem, może 7" -> "").
+FILLER_PHRASES = (
+    ("sam", "nie", "wiem"), ("sama", "nie", "wiem"), ("nie", "wiem"),
+    ("trudno", "powiedziec"), ("ciezko", "powiedziec"),
+    ("nie", "jestem", "pewien"), ("nie", "jestem", "pewna"),
+    ("wydaje", "mi", "sie"), ("moim", "zdaniem"),
+    ("jesli", "chodzi", "o"), ("w", "skali"),
+    # joining phrases after a score: "8 ze względu na ceny" -> "ceny"
+    ("ze", "wzgledu", "na"), ("z", "uwagi", "na"), ("z", "powodu"),
+    ("dlatego", "ze"),
+)
+
+_FOLD_SPECIAL = {
+    "ł": "l", "Ł": "l",
+    "🔟": " 10 ",  # spaced, so "🔟🔟" is 10 twice, not 1010
+    "½": ",5",
+    "\ufe0f": "", "\u20e3": "", "\u200d": "", "\u200b": "",
+    "–": "-", "—": "-", "−": "-", "‐": "-", "‑": "-",
+    "\u00a0": " ",
+}
+
+_TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+|[^\w\s]")
+
+
+# ---------------------------------------------------------------------------
+# Folding and tokenising
+# ---------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class _Folded:
+    text: str  # folded text
+    starts: tuple[int, ...]  # original index where each folded char starts
+    ends: tuple[int, ...]  # original index just after each folded char
+
+
+def _fold_char(ch: str) -> str:
+    """Lowercase one character and strip its diacritics ('Ę' -> 'e')."""
+    if ch in _FOLD_SPECIAL:
+        return _FOLD_SPECIAL[ch]
+    decomposed = unicodedata.normalize("NFKD", ch.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
+
+
+def _fold(text: str) -> _Folded:
+    """Fold the whole text, keeping a map back to the original positions."""
+    chars: list[str] = []
+    starts: list[int] = []
+    ends: list[int] = []
+    for i, ch in enumerate(text):
+        out = _fold_char(ch)
+        if not out:
+            # A dropped mark (combining accent, emoji variation selector)
+            # belongs to the previous character.
+            if ends:
+                ends[-1] = i + 1
+            continue
+        for c in out:
+            chars.append(c)
+            starts.append(i)
+            ends.append(i + 1)
+    return _Folded("".join(chars), tuple(starts), tuple(ends))
+
+
+@dataclass(frozen=True)
+class _Token:
+    text: str  # folded
+    kind: str  # "num" | "word" | "punct"
+    start: int  # folded index
+    end: int
+
+
+def _tokenise(folded: str) -> list[_Token]:
+    tokens = []
+    for m in _TOKEN_RE.finditer(folded):
+        t = m.group()
+        kind = "num" if t[0].isdigit() else "word" if t[0].isalpha() else "punct"
+        tokens.append(_Token(t, kind, m.start(), m.end()))
+    return tokens
+
+
+def _squeeze(word: str) -> str:
+    """Collapse repeated letters: 'hmmm' -> 'hm', 'maxxx' -> 'max'."""
+    return re.sub(r"(.)\1+", r"\1", word)
+
+
+# ---------------------------------------------------------------------------
+# Candidates
+# ---------------------------------------------------------------------------
+
+@dataclass
+class _Candidate:
+    first: int  # index of the first token of the expression
+    last: int  # index just after its last token
+    value: float
+    kind: str  # "digit" | "word" | "grade" | "slang"
+    strong: bool = False  # has a score cue, or opens the message
+    quantity: bool = False  # a counted amount, not a score
+    digits: int = 1  # number of digits (for ids / years)
+
+
+class _Parser:
+    """One parse of one message (kept as a class to share the token list)."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.folded = _fold(text)
+        self.tokens = _tokenise(self.folded.text)
+        self.scale_ranges: list[tuple[int, int]] = []
+        self.first_content = self._first_content()
+
+    # -- small token helpers ------------------------------------------------
+
+    def tok(self, i: int) -> _Token | None:
+        return self.tokens[i] if 0 <= i < len(self.tokens) else None
+
+    def word(self, i: int) -> str:
+        t = self.tok(i)
+        return t.text if t else ""
+
+    def glued(self, i: int) -> bool:
+        """True when token i follows token i-1 with no space between."""
+        return i > 0 and self.tokens[i - 1].end == self.tokens[i].start
+
+    def is_number_at(self, i: int) -> bool:
+        t = self.tok(i)
+        return bool(t) and (t.kind == "num" or t.text in NUMBER_WORDS)
+
+    def number_value(self, i: int) -> float | None:
+        t = self.tok(i)
+        if t is None:
+            return None
+        if t.kind == "num":
+            return float(t.text.replace(",", "."))
+        return NUMBER_WORDS.get(t.text)
+
+    # -- scale descriptions ("w skali 0-10") --------------------------------
+
+    def find_scales(self) -> None:
+        """Mark "(od) 0/1 -|do 10" and "w skali (do) 10": not scores."""
+        n = len(self.tokens)
+        i = 0
+        while i < n:
+            j = i + 1 if self.word(i) == "od" else i
+            low = self.number_value(j)
+            if (
+                low in (0, 1)
+                and self.word(j + 1) in ("-", "do")
+                and self.word(j + 2) in DENOMINATORS
+            ):
+                self.scale_ranges.append((i, j + 3))
+                i = j + 3
+                continue
+            if self.word(i).startswith("skal"):
+                k = i + 1
+                if self.word(k) == "do":
+                    k += 1
+                if self.word(k) in DENOMINATORS:
+                    self.scale_ranges.append((i, k + 1))
+                    i = k + 1
+                    continue
+            i += 1
+
+    def in_scale(self, i: int) -> bool:
+        return any(a <= i < b for a, b in self.scale_ranges)
+
+    # -- finding candidates ---------------------------------------------------
+
+    def candidates(self) -> list[_Candidate]:
+        self.find_scales()
+        found: list[_Candidate] = []
+        i = 0
+        while i < len(self.tokens):
+            cand = None if self.in_scale(i) else self.read_candidate(i)
+            if cand is None:
+                i += 1
+                continue
+            found.append(cand)
+            i = cand.last
+        return found
+
+    def read_candidate(self, i: int) -> _Candidate | None:
+        """Read a score expression starting at token i, if there is one."""
+        t = self.tokens[i]
+        if t.kind == "num":
+            return self.read_digits(i)
+        if t.kind == "punct" and t.text == "-":
+            return self.read_negative(i)
+        if t.kind != "word":
+            return None
+        if t.text == "minus" and self.is_number_at(i + 1):
+            cand = self.read_candidate(i + 1)
+            if cand is not None:
+                cand.first, cand.value = i, -cand.value
+            return cand
+        if t.text in NUMBER_WORDS:
+            cand = _Candidate(i, i + 1, NUMBER_WORDS[t.text], "word")
+            return self.read_tail(cand)
+        if t.text in GRADE_WORDS:
+            if self.word(i - 1) == "za":  # "za dyszkę" = for ten zloty
+                return None
+            cand = _Candidate(i, i + 1, GRADE_WORDS[t.text], "grade", strong=True)
+            return self.read_tail(cand)
+        if _squeeze(t.text) in SLANG_TEN or t.text in SLANG_TEN:
+            return self.read_slang(i)
+        return None
+
+    def read_digits(self, i: int) -> _Candidate | None:
+        t = self.tokens[i]
+        # Glued to a word ("mp3", "iphone13"), or part of a time ("15:30").
+        if i > 0 and self.glued(i) and self.tokens[i - 1].kind == "word":
+            return None
+        if self.word(i + 1) == ":" and self.glued(i + 1) and self.tok(i + 2) \
+                and self.tokens[i + 2].kind == "num" and self.glued(i + 2):
+            return None
+        if self.word(i - 1) == ":" and self.glued(i) and self.glued(i - 1) \
+                and self.tok(i - 2) and self.tokens[i - 2].kind == "num":
+            return None
+        if "." in t.text or "," in t.text:
+            whole, frac = re.split(r"[.,]", t.text)
+            # "12.05" (a date) or "49,99" (a price) are not scores.
+            if int(whole) > MAX_SCORE or len(frac) > 2:
+                return None
+        value = float(t.text.replace(",", "."))
+        digits = len(t.text.split(".")[0].split(",")[0])
+        cand = _Candidate(i, i + 1, value, "digit", digits=digits)
+        # "8ka", "10tka": a grade noun written with digits.
+        nxt = self.tok(i + 1)
+        if nxt and nxt.kind == "word" and self.glued(i + 1) and nxt.text in GRADE_SUFFIXES:
+            cand.last, cand.kind, cand.strong = i + 2, "grade", True
+        elif nxt and nxt.text == "-" and self.glued(i + 1) and self.word(i + 2) in GRADE_SUFFIXES:
+            cand.last, cand.kind, cand.strong = i + 3, "grade", True
+        return self.read_tail(cand)
+
+    def read_negative(self, i: int) -> _Candidate | None:
+        """"-1" is a negative number only when the dash starts a word."""
+        nxt = self.tok(i + 1)
+        if not nxt or nxt.kind != "num" or not self.glued(i + 1):
+            return None
+        if i > 0 and self.glued(i):
+            return None
+        if i > 0 and self.is_number_at(i - 1):  # "10 -1": a range, not -1
+            return None
+        cand = self.read_digits(i + 1)
+        if cand is not None:
+            cand.first, cand.value = i, -cand.value
+        return cand
+
+    def read_slang(self, i: int) -> _Candidate | None:
+        """'max' / 'full' = 10, but only when clearly the answer."""
+        cand = _Candidate(i, i + 1, 10, "slang")
+        if self.has_cue_before(i):
+            cand.strong = True
+            return cand
+        opens = self.only_fillers_before(i)
+        nxt = self.tok(i + 1)
+        ends = nxt is None or nxt.kind == "punct" or nxt.text in JOINERS_AFTER_SCORE \
+            or nxt.text in {"polecam", "oczywiscie", "zdecydowanie", "jak", "bez",
+                            "jasne", "pewnie", "wiadomo", "jasna"}
+        if opens and ends and not self.is_number_at(i + 1):
+            cand.strong = True
+            return cand
+        return None
+
+    def read_tail(self, cand: _Candidate) -> _Candidate:
+        """Extend a number with what follows: '/10', 'na 10', 'pkt', 'i pół'."""
+        for _ in range(3):
+            j = cand.last
+            w1, w2 = self.word(j), self.word(j + 1)
+            if w1 in DENOMINATOR_LINKS and w2 in DENOMINATORS:
+                cand.last, cand.strong = j + 2, True
+                continue
+            if w1 in POINT_WORDS:
+                cand.last, cand.strong = j + 1, True
+                continue
+            if w1 == "i" and w2 in ("pol", "polowa"):
+                cand.last, cand.value = j + 2, cand.value + 0.5
+                continue
+            if w1 == "+" and self.glued(j):  # "10+"
+                cand.last = j + 1
+                continue
+            break
+        return cand
+
+    # -- context around a candidate -----------------------------------------
+
+    def has_cue_before(self, i: int) -> bool:
+        """A score cue within the few words before token i ('dałbym tak z 8')."""
+        j, steps = i - 1, 0
+        while j >= 0 and steps < 5:
+            t = self.tokens[j]
+            if t.kind == "word" and t.text in CUE_WORDS:
+                return True
+            if t.kind == "punct" and t.text in {":", "=", "-", ","}:
+                j, steps = j - 1, steps + 1
+                continue
+            if t.kind == "word" and t.text in SOFT_WORDS:
+                j, steps = j - 1, steps + 1
+                continue
+            return False
+        return False
+
+    def only_fillers_before(self, i: int) -> bool:
+        """Token i opens the message (only fillers and punctuation before)."""
+        return i <= self.first_content
+
+    def _first_content(self) -> int:
+        """Index of the first token that is not a filler or punctuation."""
+        for i, t in enumerate(self.tokens):
+            if t.kind == "num":
+                return i
+            if t.kind == "word" and t.text not in START_FILLERS \
+                    and _squeeze(t.text) not in START_FILLERS:
+                return i
+        return len(self.tokens)
+
+    def unit_after(self, j: int) -> bool:
+        """Token j (right after a number) is a unit: 'dni', 'zł', '%'."""
+        t = self.tok(j)
+        if t is None:
+            return False
+        if t.text in UNIT_SYMBOLS:
+            return True
+        if t.kind != "word":
+            return False
+        if t.text in UNIT_ADJECTIVES:
+            return self.unit_after(j + 1)
+        if t.text == "raz":  # "1 raz" is once; "raz 5, raz 9" is not a unit
+            return self.number_value(j - 1) == 1
+        return t.text in UNIT_WORDS or t.text.startswith(UNIT_PREFIXES)
+
+    def mark_quantity(self, cand: _Candidate) -> None:
+        """Decide whether a candidate is a counted amount, not a score."""
+        if cand.kind in ("grade", "slang"):
+            return
+        if self.unit_after(cand.last):
+            cand.quantity = True
+        elif self.word(cand.first - 1) in BLOCKERS_BEFORE:
+            cand.quantity = True
+        elif cand.kind == "word" and not self.has_cue_before(cand.first):
+            # "jedna paczka", "zero problemów", "dwa tygodnie": a number word
+            # directly followed by another word is counting something.
+            nxt = self.tok(cand.last)
+            if nxt is not None and nxt.kind == "word" \
+                    and nxt.text not in WORD_NUMBER_FOLLOWERS:
+                cand.quantity = True
+
+    def mark_strength(self, cand: _Candidate) -> None:
+        if self.has_cue_before(cand.first) or self.only_fillers_before(cand.first):
+            cand.strong = True
+        if len(self.tokens) == cand.last - cand.first:  # the whole message
+            cand.strong = True
+
+    # -- alternatives ("7 albo 8", "7-8", "między 7 a 8") ---------------------
+
+    def between(self, a: _Candidate, b: _Candidate) -> list[str]:
+        return [t.text for t in self.tokens[a.last:b.first]]
+
+    def alternatives(self, a: _Candidate, b: _Candidate) -> bool:
+        """Are two neighbouring candidates offered as alternatives?"""
+        words = self.between(a, b)
+        if not words:
+            return True  # "7 8"
+        return all(w in ALT_WORDS or w in ALT_PUNCT for w in words)
+
+    def is_range(self, a: _Candidate, b: _Candidate) -> bool:
+        """An ascending range written as 'a-b' / 'a do b' / 'a albo b'."""
+        return a.value < b.value and self.between(a, b) in (
+            ["-"], ["do"], ["albo"], ["lub"], ["czy"], [","], ["/"],
+        )
+
+
+# ---------------------------------------------------------------------------
+# Decision
+# ---------------------------------------------------------------------------
+
+def _group(parser: _Parser, cands: list[_Candidate]) -> list[list[_Candidate]]:
+    """Join neighbouring candidates that are alternatives into groups."""
+    groups: list[list[_Candidate]] = []
+    for cand in cands:
+        if groups and parser.alternatives(groups[-1][-1], cand):
+            groups[-1].append(cand)
+        else:
+            groups.append([cand])
+    return groups
+
+
+def _filter(parser: _Parser, cands: list[_Candidate]) -> list[_Candidate]:
+    """Mark strength and quantities; keep what may be a score."""
+    for cand in cands:
+        parser.mark_strength(cand)
+        parser.mark_quantity(cand)
+    # "2-3 dni": the unit after the range covers its first number too.
+    for a, b in reversed(list(zip(cands, cands[1:]))):
+        if b.quantity and not a.quantity and a.kind in ("digit", "word") \
+                and parser.is_range(a, b):
+            a.quantity = True
+    kept = [c for c in cands if not c.quantity]
+    # Long numbers (ids, years, prices) only when they carry a cue.
+    return [c for c in kept if c.digits < 4 or c.strong]
+
+
+def _decide(values: set[float]) -> tuple[str, int | None]:
+    if not values:
+        return NONE, None
+    if len(values) > 1:
+        return AMBIGUOUS, None
+    (value,) = values
+    if value != int(value):
+        return AMBIGUOUS, None  # "7,5", "7 i pół"
+    if MIN_SCORE <= value <= MAX_SCORE:
+        return OK, int(value)
+    return OUT_OF_RANGE, None
+
+
+# ---------------------------------------------------------------------------
+# Remainder
+# ---------------------------------------------------------------------------
+
+def _strip_edge(words: list[str], lo: int, hi: int, vocab: set[str], left: bool) -> tuple[int, int]:
+    """Drop filler words and punctuation from one edge of words[lo:hi]."""
+    while lo < hi:
+        for phrase in FILLER_PHRASES:
+            k = len(phrase)
+            if hi - lo >= k and tuple(words[lo:lo + k] if left else words[hi - k:hi]) == phrase:
+                lo, hi = (lo + k, hi) if left else (lo, hi - k)
+                break
+        else:
+            w = words[lo] if left else words[hi - 1]
+            if not (w in vocab or _squeeze(w) in vocab or not w[0].isalnum()):
+                return lo, hi
+            lo, hi = (lo + 1, hi) if left else (lo, hi - 1)
+    return lo, hi
+
+
+def _remainder(parser: _Parser, removed: list[tuple[int, int]]) -> str:
+    """The original text without the removed token ranges, tidied up."""
+    tokens = parser.tokens
+    removed = sorted(removed)
+    # Runs of kept tokens between removed ranges.
+    runs: list[tuple[int, int, bool, bool]] = []  # (lo, hi, after_score, before_score)
+    pos = 0
+    for a, b in removed:
+        if a > pos:
+            runs.append((pos, a, pos > 0, True))
+        pos = max(pos, b)
+    if pos < len(tokens):
+        runs.append((pos, len(tokens), pos > 0, False))
+
+    words = [t.text for t in tokens]
+    pieces = []
+    for lo, hi, after_score, before_score in runs:
+        lo, hi = _strip_edge(words, lo, hi, JOINERS_AFTER_SCORE if after_score else set(), True)
+        if before_score:
+            lo, hi = _strip_edge(words, lo, hi, CUES_BEFORE_SCORE, False)
+        if after_score and before_score:
+            lo, hi = _strip_edge(words, lo, hi, JOINERS_AFTER_SCORE, True)
+        if all(w in TRAILING_FILLERS or not w[0].isalnum() for w in words[lo:hi]):
+            continue
+        start = parser.folded.starts[tokens[lo].start]
+        end = parser.folded.ends[tokens[hi - 1].end - 1]
+        piece = parser.text[start:end].strip()
+        if any(ch.isalnum() for ch in piece):
+            pieces.append(piece)
+    return ", ".join(pieces)
+
+
+# ---------------------------------------------------------------------------
+# Public API
+# ---------------------------------------------------------------------------
+
+def parse_score(text: str) -> ScoreParse:
+    """Find the 0-10 recommendation score in a customer's message."""
+    text = text or ""
+    parser = _Parser(text)
+    cands = _filter(parser, parser.candidates())
+    groups = _group(parser, cands)
+    for group in groups:
+        if any(c.strong for c in group):
+            for c in group:
+                c.strong = True
+    # Prefer candidates with a cue (or at the start) over numbers in passing.
+    chosen = [g for g in groups if g[0].strong] or groups
+    status, score = _decide({c.value for g in chosen for c in g})
+    if status == NONE:
+        return ScoreParse(NONE, None, text.strip())
+    removed = [(c.first, c.last) for g in chosen for c in g] + parser.scale_ranges
+    if status == OK:  # a repeated score ("8, tak 8") goes too
+        removed += [(c.first, c.last) for c in cands if c.value == score]
+    return ScoreParse(status, score, _remainder(parser, removed))

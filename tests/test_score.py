@@ -1,0 +1,180 @@
+"""parse_score: what a person reading the message would decide.
+
+Each case: (text, status, score, remainder).  remainder=None means "not
+checked in this case".  The labelled evaluation set in
+data/eval/score_answers.yml (bench/score_accuracy.py) holds other, longer
+realistic answers; this table is the specification of each rule.
+"""
+from __future__ import annotations
+
+import pytest
+
+from nps.score import ScoreParse, parse_score
+
+OK, OUT, AMB, NONE = "ok", "out_of_range", "ambiguous", "none"
+
+CASES = [
+    # --- digits --------------------------------------------------------------
+    ("8", OK, 8, ""),
+    (" 8 ", OK, 8, ""),
+    ("8.", OK, 8, ""),
+    ("0", OK, 0, ""),
+    ("10!!!", OK, 10, ""),
+    ("10+", OK, 10, ""),
+    # --- "out of ten", points ------------------------------------------------
+    ("8/10", OK, 8, ""),
+    ("8 / 10", OK, 8, ""),
+    ("10/10", OK, 10, ""),
+    ("8 na 10", OK, 8, ""),
+    ("8 z 10", OK, 8, ""),
+    ("8 pkt", OK, 8, ""),
+    ("7 punktów na 10", OK, 7, ""),
+    ("osiem na dziesięć", OK, 8, ""),
+    ("dziewiec z dziesieciu", OK, 9, ""),
+    ("na dziesięć", OK, 10, ""),
+    # --- cue words -----------------------------------------------------------
+    ("dałbym 7", OK, 7, ""),
+    ("dalabym 6", OK, 6, ""),
+    ("daję 9", OK, 9, ""),
+    ("ocena: 6", OK, 6, ""),
+    ("Moja ocena to 5", OK, 5, ""),
+    ("oceniam na 4", OK, 4, ""),
+    ("w skali od 0 do 10 daję 8", OK, 8, ""),
+    # --- number words, with and without diacritics ---------------------------
+    ("zero", OK, 0, ""),
+    ("jeden", OK, 1, ""),
+    ("jedna", OK, 1, ""),
+    ("dwa", OK, 2, ""),
+    ("trzy", OK, 3, ""),
+    ("cztery", OK, 4, ""),
+    ("pięć", OK, 5, ""),
+    ("piec", OK, 5, ""),
+    ("sześć", OK, 6, ""),
+    ("szesc", OK, 6, ""),
+    ("siedem", OK, 7, ""),
+    ("osiem", OK, 8, ""),
+    ("dziewięć", OK, 9, ""),
+    ("dziewiec", OK, 9, ""),
+    ("Dziesięć", OK, 10, ""),
+    ("DZIESIEC", OK, 10, ""),
+    # --- grade nouns ---------------------------------------------------------
+    ("jedynka", OK, 1, ""),
+    ("dwójka", OK, 2, ""),
+    ("trójka", OK, 3, ""),
+    ("czwórka", OK, 4, ""),
+    ("piątka", OK, 5, ""),
+    ("szóstka", OK, 6, ""),
+    ("siódemka", OK, 7, ""),
+    ("ósemka", OK, 8, ""),
+    ("osemka", OK, 8, ""),
+    ("dałbym ósemkę", OK, 8, ""),
+    ("dziewiątka", OK, 9, ""),
+    ("dziesiątka", OK, 10, ""),
+    ("mocna siódemka", OK, 7, ""),
+    # --- slang ---------------------------------------------------------------
+    ("dycha", OK, 10, ""),
+    ("no dychę daję", OK, 10, ""),
+    ("max", OK, 10, ""),
+    ("maks!", OK, 10, ""),
+    ("full", OK, 10, ""),
+    ("na maxa", OK, 10, ""),
+    ("dałbym max", OK, 10, ""),
+    ("max 2 dni czekałem", NONE, None, "max 2 dni czekałem"),  # max = "at most"
+    ("full wypas", NONE, None, None),  # slang praise, no score
+    ("za dyszkę kupiłem kubek", NONE, None, None),  # a 10 zł note
+    # --- emoji digits --------------------------------------------------------
+    ("🔟", OK, 10, ""),
+    ("8️⃣", OK, 8, ""),
+    ("1️⃣0️⃣", OK, 10, ""),
+    # --- a score inside a sentence, a score and a reason ---------------------
+    ("no myślę że tak z 8 bo szybko", OK, 8, "szybko"),
+    ("3, bo kurier zgubił paczkę", OK, 3, "kurier zgubił paczkę"),
+    ("10 - super obsługa", OK, 10, "super obsługa"),
+    ("dałbym 9 bo ceny są ok", OK, 9, "ceny są ok"),
+    ("Obsługa była świetna, więc 10", OK, 10, "Obsługa była świetna"),
+    ("pięć, kurier się spóźnił", OK, 5, "kurier się spóźnił"),
+    ("Szybka dostawa, daję 9, polecam", OK, 9, "Szybka dostawa, polecam"),
+    ("10/10 polecam", OK, 10, "polecam"),
+    ("zero, bo nikt nie odbiera telefonu", OK, 0, "nikt nie odbiera telefonu"),
+    # --- numbers that are not the score --------------------------------------
+    ("dałbym 8, paczka szła 3 dni", OK, 8, "paczka szła 3 dni"),
+    ("2 razy zamawiałem i dałbym 9", OK, 9, "2 razy zamawiałem"),
+    ("dostawa w 2 dni, 9", OK, 9, "dostawa w 2 dni"),
+    ("2-3 dni czekałem, daję 7", OK, 7, "2-3 dni czekałem"),
+    ("zamówienie nr 12345, ocena 7", OK, 7, "zamówienie nr 12345"),
+    ("jedna paczka nie doszła, dałbym 4", OK, 4, "jedna paczka nie doszła"),
+    ("zero problemów, dycha", OK, 10, "zero problemów"),
+    ("czekałem 2 tygodnie", NONE, None, "czekałem 2 tygodnie"),
+    ("zapłaciłem 50 zł za dostawę", NONE, None, None),
+    ("na 100% polecę", NONE, None, None),  # percent is not the 0-10 scale
+    ("dwie paczki przyszły uszkodzone", NONE, None, None),
+    ("o 15:30 przyszła paczka, 6", OK, 6, "o 15:30 przyszła paczka"),
+    # --- repeated same score -------------------------------------------------
+    ("8, tak 8", OK, 8, ""),
+    ("osiem, 8", OK, 8, ""),
+    # --- out of range --------------------------------------------------------
+    ("11", OUT, None, ""),
+    ("15", OUT, None, ""),
+    ("-1", OUT, None, ""),
+    ("100", OUT, None, ""),
+    ("dałbym 11 na 10", OUT, None, ""),
+    ("jedenaście", OUT, None, ""),
+    # --- ambiguous -----------------------------------------------------------
+    ("7,5", AMB, None, ""),
+    ("7.5", AMB, None, ""),
+    ("7-8", AMB, None, ""),
+    ("7 albo 8", AMB, None, ""),
+    ("siedem lub osiem", AMB, None, ""),
+    ("między 7 a 8", AMB, None, ""),
+    ("7/8", AMB, None, ""),
+    ("8, może 9", AMB, None, ""),
+    ("siedem i pół", AMB, None, ""),
+    ("5 bo dałbym 10 gdyby nie kurier", AMB, None, None),  # two cued scores
+    ("9-10 bo szybko", AMB, None, "szybko"),
+    # --- nothing -------------------------------------------------------------
+    ("nie wiem", NONE, None, "nie wiem"),
+    ("dobrze", NONE, None, "dobrze"),
+    ("", NONE, None, ""),
+    ("   ", NONE, None, ""),
+    ("tak", NONE, None, "tak"),
+    ("👍", NONE, None, "👍"),
+]
+
+
+@pytest.mark.parametrize("text,status,score,remainder", CASES)
+def test_parse_score(text, status, score, remainder):
+    parsed = parse_score(text)
+    assert (parsed.status, parsed.score) == (status, score), parsed
+    if remainder is not None:
+        assert parsed.remainder == remainder
+
+
+def test_enough_cases():
+    assert len(CASES) >= 60
+
+
+def test_result_is_a_frozen_dataclass():
+    parsed = parse_score("8")
+    assert parsed == ScoreParse("ok", 8, "")
+    with pytest.raises(Exception):
+        parsed.score = 9  # type: ignore[misc]
+
+
+def test_score_only_when_ok():
+    for text, *_ in CASES:
+        parsed = parse_score(text)
+        assert (parsed.score is not None) == (parsed.status == OK)
+        if parsed.score is not None:
+            assert 0 <= parsed.score <= 10
+
+
+def test_hostile_input_does_not_crash():
+    for text in ["<script>alert(1)</script> 9", "\x00\x07 7", "'; DROP TABLE events; --", "🙂" * 1000,
+                 "1 " * 5000, "a" * 100_000, None]:
+        parsed = parse_score(text)  # type: ignore[arg-type]
+        assert parsed.status in {OK, OUT, AMB, NONE}
+
+
+def test_remainder_keeps_the_original_spelling():
+    # Matching ignores case and diacritics; the remainder is cut from the original.
+    assert parse_score("DAŁBYM 9, ŚWIETNA OBSŁUGA").remainder == "ŚWIETNA OBSŁUGA"
