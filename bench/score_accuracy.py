@@ -1,0 +1,72 @@
+"""Accuracy of nps.score.parse_score on the labelled evaluation set.
+
+Run from the repository root:
+
+    python3.10 bench/score_accuracy.py            # needs PyYAML
+    .venv/bin/python bench/score_accuracy.py      # the bot environment has it
+
+A case counts as correct when both the status and the score match the label.
+Prints the accuracy overall and per labelled status, then every miss.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections import Counter
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, REPO_ROOT)
+
+import yaml  # noqa: E402  (after the sys.path line, like the import below)
+
+from nps.score import parse_score  # noqa: E402
+
+DEFAULT_SET = os.path.join(REPO_ROOT, "data", "eval", "score_answers.yml")
+STATUSES = ("ok", "out_of_range", "ambiguous", "none")
+
+
+def load(path: str) -> list[dict]:
+    with open(path, encoding="utf-8") as f:
+        answers = yaml.safe_load(f)["answers"]
+    for a in answers:
+        if a["status"] not in STATUSES:
+            raise ValueError(f"unknown status {a['status']!r} for {a['text']!r}")
+        if (a["status"] == "ok") != (a.get("score") is not None):
+            raise ValueError(f"score must be set exactly when status is ok: {a!r}")
+    return answers
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("path", nargs="?", default=DEFAULT_SET, help="labelled YAML set")
+    args = ap.parse_args(argv)
+
+    answers = load(args.path)
+    total, right = Counter(), Counter()
+    misses = []
+    for a in answers:
+        got = parse_score(a["text"])
+        expected = (a["status"], a.get("score"))
+        total[a["status"]] += 1
+        if (got.status, got.score) == expected:
+            right[a["status"]] += 1
+        else:
+            misses.append((a, got))
+
+    n, k = sum(total.values()), sum(right.values())
+    print(f"score parsing accuracy: {k}/{n} = {k / n:.1%}  ({os.path.relpath(args.path, REPO_ROOT)})")
+    for status in STATUSES:
+        if total[status]:
+            print(f"  {status:<13} {right[status]:>3}/{total[status]:<3} = {right[status] / total[status]:.1%}")
+    if misses:
+        print(f"\nmisses ({len(misses)}):")
+        for a, got in misses:
+            want = f"{a['status']} {a.get('score')}" if a["status"] == "ok" else a["status"]
+            have = f"{got.status} {got.score}" if got.status == "ok" else got.status
+            print(f"  {a['text']!r}: expected {want}, got {have}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
