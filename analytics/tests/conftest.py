@@ -1,0 +1,121 @@
+"""Fixtures: tracker stores on SQLite and PostgreSQL, and a small event
+builder that writes what Rasa writes."""
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+import sqlalchemy as sa
+
+from analytics import tracker_source
+from analytics.db import writable_engine
+
+PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def _pg_available() -> tuple[bool, str]:
+    try:
+        engine = sa.create_engine(PG_BASE, connect_args={"connect_timeout": 3})
+        with engine.connect() as conn:
+            conn.execute(sa.text("select 1"))
+        engine.dispose()
+        return True, ""
+    except Exception as exc:  # any failure means: no server to test against
+        return False, str(exc).splitlines()[0]
+
+
+@pytest.fixture(scope="session")
+def pg_admin():
+    ok, why = _pg_available()
+    if not ok:
+        pytest.skip(f"PostgreSQL at 127.0.0.1:5432 (database test) is unreachable: {why}")
+    engine = sa.create_engine(PG_BASE)
+    yield engine
+    engine.dispose()
+
+
+@pytest.fixture
+def pg_schema(pg_admin):
+    """A fresh schema with a unique name; its URL puts it first on the
+    search_path, the way Rasa's POSTGRESQL_SCHEMA does. Dropped afterwards."""
+    name = "nps_test_" + uuid.uuid4().hex[:12]
+    with pg_admin.begin() as conn:
+        conn.execute(sa.schema.CreateSchema(name))
+    yield name, f"{PG_BASE}?options=-csearch_path%3D{name}"
+    with pg_admin.begin() as conn:
+        conn.execute(sa.schema.DropSchema(name, cascade=True, if_exists=True))
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def tracker_url(request, tmp_path):
+    """A tracker store URL on each backend (events table not yet created)."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'tracker.db'}"
+    name, url = request.getfixturevalue("pg_schema")
+    return url
+
+
+@pytest.fixture
+def projection_target(request, tmp_path, tracker_url):
+    """(projection URL, schema): on PostgreSQL its own unique schema in the
+    same database, dropped afterwards; on SQLite a separate file."""
+    if tracker_url.startswith("sqlite"):
+        yield f"sqlite:///{tmp_path / 'analytics.db'}", None
+        return
+    pg_admin = request.getfixturevalue("pg_admin")
+    name = "nps_proj_" + uuid.uuid4().hex[:12]
+    yield PG_BASE, name
+    with pg_admin.begin() as conn:
+        conn.execute(sa.schema.DropSchema(name, cascade=True, if_exists=True))
+
+
+class Conversation:
+    """Writes one sender's events the way Rasa 3.6 stores them."""
+
+    def __init__(self, sender_id: str, channel: str = "rest", start: float = 1_700_000_000.0):
+        self.sender_id = sender_id
+        self.channel = channel
+        self.ts = start
+        self.rows: list[dict] = []
+
+    def _add(self, data: dict, intent=None):
+        data = dict(data, timestamp=self.ts)
+        self.rows.append({"sender_id": self.sender_id, "type_name": data["event"], "timestamp": self.ts,
+                          "intent_name": intent, "action_name": data.get("name"),
+                          "data": json.dumps(data, ensure_ascii=False)})
+        self.ts += 10.0
+        return self
+
+    def session(self):
+        self._add({"event": "action", "name": "action_session_start"})
+        return self._add({"event": "session_started"})
+
+    def restart(self):
+        return self._add({"event": "restart"})
+
+    def user(self, text, intent="inform"):
+        return self._add({"event": "user", "text": text, "input_channel": self.channel,
+                          "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": []},
+                          "message_id": uuid.uuid4().hex}, intent=intent)
+
+    def bot(self, text):
+        return self._add({"event": "bot", "text": text, "data": {}})
+
+    def slot(self, name, value):
+        return self._add({"event": "slot", "name": name, "value": value})
+
+    def form(self, name="survey_form"):
+        return self._add({"event": "active_loop", "name": name})
+
+    def action(self, name):
+        return self._add({"event": "action", "name": name})
+
+
+def write(url: str, *conversations: Conversation) -> None:
+    engine = writable_engine(url)
+    tracker_source.create_events_table(engine)
+    with engine.begin() as conn:
+        for c in conversations:
+            tracker_source.insert_events(conn, c.rows)
+    engine.dispose()
