@@ -1,0 +1,92 @@
+#!/usr/bin/env bash
+# Start the action server, Rasa and the dashboard on loopback; Ctrl-C stops all.
+#   scripts/run.sh           everything (make run)
+#   scripts/run.sh --shell   action server + a terminal chat (make shell)
+# Called by the Makefile, which has already built the environments and the model.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+mkdir -p var
+export PYTHONPATH="$PWD"
+export NPS_DB_URL="${NPS_DB_URL:-sqlite:///$PWD/var/tracker.db}"
+ACTIONS_PORT="${NPS_ACTIONS_PORT:-5055}"
+RASA_PORT="${NPS_RASA_PORT:-5005}"
+export NPS_ACTIONS_URL="http://127.0.0.1:${ACTIONS_PORT}/webhook"
+export NPS_BOT_URL="http://127.0.0.1:${RASA_PORT}"
+MODEL=models/nps-bot.tar.gz
+
+# Rasa's HTTP API (read a conversation's tracker, ...) is on, so it needs a
+# token. A local run makes one once and keeps it in var/ (not in git).
+if [ -z "${RASA_TOKEN:-}" ]; then
+  if [ ! -s var/rasa_token ]; then
+    (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))' > var/rasa_token)
+  fi
+  RASA_TOKEN="$(cat var/rasa_token)"
+fi
+
+# Fail early, with one clear line, on a broken YAML file or an unreachable database.
+.venv/bin/python -m nps.check
+.venv/bin/python scripts/check_db.py "$NPS_DB_URL"
+
+pids=()
+cleanup() {
+  trap - EXIT INT TERM
+  kill "${pids[@]}" 2>/dev/null || true
+  wait 2>/dev/null || true
+}
+trap cleanup EXIT INT TERM
+
+wait_for() {  # name url log pid
+  for _ in $(seq 1 240); do
+    if curl -fsS -o /dev/null "$2"; then return 0; fi
+    if ! kill -0 "$4" 2>/dev/null; then
+      echo "$1 stopped while starting; the end of $3:" >&2
+      tail -n 30 "$3" >&2
+      exit 1
+    fi
+    sleep 0.5
+  done
+  echo "$1 did not start in 2 minutes; see $3" >&2
+  exit 1
+}
+
+.venv/bin/python -m actions --port "$ACTIONS_PORT" > var/actions.log 2>&1 &
+pids+=($!)
+wait_for "The action server" "http://127.0.0.1:${ACTIONS_PORT}/health" var/actions.log "${pids[-1]}"
+
+if [ "${1:-}" = "--shell" ]; then
+  .venv/bin/rasa shell --model "$MODEL" --endpoints endpoints.yml
+  exit 0
+fi
+
+.venv/bin/rasa run --model "$MODEL" --interface 127.0.0.1 --port "$RASA_PORT" \
+  --enable-api --auth-token "$RASA_TOKEN" \
+  --credentials credentials.yml --endpoints endpoints.yml > var/rasa.log 2>&1 &
+pids+=($!)
+rasa_pid=${pids[-1]}
+
+make --no-print-directory dashboard > var/dashboard.log 2>&1 &
+pids+=($!)
+
+wait_for "Rasa" "http://127.0.0.1:${RASA_PORT}/status?token=${RASA_TOKEN}" var/rasa.log "$rasa_pid"
+
+cat <<MSG
+
+The NPS bot is running (logs in var/, Ctrl-C stops everything).
+
+  Talk to it over REST:
+    curl -s -XPOST http://127.0.0.1:${RASA_PORT}/webhooks/rest/webhook \\
+      -H 'Content-Type: application/json' -d '{"sender": "ania", "message": "cześć"}'
+  Read that conversation's slots (token in var/rasa_token):
+    curl -s "http://127.0.0.1:${RASA_PORT}/conversations/ania/tracker?token=\$(cat var/rasa_token)"
+  Dashboard:        http://127.0.0.1:8501  (its "Try the bot" page chats with the bot)
+  Web chat page:    http://127.0.0.1:${RASA_PORT}/webchat/  (see docs/channels.md)
+  In the terminal:  make shell
+  Tracker store:    ${NPS_DB_URL}
+
+MSG
+
+# Stop everything when any part stops.
+wait -n "${pids[@]}"
+echo "A process stopped; see var/*.log. Stopping the rest." >&2
+exit 1

@@ -1,0 +1,75 @@
+"""The survey's branching (nps/flow.py), walked path by path."""
+from __future__ import annotations
+
+import pytest
+
+from nps.flow import clean_touchpoint, recently_surveyed, required_slots
+from nps.settings import Settings
+
+S = Settings()
+
+
+@pytest.mark.parametrize(
+    "slots, expected",
+    [
+        ({}, ["nps_score"]),
+        ({"skipped_slots": ["nps_score"]}, ["reason"]),
+        # promoter: reason, then what they value most; never probed
+        ({"nps_score": 10, "nps_group": "promoter"}, ["nps_score", "reason"]),
+        ({"nps_score": 10, "nps_group": "promoter", "reason": "x", "drivers": ["price:neg"]},
+         ["nps_score", "reason", "valued_most"]),
+        # passive: probed only when something negative was named
+        ({"nps_score": 8, "nps_group": "passive", "reason": "ok", "drivers": ["staff:pos"]},
+         ["nps_score", "reason", "improvement"]),
+        ({"nps_score": 8, "nps_group": "passive", "reason": "x", "drivers": ["price:neg"]},
+         ["nps_score", "reason", "why_answer", "improvement"]),
+        # detractor: always probed, then asked for consent
+        ({"nps_score": 2, "nps_group": "detractor", "reason": "x"},
+         ["nps_score", "reason", "why_answer", "contact_consent"]),
+        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "why_chain": list("abcde")},
+         ["nps_score", "reason", "contact_consent"]),
+        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "whys_done": True},
+         ["nps_score", "reason", "contact_consent"]),
+        # a known issue stops the whys and asks whether the fix helped
+        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "known_issue": "k"},
+         ["nps_score", "reason", "issue_resolved", "contact_consent"]),
+        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "known_issue": "k",
+          "issue_resolved": True},
+         ["nps_score", "reason", "issue_resolved", "nps_score_after", "contact_consent"]),
+        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "known_issue": "k",
+          "issue_resolved": False},
+         ["nps_score", "reason", "issue_resolved", "contact_consent"]),
+        # skipped questions are not asked again
+        ({"nps_score": 2, "nps_group": "detractor", "skipped_slots": ["reason"], "whys_done": True},
+         ["nps_score", "contact_consent"]),
+        # no score: a neutral reason question, probed only on a complaint
+        ({"skipped_slots": ["nps_score"], "reason": "x", "drivers": ["delivery:neg"]},
+         ["reason", "why_answer"]),
+        ({"skipped_slots": ["nps_score"], "reason": "x"}, ["reason"]),
+    ],
+)
+def test_required_slots(slots, expected):
+    assert required_slots(slots, S) == expected
+
+
+def test_max_whys_is_one_setting():
+    slots = {"nps_score": 2, "nps_group": "detractor", "reason": "x", "why_chain": ["a", "b"]}
+    assert "why_answer" not in required_slots(slots, Settings(max_whys=2))
+    assert "why_answer" in required_slots(slots, Settings(max_whys=3))
+
+
+def test_cool_down():
+    day = 24 * 3600
+    assert recently_surveyed(1000.0, 1000.0 + 29 * day, 30)
+    assert not recently_surveyed(1000.0, 1000.0 + 30 * day, 30)
+    assert not recently_surveyed(None, 1000.0, 30)
+
+
+@pytest.mark.parametrize(
+    "raw, clean",
+    [("delivery", "delivery"), (" Store ", "store"), ("app-ios_2", "app-ios_2"),
+     ("", None), (None, None), (5, None), ("a b", None), ("x" * 41, None),
+     ("<b>", None), ("sklép", None)],
+)
+def test_clean_touchpoint(raw, clean):
+    assert clean_touchpoint(raw) == clean

@@ -1,0 +1,135 @@
+"""The trainers' files agree with each other, and a mistake names file and line."""
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+
+from nps import drivers, known_issues, tips, why_questions
+from nps.settings import REPO_ROOT
+from nps.trainer_yaml import TrainerFileError
+
+DATA = REPO_ROOT / "data"
+DOMAIN = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
+CATALOGUE = drivers.load_catalogue(DATA / "drivers.yml")
+
+
+def test_every_driver_is_an_entity_with_both_roles_and_back():
+    entities = {}
+    for item in DOMAIN["entities"]:
+        name, spec = (item, {}) if isinstance(item, str) else next(iter(item.items()))
+        entities[name] = spec
+    driver_entities = {n for n in entities if n != "touchpoint"}
+    assert driver_entities == set(CATALOGUE), "domain.yml entities and data/drivers.yml differ"
+    for driver_id in CATALOGUE:
+        assert sorted(entities[driver_id]["roles"]) == ["neg", "pos"], driver_id
+
+
+def test_every_driver_has_its_nlu_file():
+    for driver_id in CATALOGUE:
+        assert (DATA / "nlu" / "drivers" / f"{driver_id}.yml").exists(), driver_id
+
+
+def test_the_demo_files_load():
+    assert len(known_issues.load(DATA / "known_issues.yml", CATALOGUE)) >= 6
+    questions = why_questions.load(DATA / "why_questions.yml", CATALOGUE)
+    assert set(questions.by_driver) == set(CATALOGUE)
+    assert set(tips.load(DATA / "tips.yml", CATALOGUE)) <= set(CATALOGUE)
+
+
+def test_every_response_an_action_names_exists():
+    import re
+    names = set()
+    for path in (REPO_ROOT / "actions").glob("*.py"):
+        names |= set(re.findall(r'"(utter_[a-z_]+)', path.read_text(encoding="utf-8")))
+    names.discard("utter_ask_reason_")  # built from the group name
+    names |= {f"utter_ask_reason_{g}" for g in ("promoter", "passive", "detractor", "neutral")}
+    missing = names - set(DOMAIN["responses"])
+    assert not missing
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "known_issues.yml"
+    path.write_text(textwrap.dedent(text), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("""\
+         known_issues:
+           - id: a
+             driver: delivery
+             match: [gdzie paczka]
+         """, "known_issues.yml:2: entry 'a': 'fix' is missing or empty"),
+        ("""\
+         known_issues:
+           - id: a
+             driver: delivery
+             match: [gdzie paczka]
+             fix: ok
+           - id: a
+             driver: delivery
+             match: [gdzie paczka]
+             fix: ok
+         """, "known_issues.yml:6: entry 'a' is listed twice"),
+        ("""\
+         known_issues:
+           - id: b
+             driver: pogoda
+             match: [x]
+             fix: ok
+         """, "known_issues.yml:2: entry 'b': driver 'pogoda' is not in data/drivers.yml"),
+        ("""\
+         known_issues:
+           - id: c
+             driver: delivery
+             match: gdzie paczka
+             fix: ok
+         """, "known_issues.yml:2: entry 'c': 'match' must be a list of phrases"),
+        ("""\
+         known_issues:
+           - id: d
+             driver: delivery
+             match: [gdzie paczka]
+             fix: ok
+             link: javascript:alert(1)
+         """, "known_issues.yml:2: entry 'd': 'link' must be an http(s) address"),
+        ("""\
+         known_issues:
+           - id: e
+             driver: delivery
+            match: [x]
+         """, "known_issues.yml:4: YAML syntax error"),
+        ("issues: []\n", "top-level key 'known_issues:' must hold a list"),
+    ],
+)
+def test_a_malformed_known_issues_file_names_file_line_and_entry(tmp_path, text, message):
+    with pytest.raises(TrainerFileError) as error:
+        known_issues.load(write(tmp_path, text), CATALOGUE)
+    assert message in str(error.value)
+
+
+def test_a_missing_file_is_named(tmp_path):
+    with pytest.raises(TrainerFileError, match="nope.yml: file not found"):
+        known_issues.load(tmp_path / "nope.yml", CATALOGUE)
+
+
+def test_the_action_server_refuses_to_start_with_a_broken_file(tmp_path):
+    import shutil
+    import subprocess
+    import sys
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data, ignore=shutil.ignore_patterns("nlu", "stories"))
+    (data / "known_issues.yml").write_text("known_issues:\n  - id: x\n", encoding="utf-8")
+    result = subprocess.run(
+        [sys.executable, "-m", "actions", "--port", "1"],
+        cwd=REPO_ROOT, capture_output=True, text=True, timeout=60,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "NPS_DATA_DIR": str(data)},
+    )
+    assert result.returncode == 2
+    assert "known_issues.yml:2: entry 'x': 'driver' is missing or empty" in result.stderr
