@@ -132,10 +132,12 @@ VALUED_MOST = ["szybkość", "miłą obsługę", "jakość produktów", "wygodę
 EXTRA_COMMENTS = ["chciałem tylko dodać, że kurier znowu się spóźnił", "wszystko w porządku, dziękuję",
                   "aplikacja nadal się zawiesza", "tym razem obsługa była świetna"]
 
+# Ids as in data/known_issues.yml, so a demo store shows the trainers' names.
 KNOWN_ISSUES = {
-    "delivery": ("parcel_locker_code", "Kod do paczkomatu można wysłać ponownie w aplikacji: Moje zamówienia → Wyślij kod."),
-    "website_app": ("app_login_loop", "Pomoże wylogowanie na wszystkich urządzeniach i aktualizacja aplikacji."),
-    "returns_complaints": ("refund_status", "Status zwrotu pieniędzy sprawdzisz w zakładce Zwroty; przelew trwa do 3 dni."),
+    "delivery": ("parcel_tracking", "Numer przesyłki i jej status znajdziesz w aplikacji: Moje zamówienia → Śledź."),
+    "website_app": ("password_reset", "Hasło ustawisz na nowo przez „Nie pamiętam hasła” na ekranie logowania."),
+    "returns_complaints": ("complaint_status", "Status reklamacji sprawdzisz w zakładce Zwroty i reklamacje."),
+    "promotions": ("loyalty_points_missing", "Punkty za zakupy w sklepie pojawiają się na karcie do 48 godzin."),
 }
 
 SCORE_TEXTS = ["{s}", "{s}", "{s}", "{s}/10", "{s} na 10", "dałbym {s}", "chyba {s}", "{w}"]

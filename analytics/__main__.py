@@ -1,0 +1,128 @@
+"""Command line: `python -m analytics report|generate|project ...`.
+
+Mistakes the user can fix (unreachable database, wrong URL, a database
+without Rasa's events table) end with one line on stderr and exit code 2,
+never a traceback."""
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+import time
+
+import sqlalchemy as sa
+
+from analytics.db import AnalyticsError, tracker_engine, writable_engine
+from analytics.settings import load_settings
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _parser(settings) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m analytics", description="NPS analytics")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    rep = sub.add_parser("report", help="NPS, interval, groups and drivers (same numbers as the dashboard)")
+    rep.add_argument("--db", default=settings.db_url, help="tracker store URL (default: NPS_DB_URL)")
+    rep.add_argument("--format", choices=("json", "csv", "md"), default="json")
+    rep.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (UTC)")
+    rep.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (UTC), inclusive")
+    rep.add_argument("--channel", action="append", help="channel(s): rest, socketio, facebook, whatsapp, twilio")
+    rep.add_argument("--touchpoint", action="append", help="touchpoint(s); 'none' = without touchpoint")
+    _projection_options(rep, settings)
+
+    gen = sub.add_parser("generate", help="write synthetic conversations into a tracker store")
+    gen.add_argument("--db", required=True, help="tracker store URL to write (created if missing)")
+    gen.add_argument("--conversations", type=int, default=1000)
+    gen.add_argument("--seed", type=int, default=1)
+    gen.add_argument("--end", type=_date, help="last day of the generated period (default: now)")
+    gen.add_argument("--months", type=int, default=18)
+
+    proj = sub.add_parser("project", help="update (or --rebuild) the projection and print what was done")
+    proj.add_argument("--db", default=settings.db_url, help="tracker store URL (default: NPS_DB_URL)")
+    _projection_options(proj, settings)
+    return parser
+
+
+def _projection_options(p: argparse.ArgumentParser, settings) -> None:
+    p.add_argument("--analytics-db", help="projection database URL (default: NPS_ANALYTICS_DB_URL when --db is "
+                   "NPS_DB_URL, otherwise a throw-away in-memory projection)")
+    p.add_argument("--analytics-schema", default=settings.analytics_schema,
+                   help="schema of the projection on PostgreSQL (default: NPS_ANALYTICS_SCHEMA)")
+    p.add_argument("--rebuild", action="store_true", help="rebuild the projection from scratch")
+
+
+def _projection(args, settings):
+    from analytics.projection import Projection
+
+    url = args.analytics_db
+    if url is None:
+        # The dashboard's projection follows NPS_DB_URL; a report on another
+        # store must not overwrite it, so it gets a projection of its own.
+        url = settings.analytics_db_url if args.db == settings.db_url else "sqlite://"
+    return Projection(writable_engine(url), args.analytics_schema)
+
+
+def _report(args, settings) -> int:
+    from analytics.dataset import Filters, load_dataset, parse_list
+    from analytics.drivers import load_catalogue
+    from analytics.report import FORMATS, build_report
+
+    if args.since and args.until and args.since > args.until:
+        raise AnalyticsError("--since is after --until")
+    tracker = tracker_engine(args.db)
+    projection = _projection(args, settings)
+    projection.update(tracker, rebuild=args.rebuild)
+    ds = load_dataset(projection)
+    filters = Filters(args.since, args.until, parse_list(args.channel), parse_list(args.touchpoint))
+    catalogue = load_catalogue(settings.drivers_file, settings.known_issues_file)
+    report = build_report(ds, catalogue, filters, abandon_after_hours=settings.abandon_after_hours)
+    sys.stdout.write(FORMATS[args.format](report))
+    return 0
+
+
+def _generate(args, settings) -> int:
+    from analytics.generate import generate
+
+    if args.conversations < 0:
+        raise AnalyticsError("--conversations must be 0 or more")
+    end = None
+    if args.end:
+        end = dt.datetime.combine(args.end, dt.time(23, 59), tzinfo=dt.timezone.utc).timestamp()
+    started = time.perf_counter()
+    plans = generate(writable_engine(args.db), args.conversations, args.seed, end=end, months=args.months)
+    print(f"wrote {args.conversations} conversations ({len(plans)} surveys) in "
+          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    return 0
+
+
+def _project(args, settings) -> int:
+    result = _projection(args, settings).update(tracker_engine(args.db), rebuild=args.rebuild)
+    print(f"{result.mode}: up to event {result.last_event_id}, {result.senders} senders, "
+          f"{result.responses} responses written in {result.seconds:.2f} s")
+    return 0
+
+
+def main(argv=None) -> int:
+    settings = load_settings()
+    args = _parser(settings).parse_args(argv)
+    handler = {"report": _report, "generate": _generate, "project": _project}[args.command]
+    try:
+        return handler(args, settings)
+    except AnalyticsError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    except sa.exc.SQLAlchemyError as exc:
+        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+        print(f"error: database: {first[0] if first else exc.__class__.__name__}", file=sys.stderr)
+    except OSError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

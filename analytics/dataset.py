@@ -1,0 +1,141 @@
+"""The projection loaded into pandas, and the filters every view shares.
+
+Loading is separate from the statistics: `load_dataset` reads, `filter_dataset`
+and `with_status` are pure, so the dashboard and the report CLI filter and
+count in exactly the same way."""
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Optional, Sequence
+
+import pandas as pd
+
+from analytics import projection as P
+
+NO_TOUCHPOINT = "none"  # filter value for "no touchpoint in the start payload"
+
+
+@dataclass(frozen=True)
+class Dataset:
+    responses: pd.DataFrame
+    mentions: pd.DataFrame
+    whys: pd.DataFrame
+    offers: pd.DataFrame
+    extra_comments: pd.DataFrame
+
+    @property
+    def empty(self) -> bool:
+        return self.responses.empty
+
+
+def _frame(table) -> pd.DataFrame:
+    return pd.DataFrame(columns=[c.name for c in table.columns])
+
+
+def empty_dataset() -> Dataset:
+    return Dataset(_frame(P.responses), _frame(P.driver_mentions), _frame(P.why_answers),
+                   _frame(P.known_issue_offers), _frame(P.extra_comments))
+
+
+def load_dataset(projection: P.Projection) -> Dataset:
+    projection.ensure_tables()
+    responses = projection.read_table(P.responses)
+    # Nullable integers, so a missing score stays missing instead of NaN floats.
+    for col in ("nps_score", "nps_score_after"):
+        responses[col] = pd.array(responses[col], dtype="Int64") if len(responses) else responses[col]
+    offers = projection.read_table(P.known_issue_offers)
+    for col in ("score_before", "score_after"):
+        offers[col] = pd.array(offers[col], dtype="Int64") if len(offers) else offers[col]
+    return Dataset(
+        responses=responses.sort_values("response_id").reset_index(drop=True),
+        mentions=projection.read_table(P.driver_mentions),
+        whys=projection.read_table(P.why_answers),
+        offers=offers,
+        extra_comments=projection.read_table(P.extra_comments),
+    )
+
+
+@dataclass(frozen=True)
+class Filters:
+    since: Optional[dt.date] = None  # inclusive, UTC day
+    until: Optional[dt.date] = None  # inclusive, UTC day
+    channels: tuple = field(default_factory=tuple)  # empty: all
+    touchpoints: tuple = field(default_factory=tuple)  # empty: all; "none" = no touchpoint
+
+    def as_dict(self) -> dict:
+        return {
+            "since": self.since.isoformat() if self.since else None,
+            "until": self.until.isoformat() if self.until else None,
+            "channel": list(self.channels) or None,
+            "touchpoint": list(self.touchpoints) or None,
+        }
+
+
+def _day_start(day: dt.date) -> float:
+    return dt.datetime(day.year, day.month, day.day, tzinfo=dt.timezone.utc).timestamp()
+
+
+def filter_dataset(ds: Dataset, f: Filters) -> Dataset:
+    r = ds.responses
+    keep = pd.Series(True, index=r.index)
+    if f.since:
+        keep &= r["started_at"] >= _day_start(f.since)
+    if f.until:
+        keep &= r["started_at"] < _day_start(f.until + dt.timedelta(days=1))
+    if f.channels:
+        keep &= r["channel"].isin(list(f.channels))
+    if f.touchpoints:
+        wanted = [t for t in f.touchpoints if t != NO_TOUCHPOINT]
+        tp = r["touchpoint"].isin(wanted)
+        if NO_TOUCHPOINT in f.touchpoints:
+            tp |= r["touchpoint"].isna()
+        keep &= tp
+    responses = r[keep].reset_index(drop=True)
+    ids = set(responses["response_id"])
+    extra = ds.extra_comments
+    if f.since:
+        extra = extra[extra["at"] >= _day_start(f.since)]
+    if f.until:
+        extra = extra[extra["at"] < _day_start(f.until + dt.timedelta(days=1))]
+    if f.channels:
+        extra = extra[extra["channel"].isin(list(f.channels))]
+    return Dataset(
+        responses=responses,
+        mentions=ds.mentions[ds.mentions["response_id"].isin(ids)].reset_index(drop=True),
+        whys=ds.whys[ds.whys["response_id"].isin(ids)].reset_index(drop=True),
+        offers=ds.offers[ds.offers["response_id"].isin(ids)].reset_index(drop=True),
+        extra_comments=extra.reset_index(drop=True),
+    )
+
+
+STATUSES = ("finished", "stopped", "in_progress", "abandoned")
+
+
+def with_status(responses: pd.DataFrame, now: float, abandon_after_hours: float = 24.0) -> pd.DataFrame:
+    """Add `status`: finished / stopped (the survey says so), abandoned (no
+    outcome, and the customer started over or has been silent longer than
+    `abandon_after_hours`), otherwise in_progress. Computed when read, not
+    stored, because it depends on the clock and the projection must not."""
+    if responses.empty:
+        return responses.assign(status=pd.Series(dtype="object"))
+    outcome = responses["survey_outcome"]
+    silent = (now - responses["last_event_at"].astype(float)) > abandon_after_hours * 3600.0
+    status = pd.Series("in_progress", index=responses.index, dtype="object")
+    status[responses["closed"].astype(bool) | silent] = "abandoned"
+    status[outcome == "stopped"] = "stopped"
+    status[outcome == "finished"] = "finished"
+    return responses.assign(status=status)
+
+
+def status_counts(responses: pd.DataFrame, now: float, abandon_after_hours: float = 24.0) -> dict:
+    counts = with_status(responses, now, abandon_after_hours)["status"].value_counts()
+    return {s: int(counts.get(s, 0)) for s in STATUSES}
+
+
+def parse_list(values: Optional[Sequence[str]]) -> tuple:
+    """CLI / widget values: repeated options or comma-separated lists."""
+    out: list[str] = []
+    for v in values or ():
+        out.extend(p.strip() for p in str(v).split(",") if p.strip())
+    return tuple(dict.fromkeys(out))

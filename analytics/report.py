@@ -1,0 +1,135 @@
+"""The report: one dict with the headline numbers, built the same way for
+the CLI and the dashboard, and its JSON / CSV / Markdown renderings."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from typing import Optional
+
+from analytics import stats
+from analytics.dataset import Dataset, Filters, filter_dataset, status_counts
+from analytics.drivers import Catalogue, driver_report
+
+
+def _r(value, digits: int = 1) -> Optional[float]:
+    """Rounded for people; None stays None (JSON null)."""
+    if value is None:
+        return None
+    try:
+        if value != value:  # NaN
+            return None
+    except TypeError:
+        return None
+    return round(float(value), digits)
+
+
+def build_report(ds: Dataset, catalogue: Catalogue, filters: Filters = Filters(),
+                 now: Optional[float] = None, abandon_after_hours: float = 24.0) -> dict:
+    """Numbers for the responses that match `filters`.
+
+    responses: surveys started (the survey form was activated);
+    scored: those with a valid 0-10 score, the base of NPS, groups and drivers.
+    nps, ci95 in NPS points (1 decimal); share as a fraction of `scored`."""
+    now = time.time() if now is None else now
+    part = filter_dataset(ds, filters)
+    result = stats.nps_of_frame(part.responses)
+    funnel = stats.funnel(part.responses)
+    drivers = driver_report(part, catalogue)
+    return {
+        "filters": filters.as_dict(),
+        "responses": len(part.responses),
+        "scored": result.n,
+        "nps": _r(result.nps),
+        "ci95": [_r(result.ci_low), _r(result.ci_high)] if result.n else None,
+        "groups": result.groups,
+        "funnel": {"started": funnel.started, "scored": funnel.scored, "reason": funnel.reason,
+                   "finished": funnel.finished},
+        "status": status_counts(part.responses, now, abandon_after_hours),
+        "drivers": [
+            {
+                "driver": row.driver,
+                "label": row.label,
+                "mentions": int(row.mentions),
+                "share": _r(row.share, 3),
+                "positive": int(row.positive),
+                "negative": int(row.negative),
+                "nps_mentioners": _r(row.nps_mentioners),
+                "impact": _r(row.impact),
+            }
+            for row in drivers.itertuples(index=False)
+        ],
+    }
+
+
+def to_json(report: dict) -> str:
+    return json.dumps(report, ensure_ascii=False, indent=2)
+
+
+def to_csv(report: dict) -> str:
+    """Long format, one number per line: metric,driver,value."""
+    buf = io.StringIO()
+    out = csv.writer(buf, lineterminator="\n")
+    out.writerow(["metric", "driver", "value"])
+    for key in ("responses", "scored", "nps"):
+        out.writerow([key, "", _csv(report[key])])
+    ci = report["ci95"] or [None, None]
+    out.writerow(["ci95_low", "", _csv(ci[0])])
+    out.writerow(["ci95_high", "", _csv(ci[1])])
+    for group, count in report["groups"].items():
+        out.writerow([group, "", count])
+    for stage, count in report["funnel"].items():
+        out.writerow([f"funnel_{stage}", "", count])
+    for d in report["drivers"]:
+        for key in ("mentions", "share", "positive", "negative", "nps_mentioners", "impact"):
+            out.writerow([key, d["driver"], _csv(d[key])])
+    return buf.getvalue()
+
+
+def _csv(value) -> str:
+    return "" if value is None else str(value)
+
+
+def _md(value) -> str:
+    text = "–" if value is None else str(value)
+    # Labels come from trainers' YAML: keep them from breaking the table.
+    return text.replace("|", "\\|").replace("\n", " ")
+
+
+def to_markdown(report: dict) -> str:
+    ci = report["ci95"]
+    f = {k: v for k, v in report["filters"].items() if v}
+    lines = [
+        "# NPS report",
+        "",
+        f"Filters: {', '.join(f'{k}={v}' for k, v in f.items()) if f else 'none'}",
+        "",
+        "| measure | value |",
+        "| --- | --- |",
+        f"| responses (surveys started) | {report['responses']} |",
+        f"| with a score | {report['scored']} |",
+        f"| NPS | {_md(report['nps'])} |",
+        f"| 95% interval | {_md(ci[0]) + ' … ' + _md(ci[1]) if ci else '–'} |",
+        f"| promoters / passives / detractors | {report['groups']['promoter']} / {report['groups']['passive']} / "
+        f"{report['groups']['detractor']} |",
+        f"| funnel: started → scored → reason → finished | {report['funnel']['started']} → "
+        f"{report['funnel']['scored']} → {report['funnel']['reason']} → {report['funnel']['finished']} |",
+        "",
+        "## Drivers",
+        "",
+        "| driver | mentions | share | positive | negative | NPS of mentioners | impact |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for d in report["drivers"]:
+        share = f"{d['share'] * 100:.1f}%" if d["share"] is not None else "–"
+        lines.append(
+            f"| {_md(d['label'])} (`{_md(d['driver'])}`) | {d['mentions']} | {share} | {d['positive']} | "
+            f"{d['negative']} | {_md(d['nps_mentioners'])} | {_md(d['impact'])} |"
+        )
+    if not report["drivers"]:
+        lines.append("| (no drivers yet) | | | | | | |")
+    return "\n".join(lines) + "\n"
+
+
+FORMATS = {"json": to_json, "csv": to_csv, "md": to_markdown}
