@@ -356,3 +356,15 @@ def main_negative_driver(drivers: Sequence[str]) -> Optional[str]:
     if ids:
         return ids[0].rsplit(":", 1)[0]
     return None
+
+
+def two_proportion_z(hits_a: int, n_a: int, hits_b: int, n_b: int) -> Optional[float]:
+    """z statistic of the pooled two-proportion test, hits_a/n_a vs
+    hits_b/n_b; None when a group is empty or nobody / everybody has it."""
+    if n_a == 0 or n_b == 0:
+        return None
+    pooled = (hits_a + hits_b) / (n_a + n_b)
+    if pooled in (0.0, 1.0):
+        return None
+    se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
+    return (hits_a / n_a - hits_b / n_b) / se
