@@ -1,0 +1,13 @@
+"""Messaging channels of the NPS bot: custom Rasa input channels.
+
+Use them in credentials.yml by class path:
+
+* ``channels.messenger.MessengerInput`` (name ``facebook``)
+* ``channels.whatsapp.WhatsAppInput`` (name ``whatsapp``)
+* ``channels.twilio_channel.TwilioInput`` (name ``twilio``)
+
+plus Rasa's own ``socketio`` (the web chat in ``channels/webchat/``) and
+``rest``. Pure helpers: ``signatures`` (webhook HMACs), ``render`` (bot
+messages to platform payloads), ``dedup`` (seen ids), ``outbound`` (HTTP with
+timeouts and retries). See docs/channels.md.
+"""

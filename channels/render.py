@@ -1,0 +1,332 @@
+"""Turn Rasa bot messages into platform payloads, within each platform's limits.
+
+Pure functions (no I/O), table-tested in tests/channels/test_render.py.
+
+A Rasa bot message is the dict an OutputChannel receives in ``send_response``:
+``text``, ``buttons`` / ``quick_replies`` (``title`` + ``payload``),
+``image``, ``attachment``, ``custom``, ``elements``. Like Rasa's own channels,
+text is split into separate bubbles at blank lines ("\\n\\n"), and buttons go
+with the last bubble.
+
+The NPS question has 11 buttons (payloads "0".."10"). Each platform gets what
+works best on it:
+
+* Messenger: 11 quick replies (Meta allows 13).
+* WhatsApp: reply buttons take 3 and lists 10 rows, so a 0-10 scale is asked
+  as a typed number with a clear hint (the bot's score parser reads digits and
+  Polish number words); 2-3 short options are reply buttons, up to 10 a list,
+  more a numbered text.
+* SMS (Twilio): the scale is a typed number, other options numbered text
+  ("1. Tak / 2. Nie") whose numbers the connector maps back to payloads.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+# Messenger Send API limits (developers.facebook.com/docs/messenger-platform).
+MESSENGER_TEXT_MAX = 2000
+MESSENGER_MAX_QUICK_REPLIES = 13
+MESSENGER_QUICK_REPLY_TITLE_MAX = 20
+MESSENGER_QUICK_REPLY_PAYLOAD_MAX = 1000
+
+# WhatsApp Cloud API limits (developers.facebook.com/docs/whatsapp/cloud-api).
+WHATSAPP_TEXT_MAX = 4096
+WHATSAPP_INTERACTIVE_BODY_MAX = 1024
+WHATSAPP_MAX_REPLY_BUTTONS = 3
+WHATSAPP_BUTTON_TITLE_MAX = 20
+WHATSAPP_BUTTON_ID_MAX = 256
+WHATSAPP_MAX_LIST_ROWS = 10
+WHATSAPP_ROW_TITLE_MAX = 24
+WHATSAPP_ROW_DESCRIPTION_MAX = 72
+WHATSAPP_ROW_ID_MAX = 200
+WHATSAPP_LIST_BUTTON_MAX = 20
+
+# Twilio Programmable Messaging: one Body is at most 1600 characters.
+SMS_BODY_MAX = 1600
+
+# A run of at least this many consecutive integer payloads is a rating scale.
+SCALE_MIN_OPTIONS = 4
+
+
+@dataclass(frozen=True)
+class Texts:
+    """Words the renderers add. Polish by default, like the bot; overridable
+    from credentials.yml for a bot in another language."""
+
+    scale_hint: str = "Odpowiedz, wpisując liczbę od {lo} do {hi}."
+    numbered_hint: str = "Odpowiedz numerem lub własnymi słowami."
+    list_button: str = "Wybierz"
+    choose: str = "Wybierz odpowiedź:"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "Texts":
+        credentials = credentials or {}
+        defaults = cls()
+        return cls(
+            scale_hint=credentials.get("scale-hint") or defaults.scale_hint,
+            numbered_hint=credentials.get("numbered-hint") or defaults.numbered_hint,
+            list_button=credentials.get("list-button") or defaults.list_button,
+            choose=credentials.get("choose-text") or defaults.choose,
+        )
+
+
+DEFAULT_TEXTS = Texts()
+
+
+# ---------------------------------------------------------------- helpers
+
+
+def truncate(text: str, limit: int) -> str:
+    """``text`` cut to ``limit`` characters, marking the cut with an ellipsis."""
+    text = text or ""
+    if len(text) <= limit:
+        return text
+    return text[: max(0, limit - 1)].rstrip() + "…"
+
+
+def chunk_text(text: str, limit: int) -> List[str]:
+    """Split ``text`` into pieces of at most ``limit`` characters, preferring
+    line breaks, then spaces, so no word is cut unless it alone is too long."""
+    text = (text or "").strip()
+    pieces: List[str] = []
+    while len(text) > limit:
+        window = text[:limit]
+        cut = max(window.rfind("\n"), window.rfind(" "))
+        if cut <= limit // 2:
+            cut = limit  # no good break point: hard cut
+        pieces.append(text[:cut].rstrip())
+        text = text[cut:].lstrip()
+    if text:
+        pieces.append(text)
+    return pieces
+
+
+def paragraphs(text: Optional[str]) -> List[str]:
+    """Rasa's convention: a blank line separates two chat bubbles."""
+    return [part.strip() for part in (text or "").strip().split("\n\n") if part.strip()]
+
+
+def buttons_of(message: Dict[str, Any]) -> List[Dict[str, Any]]:
+    return list(message.get("quick_replies") or message.get("buttons") or [])
+
+
+def button_title(button: Dict[str, Any]) -> str:
+    return str(button.get("title") or button.get("payload") or "").strip()
+
+
+def button_payload(button: Dict[str, Any]) -> str:
+    return str(button.get("payload") if button.get("payload") is not None
+               else button.get("title") or "")
+
+
+def numeric_scale(buttons: Sequence[Dict[str, Any]]) -> Optional[Tuple[int, int]]:
+    """(lo, hi) when the buttons are a rating scale: consecutive integers.
+
+    The payloads decide, not the titles ("0 - wcale", "10 - na pewno" are
+    still a scale).
+    """
+    if len(buttons) < SCALE_MIN_OPTIONS:
+        return None
+    values: List[int] = []
+    for button in buttons:
+        payload = button_payload(button).strip()
+        if not payload.lstrip("-").isdigit():
+            return None
+        values.append(int(payload))
+    ordered = sorted(values)
+    if ordered != list(range(ordered[0], ordered[0] + len(ordered))):
+        return None
+    return ordered[0], ordered[-1]
+
+
+def link_buttons(buttons: Sequence[Dict[str, Any]]) -> List[str]:
+    """Buttons that open a URL cannot be replies: they become text lines."""
+    return [f"{button_title(b)}: {b['url']}" for b in buttons if b.get("url")]
+
+
+def reply_buttons(buttons: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+    return [b for b in buttons if not b.get("url")]
+
+
+def numbered_options(
+    buttons: Sequence[Dict[str, Any]], texts: Texts = DEFAULT_TEXTS
+) -> Tuple[str, Dict[str, str]]:
+    """Text listing the options as "1. Tak" lines, and {"1": payload, ...}."""
+    lines = [f"{i}. {button_title(b)}" for i, b in enumerate(buttons, start=1)]
+    choices = {str(i): button_payload(b) for i, b in enumerate(buttons, start=1)}
+    return "\n".join(lines + [texts.numbered_hint]), choices
+
+
+def _with_last(parts: List[str], suffix: str) -> List[str]:
+    if not parts:
+        return [suffix]
+    return parts[:-1] + [parts[-1] + "\n\n" + suffix]
+
+
+# -------------------------------------------------------------- Messenger
+
+
+def messenger_messages(
+    message: Dict[str, Any], texts: Texts = DEFAULT_TEXTS
+) -> List[Dict[str, Any]]:
+    """Send API ``message`` objects for one Rasa bot message, in order."""
+    out: List[Dict[str, Any]] = []
+    parts = paragraphs(message.get("text"))
+    buttons = buttons_of(message)
+    replies = reply_buttons(buttons)
+    links = link_buttons(buttons)
+    if links:
+        parts = _with_last(parts, "\n".join(links))
+    bubbles = [piece for part in parts for piece in chunk_text(part, MESSENGER_TEXT_MAX)]
+
+    quick_replies: List[Dict[str, Any]] = []
+    if replies and len(replies) <= MESSENGER_MAX_QUICK_REPLIES:
+        quick_replies = [
+            {
+                "content_type": "text",
+                "title": truncate(button_title(b), MESSENGER_QUICK_REPLY_TITLE_MAX),
+                "payload": button_payload(b)[:MESSENGER_QUICK_REPLY_PAYLOAD_MAX],
+            }
+            for b in replies
+        ]
+        if not bubbles:
+            bubbles = [texts.choose]  # quick replies need a text to hang on
+    elif replies:
+        # More than Meta allows: list them; the reply text goes through NLU.
+        listing = "\n".join(f"• {button_title(b)}" for b in replies)
+        bubbles = [p for part in _with_last(bubbles, listing)
+                   for p in chunk_text(part, MESSENGER_TEXT_MAX)]
+
+    for i, bubble in enumerate(bubbles):
+        msg: Dict[str, Any] = {"text": bubble}
+        if quick_replies and i == len(bubbles) - 1:
+            msg["quick_replies"] = quick_replies
+        out.append(msg)
+
+    if message.get("image"):
+        out.append({"attachment": {"type": "image",
+                                   "payload": {"url": message["image"], "is_reusable": True}}})
+    attachment = message.get("attachment")
+    if isinstance(attachment, dict):
+        out.append({"attachment": attachment})
+    elif attachment:
+        out.append({"text": truncate(str(attachment), MESSENGER_TEXT_MAX)})
+    if message.get("elements"):
+        out.append({"attachment": {"type": "template", "payload": {
+            "template_type": "generic", "elements": list(message["elements"])}}})
+    if isinstance(message.get("custom"), dict):
+        # A `custom` response for Messenger is a ready Send API message object.
+        out.append(message["custom"])
+    return out
+
+
+# --------------------------------------------------------------- WhatsApp
+
+
+def _wa_text(body: str) -> Dict[str, Any]:
+    return {"type": "text", "text": {"body": body, "preview_url": False}}
+
+
+def whatsapp_messages(
+    message: Dict[str, Any], texts: Texts = DEFAULT_TEXTS
+) -> Tuple[List[Dict[str, Any]], Dict[str, str]]:
+    """WhatsApp Cloud API message bodies (without ``to``/``messaging_product``)
+    for one Rasa bot message, and the numbered choices offered ({} if none)."""
+    out: List[Dict[str, Any]] = []
+    choices: Dict[str, str] = {}
+    parts = paragraphs(message.get("text"))
+    buttons = buttons_of(message)
+    replies = reply_buttons(buttons)
+    links = link_buttons(buttons)
+    if links:
+        parts = _with_last(parts, "\n".join(links))
+
+    interactive: Optional[Dict[str, Any]] = None
+    if replies:
+        scale = numeric_scale(replies)
+        titles = [button_title(b) for b in replies]
+        ids = [button_payload(b) for b in replies]
+        ids_fit = len(set(ids)) == len(ids) and all(
+            0 < len(i) <= WHATSAPP_ROW_ID_MAX for i in ids)
+        if scale:
+            parts = _with_last(parts, texts.scale_hint.format(lo=scale[0], hi=scale[1]))
+        elif (len(replies) <= WHATSAPP_MAX_REPLY_BUTTONS and ids_fit
+              and all(len(t) <= WHATSAPP_BUTTON_TITLE_MAX for t in titles)):
+            interactive = {"type": "button", "action": {"buttons": [
+                {"type": "reply", "reply": {"id": i, "title": t}} for i, t in zip(ids, titles)]}}
+        elif len(replies) <= WHATSAPP_MAX_LIST_ROWS and ids_fit:
+            rows = []
+            for i, t in zip(ids, titles):
+                row: Dict[str, Any] = {"id": i, "title": truncate(t, WHATSAPP_ROW_TITLE_MAX)}
+                if len(t) > WHATSAPP_ROW_TITLE_MAX:
+                    # The full wording survives in the row's description.
+                    row["description"] = truncate(t, WHATSAPP_ROW_DESCRIPTION_MAX)
+                rows.append(row)
+            interactive = {"type": "list", "action": {
+                "button": truncate(texts.list_button, WHATSAPP_LIST_BUTTON_MAX),
+                "sections": [{"rows": rows}]}}
+        else:
+            listing, choices = numbered_options(replies, texts)
+            parts = _with_last(parts, listing)
+
+    if interactive is not None:
+        # The interactive body is limited to 1024 characters: earlier
+        # bubbles go as plain text, the last one carries the buttons.
+        pieces = [p for part in parts for p in chunk_text(part, WHATSAPP_TEXT_MAX)]
+        last = pieces.pop() if pieces else texts.choose
+        if len(last) > WHATSAPP_INTERACTIVE_BODY_MAX:
+            more = chunk_text(last, WHATSAPP_INTERACTIVE_BODY_MAX)
+            pieces.extend(more[:-1])
+            last = more[-1]
+        out.extend(_wa_text(p) for p in pieces)
+        interactive["body"] = {"text": last}
+        out.append({"type": "interactive", "interactive": interactive})
+    else:
+        out.extend(_wa_text(p) for part in parts for p in chunk_text(part, WHATSAPP_TEXT_MAX))
+
+    if message.get("image"):
+        out.append({"type": "image", "image": {"link": message["image"]}})
+    attachment = message.get("attachment")
+    if attachment and not isinstance(attachment, dict):
+        out.append(_wa_text(truncate(str(attachment), WHATSAPP_TEXT_MAX)))
+    if isinstance(message.get("custom"), dict):
+        # A `custom` response for WhatsApp is a ready Cloud API message body
+        # (e.g. {"type": "location", "location": {...}}).
+        out.append(message["custom"])
+    return out, choices
+
+
+# ------------------------------------------------------------ SMS (Twilio)
+
+
+def sms_messages(
+    message: Dict[str, Any], texts: Texts = DEFAULT_TEXTS
+) -> Tuple[List[Dict[str, str]], Dict[str, str]]:
+    """Twilio Messages API parameters (``Body`` or ``MediaUrl``) for one Rasa
+    bot message, and the numbered choices offered ({} if none)."""
+    parts = paragraphs(message.get("text"))
+    choices: Dict[str, str] = {}
+    buttons = buttons_of(message)
+    replies = reply_buttons(buttons)
+    links = link_buttons(buttons)
+    if links:
+        parts = _with_last(parts, "\n".join(links))
+    if replies:
+        scale = numeric_scale(replies)
+        if scale:
+            parts = _with_last(parts, texts.scale_hint.format(lo=scale[0], hi=scale[1]))
+        else:
+            listing, choices = numbered_options(replies, texts)
+            parts = _with_last(parts, listing)
+    out: List[Dict[str, str]] = [
+        {"Body": piece} for part in parts for piece in chunk_text(part, SMS_BODY_MAX)]
+    if message.get("image"):
+        out.append({"MediaUrl": str(message["image"])})
+    if message.get("attachment") and not isinstance(message["attachment"], dict):
+        out.append({"Body": truncate(str(message["attachment"]), SMS_BODY_MAX)})
+    if isinstance(message.get("custom"), dict):
+        custom = {k: str(v) for k, v in message["custom"].items() if k in ("Body", "MediaUrl")}
+        if custom:
+            out.append(custom)
+    return out, choices

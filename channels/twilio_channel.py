@@ -1,0 +1,219 @@
+"""Twilio connector for SMS and WhatsApp-via-Twilio (channel name ``twilio``).
+
+Fixes over Rasa 3.6's ``TwilioInput``: the ``X-Twilio-Signature`` is checked
+(Rasa does not check it at all), a webhook without ``Body`` is answered
+cleanly instead of crashing on ``None.replace`` (Rasa's ``debug_mode`` then
+re-raises into a 500), and replies go through aiohttp with timeouts and
+retries instead of the blocking Twilio client.
+
+A webhook without ``Body`` and without media gets 200 with an empty TwiML
+``<Response/>``: Twilio treats it as "nothing to say" and does not retry.
+Media (picture, voice note) and locations become ``/non_text``.
+
+Replies are sent with the Messages REST API from the number the customer wrote
+to (the webhook's ``To``), so SMS replies come from the SMS number and
+WhatsApp replies from the ``whatsapp:+...`` sender.
+"""
+from __future__ import annotations
+
+import logging
+from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from urllib.parse import parse_qs
+
+from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
+from sanic import Blueprint, response
+from sanic.request import Request
+from sanic.response import HTTPResponse
+
+from channels import render
+from channels.dedup import ChoiceMemory, seen_ids_from_url
+from channels.outbound import HttpSender, RetryPolicy
+from channels.signatures import TWILIO_SIGNATURE_HEADER, verify_twilio_signature
+from channels.webhook import (DEFAULT_TWILIO_MAX_BODY, NON_TEXT, Incoming, credential,
+                              deliver, not_configured, number)
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_API_URL = "https://api.twilio.com"
+EMPTY_TWIML = '<?xml version="1.0" encoding="UTF-8"?><Response></Response>'
+
+
+def twiml_ok() -> HTTPResponse:
+    return response.text(EMPTY_TWIML, content_type="text/xml")
+
+
+def form_params(body: bytes) -> Dict[str, List[str]]:
+    """All POST parameters, repeated ones included (the signature covers them)."""
+    return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
+
+
+def incoming_from_form(params: Dict[str, List[str]]) -> Optional[Incoming]:
+    """The user message in a Twilio messaging webhook, or None."""
+    def first(name: str) -> str:
+        return (params.get(name) or [""])[0]
+
+    sender = first("From")
+    if not sender:
+        return None
+    body = first("Body")
+    try:
+        media = int(first("NumMedia") or 0)
+    except ValueError:
+        media = 0
+    if body.strip():
+        # Some carriers turn "@" into "¡" in SMS (as Rasa's connector notes).
+        text = body.replace("¡", "@")
+    elif media > 0 or (first("Latitude") and first("Longitude")):
+        text = NON_TEXT
+    else:
+        return None
+    return Incoming(sender_id=sender, text=text, message_id=first("MessageSid") or None,
+                    metadata={"to": first("To")})
+
+
+def signed_url(public_url: str, request: Request) -> str:
+    """The URL Twilio signed: the configured public URL (behind a proxy or a
+    tunnel the URL Sanic sees differs), plus the query string, if any."""
+    if not public_url:
+        return request.url
+    query = request.query_string
+    return f"{public_url}?{query}" if query else public_url
+
+
+class TwilioOutput(OutputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "twilio"
+
+    def __init__(self, account_sid: str, auth_token: str, from_number: str, send_url: str,
+                 sender: HttpSender, choices: ChoiceMemory,
+                 texts: render.Texts = render.DEFAULT_TEXTS) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.from_number = from_number
+        self.send_url = send_url
+        self.sender = sender
+        self.choices = choices
+        self.texts = texts
+
+    def _from_for(self, recipient_id: str) -> str:
+        sender = self.from_number
+        if recipient_id.startswith("whatsapp:") and not sender.startswith("whatsapp:"):
+            sender = "whatsapp:" + sender
+        return sender
+
+    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+        parts, choices = render.sms_messages(dict(message), self.texts)
+        if parts:
+            self.choices.remember(recipient_id, choices)
+        for part in parts:
+            data = {"To": recipient_id, "From": self._from_for(recipient_id), **part}
+            result = await self.sender.post(
+                self.send_url, data=data, auth=(self.account_sid, self.auth_token),
+                conversation_id=recipient_id, what="twilio send")
+            if not result.ok:
+                break
+
+    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text})
+
+    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
+                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"text": text, "buttons": buttons})
+
+    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+        await self.send_response(recipient_id, {"image": image})
+
+
+class TwilioInput(InputChannel):
+    @classmethod
+    def name(cls) -> Text:
+        return "twilio"
+
+    @classmethod
+    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+        return cls(
+            account_sid=credential(credentials, "account_sid"),
+            auth_token=credential(credentials, "auth_token"),
+            twilio_number=credential(credentials, "twilio_number"),
+            public_url=credential(credentials, "public_url"),
+            api_url=credential(credentials, "api_url", DEFAULT_API_URL),
+            max_body_bytes=int(number(credentials, "max_body_bytes", DEFAULT_TWILIO_MAX_BODY)),
+            dedup_url=credential(credentials, "dedup_url"),
+            policy=RetryPolicy(timeout=number(credentials, "timeout", 10.0),
+                               attempts=int(number(credentials, "retries", 2)) + 1),
+            texts=render.Texts.from_credentials(credentials),
+        )
+
+    def __init__(self, account_sid: str = "", auth_token: str = "", twilio_number: str = "",
+                 public_url: str = "", api_url: str = DEFAULT_API_URL,
+                 max_body_bytes: int = DEFAULT_TWILIO_MAX_BODY, dedup_url: str = "",
+                 policy: RetryPolicy = RetryPolicy(),
+                 texts: render.Texts = render.DEFAULT_TEXTS) -> None:
+        self.account_sid = account_sid
+        self.auth_token = auth_token
+        self.twilio_number = twilio_number
+        self.public_url = public_url
+        self.send_url = (f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
+                         "/Messages.json")
+        self.max_body_bytes = max_body_bytes
+        self.seen = seen_ids_from_url(dedup_url)
+        self.choices = ChoiceMemory()
+        self.sender = HttpSender(policy)
+        self.texts = texts
+        if not self.configured:
+            logger.warning("twilio channel not configured (TWILIO_ACCOUNT_SID / "
+                           "TWILIO_AUTH_TOKEN unset): its webhook answers 503")
+
+    @property
+    def configured(self) -> bool:
+        return bool(self.account_sid and self.auth_token)
+
+    def output_for(self, from_number: str) -> TwilioOutput:
+        return TwilioOutput(self.account_sid, self.auth_token,
+                            from_number or self.twilio_number, self.send_url,
+                            self.sender, self.choices, self.texts)
+
+    def get_output_channel(self) -> OutputChannel:
+        return self.output_for(self.twilio_number)
+
+    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
+        hook = Blueprint("twilio_webhook", __name__)
+
+        @hook.route("/", methods=["GET"])
+        async def health(_: Request) -> HTTPResponse:
+            return response.json({"status": "ok", "configured": self.configured})
+
+        @hook.route("/webhook", methods=["POST"])
+        async def webhook(request: Request) -> HTTPResponse:
+            if not self.configured:
+                return not_configured(self.name())
+            body = request.body or b""
+            if len(body) > self.max_body_bytes:
+                return response.json({"error": "body too large"}, status=413)
+            params = form_params(body)
+            if not verify_twilio_signature(self.auth_token, signed_url(self.public_url, request),
+                                           params, request.headers.get(TWILIO_SIGNATURE_HEADER)):
+                logger.warning("twilio: webhook with missing or bad %s refused (is public_url "
+                               "the exact webhook URL set in Twilio?)", TWILIO_SIGNATURE_HEADER)
+                return response.json({"error": "invalid signature"}, status=403)
+            incoming = incoming_from_form(params)
+            if incoming is None:
+                logger.info("twilio: webhook without Body or media ignored")
+                return twiml_ok()
+
+            def user_message(msg: Incoming) -> UserMessage:
+                text = self.choices.resolve(msg.sender_id, msg.text) or msg.text
+                return UserMessage(text, self.output_for(msg.metadata.get("to", "")),
+                                   msg.sender_id, input_channel=self.name(),
+                                   message_id=msg.message_id)
+
+            await deliver([incoming], on_new_message, user_message, self.seen.first_time,
+                          self.name())
+            return twiml_ok()
+
+        @hook.listener("after_server_stop")
+        async def close_sender(*_: Any) -> None:
+            await self.sender.close()
+
+        return hook
