@@ -1,0 +1,75 @@
+"""Seen-id and choice memories: bounded, expiring, and the Redis variant."""
+import asyncio
+import os
+import uuid
+
+import pytest
+
+import channel_helpers  # noqa: F401
+from channels.dedup import ChoiceMemory, RedisSeenIds, SeenIds, TTLCache, seen_ids_from_url
+
+
+class Clock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_ttl_cache_expires_and_is_bounded():
+    clock = Clock()
+    cache = TTLCache(ttl=10, max_items=3, clock=clock)
+    assert cache.add_if_absent("a", 1) and not cache.add_if_absent("a", 1)
+    clock.now = 11
+    assert cache.add_if_absent("a", 1)  # expired: new again
+    for key in "bcd":
+        cache.set(key, 1)
+    assert len(cache) == 3 and cache.get("a") is None  # oldest dropped when full
+
+
+def test_seen_ids_first_time_only():
+    seen = SeenIds()
+
+    async def run():
+        return [await seen.first_time(i) for i in ("w1", "w1", "w2", None, None)]
+
+    assert asyncio.run(run()) == [True, False, True, True, True]
+
+
+def test_choice_memory_maps_numbers_and_forgets_on_a_plain_question():
+    memory = ChoiceMemory()
+    memory.remember("u", {"1": "/affirm", "2": "/deny"})
+    assert [memory.resolve("u", t) for t in ("1", " 2 ", "2.", "3", "tak", "")] == [
+        "/affirm", "/deny", "/deny", None, None, None]
+    assert memory.resolve("someone else", "1") is None
+    memory.remember("u", {})
+    assert memory.resolve("u", "1") is None
+
+
+def test_seen_ids_from_url():
+    assert isinstance(seen_ids_from_url(""), SeenIds)
+    assert isinstance(seen_ids_from_url("redis://127.0.0.1:6379/0"), RedisSeenIds)
+
+
+def test_redis_seen_ids_fails_open_when_unreachable():
+    store = RedisSeenIds("redis://127.0.0.1:1/0")
+    assert asyncio.run(store.first_time("x")) is True
+
+
+def test_redis_seen_ids_shared_between_two_processes_worth_of_clients():
+    url = os.environ.get("NPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+
+    async def run():
+        a, b = RedisSeenIds(url, ttl=60), RedisSeenIds(url, ttl=60)
+        try:
+            await a._redis.ping()
+        except Exception:
+            pytest.skip(f"no Redis at {url}")
+        key = "wamid." + uuid.uuid4().hex
+        results = await asyncio.gather(*[s.first_time(key) for s in (a, b, a, b)])
+        await a._redis.close()
+        await b._redis.close()
+        return results
+
+    assert sorted(asyncio.run(run())) == [False, False, False, True]
