@@ -245,7 +245,10 @@ FILLER_PHRASES = (
     ("nie", "jestem", "pewien"), ("nie", "jestem", "pewna"),
     ("wydaje", "mi", "sie"), ("moim", "zdaniem"),
     ("jesli", "chodzi", "o"), ("w", "skali"),
-    # joining phrases after a score: "8 ze względu na ceny" -> "ceny"
+)
+# Joining phrases after a score, dropped wherever they stand:
+# "8 ze względu na ceny" -> "ceny".
+JOINING_PHRASES = (
     ("ze", "wzgledu", "na"), ("z", "uwagi", "na"), ("z", "powodu"),
     ("dlatego", "ze"),
 )
@@ -659,9 +662,15 @@ def _decide(values: set[float]) -> tuple[str, int | None]:
 def _strip_edge(words: list[str], lo: int, hi: int, vocab: set[str], left: bool) -> tuple[int, int]:
     """Drop filler words and punctuation from one edge of words[lo:hi]."""
     while lo < hi:
-        for phrase in FILLER_PHRASES:
+        for phrase in FILLER_PHRASES + JOINING_PHRASES:
             k = len(phrase)
-            if hi - lo >= k and tuple(words[lo:lo + k] if left else words[hi - k:hi]) == phrase:
+            if hi - lo < k or tuple(words[lo:lo + k] if left else words[hi - k:hi]) != phrase:
+                continue
+            # A filler phrase goes only when it stands alone: "2, nie wiem,
+            # chyba ceny" drops it, "2, nie wiem gdzie jest paczka" keeps it.
+            beyond = lo + k if left else hi - k - 1
+            alone = beyond in (hi, lo - 1) or not words[beyond][0].isalnum()
+            if phrase in JOINING_PHRASES or alone:
                 lo, hi = (lo + k, hi) if left else (lo, hi - k)
                 break
         else:

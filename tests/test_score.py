@@ -89,6 +89,9 @@ CASES = [
     # --- a score inside a sentence, a score and a reason ---------------------
     ("no myślę że tak z 8 bo szybko", OK, 8, "szybko"),
     ("3, bo kurier zgubił paczkę", OK, 3, "kurier zgubił paczkę"),
+    # "nie wiem" is a filler only on its own; here it is the complaint itself
+    ("2, nie wiem gdzie jest moja paczka", OK, 2, "nie wiem gdzie jest moja paczka"),
+    ("8, nie wiem, chyba ceny", OK, 8, "chyba ceny"),
     ("10 - super obsługa", OK, 10, "super obsługa"),
     ("dałbym 9 bo ceny są ok", OK, 9, "ceny są ok"),
     ("Obsługa była świetna, więc 10", OK, 10, "Obsługa była świetna"),
