@@ -23,6 +23,8 @@ class Dataset:
     whys: pd.DataFrame
     offers: pd.DataFrame
     extra_comments: pd.DataFrame
+    # Last projected event id: changes whenever the data does (cache key).
+    version: str = ""
 
     @property
     def empty(self) -> bool:
@@ -40,6 +42,8 @@ def empty_dataset() -> Dataset:
 
 def load_dataset(projection: P.Projection) -> Dataset:
     projection.ensure_tables()
+    with projection.engine.connect() as conn:
+        version = projection.state(conn).get("last_event_id", "")
     responses = projection.read_table(P.responses)
     # Nullable integers, so a missing score stays missing instead of NaN floats.
     for col in ("nps_score", "nps_score_after"):
@@ -53,6 +57,7 @@ def load_dataset(projection: P.Projection) -> Dataset:
         whys=projection.read_table(P.why_answers),
         offers=offers,
         extra_comments=projection.read_table(P.extra_comments),
+        version=version,
     )
 
 
@@ -106,6 +111,7 @@ def filter_dataset(ds: Dataset, f: Filters) -> Dataset:
         whys=ds.whys[ds.whys["response_id"].isin(ids)].reset_index(drop=True),
         offers=ds.offers[ds.offers["response_id"].isin(ids)].reset_index(drop=True),
         extra_comments=extra.reset_index(drop=True),
+        version=ds.version,
     )
 
 

@@ -77,13 +77,14 @@ def comments_of(ds: Dataset) -> pd.DataFrame:
 
 def verbatims(ds: Dataset, driver: str, polarity: Optional[str] = None) -> pd.DataFrame:
     """The comments of the respondents who mention `driver` (optionally with
-    one polarity), newest first."""
+    one polarity), newest first. Like the driver table, only responses with
+    a score count, so the rows are exactly the people behind its numbers."""
     m = ds.mentions[ds.mentions["driver"] == driver]
     if polarity:
         m = m[m["polarity"] == polarity]
     pol = m.groupby("response_id")["polarity"].agg(lambda s: "/".join(sorted(set(p or "?" for p in s))))
     c = comments_of(ds)
-    c = c[c["response_id"].isin(pol.index)].copy()
+    c = c[c["response_id"].isin(pol.index) & c["nps_group"].notna()].copy()
     c["polarity"] = [pol[i] for i in c["response_id"]]
     c["why_chain"] = [" → ".join(chain) for chain in c["why_chain"]]
     return c.sort_values("started_at", ascending=False).reset_index(drop=True)

@@ -393,6 +393,7 @@ class Projection:
             rows = Rows()
             build_segments(tracker_source.iter_events(tracker, 0, last_id), rows)
             with self.engine.begin() as conn:
+                self._lock(conn)
                 for table in DATA_TABLES:
                     conn.execute(table.delete())
                 self._insert(conn, rows)
@@ -406,11 +407,19 @@ class Projection:
         rows = Rows()
         build_segments(tracker_source.iter_sender_events(tracker, senders, last_id), rows)
         with self.engine.begin() as conn:
+            self._lock(conn)
             self._delete_senders(conn, senders)
             self._insert(conn, rows)
             self._set_state(conn, {"last_event_id": last_id, "updated_at": time.time()})
         return UpdateResult("incremental", last_id, len(senders), len(rows.responses),
                             time.perf_counter() - started)
+
+    def _lock(self, conn: Connection) -> None:
+        """One writer at a time (a dashboard per browser tab, the CLI...).
+        Without it two PostgreSQL transactions could both delete a sender's
+        rows and both insert them again. SQLite serialises writers itself."""
+        if self.schema:
+            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"nps_analytics:{self.schema}"))))
 
     def _delete_senders(self, conn: Connection, senders: list[str], batch: int = 500) -> None:
         for i in range(0, len(senders), batch):

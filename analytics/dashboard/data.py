@@ -1,0 +1,108 @@
+"""Loading for the dashboard: engines are cached resources, data is cached
+for a short time. Only this module talks to databases."""
+from __future__ import annotations
+
+from typing import Optional
+
+import pandas as pd
+import sqlalchemy as sa
+import streamlit as st
+
+from analytics import tracker_source
+from analytics.dataset import Dataset, load_dataset
+from analytics.db import AnalyticsError, tracker_engine, writable_engine
+from analytics.drivers import Catalogue, comments_of, load_catalogue
+from analytics.projection import Projection
+from analytics.pseudonym import pseudonym
+from analytics.settings import Settings, load_settings
+
+DATA_TTL_SECONDS = 30
+
+
+def settings() -> Settings:
+    return load_settings()
+
+
+@st.cache_resource(show_spinner=False)
+def _engines(db_url: str, analytics_url: str, schema: str):
+    return tracker_engine(db_url), Projection(writable_engine(analytics_url), schema)
+
+
+@st.cache_data(ttl=DATA_TTL_SECONDS, show_spinner="Wczytuję rozmowy…")
+def _dataset(db_url: str, analytics_url: str, schema: str) -> Dataset:
+    tracker, projection = _engines(db_url, analytics_url, schema)
+    projection.update(tracker)
+    return load_dataset(projection)
+
+
+def _message(exc: Exception) -> str:
+    if isinstance(exc, AnalyticsError):
+        return str(exc)
+    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return "błąd bazy danych: " + (first[0] if first else exc.__class__.__name__)
+
+
+def dataset() -> tuple[Optional[Dataset], Optional[str]]:
+    """(data, None) or (None, a message for the user)."""
+    s = settings()
+    try:
+        return _dataset(s.db_url, s.analytics_db_url, s.analytics_schema), None
+    except (AnalyticsError, sa.exc.SQLAlchemyError) as exc:
+        return None, _message(exc)
+
+
+@st.cache_data(ttl=60, show_spinner=False)
+def _catalogue(drivers_file: str, known_issues_file: str) -> Catalogue:
+    from pathlib import Path
+
+    return load_catalogue(Path(drivers_file), Path(known_issues_file))
+
+
+def catalogue() -> Catalogue:
+    s = settings()
+    return _catalogue(str(s.drivers_file), str(s.known_issues_file))
+
+
+@st.cache_resource(show_spinner="Wczytuję polskie słowniki lematów…")
+def _lemmatizer():
+    from analytics.topics import PolishLemmatizer
+
+    return PolishLemmatizer()
+
+
+@st.cache_data(ttl=600, show_spinner="Szukam tematów…")
+def _topic_documents(version: str, db_url: str, _ds: Dataset) -> pd.DataFrame:
+    # Keyed by the projection version and store: lemmatising every comment
+    # again on each filter change would be slow.
+    from analytics import topics
+
+    caught = set(_ds.mentions["response_id"])
+    return topics.documents(comments_of(_ds), caught, _lemmatizer())
+
+
+def topic_documents(full: Dataset) -> pd.DataFrame:
+    return _topic_documents(full.version, settings().db_url, full)
+
+
+def live_snapshot(limit: int = 20) -> tuple[Optional[pd.DataFrame], list, Optional[str]]:
+    """Newest surveys and messages, fresh (no cache): the projection is
+    updated first, which is cheap when little is new."""
+    s = settings()
+    try:
+        tracker, projection = _engines(s.db_url, s.analytics_db_url, s.analytics_schema)
+        projection.update(tracker)
+        from analytics.projection import responses
+
+        query = sa.select(responses).order_by(responses.c.last_event_at.desc().nulls_last()).limit(limit)
+        with projection.engine.connect() as conn:
+            result = conn.execute(query)
+            recent = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        messages = tracker_source.latest_messages(tracker, limit=limit)
+    except (AnalyticsError, sa.exc.SQLAlchemyError) as exc:
+        return None, [], _message(exc)
+    key = s.pseudonym_key
+    if not recent.empty:
+        recent.insert(0, "klient", [pseudonym(x, key) for x in recent.pop("sender_id")])
+    for m in messages:
+        m["klient"] = pseudonym(m.pop("sender_id"), key)
+    return recent, messages, None
