@@ -11,3 +11,8 @@ plus Rasa's own ``socketio`` (the web chat in ``channels/webchat/``) and
 messages to platform payloads), ``dedup`` (seen ids), ``outbound`` (HTTP with
 timeouts and retries). See docs/channels.md.
 """
+
+from channels import socketio_compat as _socketio_compat
+
+# Rasa 3.6's socketio channel with python-socketio >= 5.10: see socketio_compat.
+_socketio_compat.apply()

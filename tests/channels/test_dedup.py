@@ -1,5 +1,6 @@
 """Seen-id and choice memories: bounded, expiring, and the Redis variant."""
 import asyncio
+import inspect
 import os
 import uuid
 
@@ -73,3 +74,25 @@ def test_redis_seen_ids_shared_between_two_processes_worth_of_clients():
         return results
 
     assert sorted(asyncio.run(run())) == [False, False, False, True]
+
+
+def test_socketio_compat_makes_enter_room_immediate():
+    """Rasa 3.6 calls AsyncServer.enter_room without await (see socketio_compat)."""
+    import socketio
+
+    import channels  # noqa: F401  (applies the shim)
+
+    sio = socketio.AsyncServer(async_mode="asgi")
+
+    async def scenario():
+        sio.manager.initialize()
+        sid = sio.manager.connect("eio-sid", "/")
+        if inspect.isawaitable(sid):
+            sid = await sid
+        result = sio.enter_room(sid, "session-1")  # not awaited, as Rasa does
+        in_room = sid in dict(sio.manager.get_participants("/", "session-1"))
+        if result is not None:
+            await result  # awaiting it still works
+        return in_room
+
+    assert asyncio.run(scenario()) is True

@@ -1,0 +1,125 @@
+"""The web chat page in a real headless Chromium, talking to a real `rasa run`
+over Rasa's socketio channel: a whole conversation through the page."""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+import threading
+
+import pytest
+
+from channel_helpers import slots, user_events, wait_until
+
+pytestmark = [pytest.mark.browser, pytest.mark.rasa]
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
+
+
+@pytest.fixture(scope="module")
+def webchat_url():
+    from channels.webchat.__main__ import make_server
+
+    server = make_server("127.0.0.1", 0)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.fixture()
+def browser():
+    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install -r "
+                                    "requirements/channels-test.txt")
+    if not (shutil.which("chromium") and shutil.which("chromedriver")):
+        pytest.skip("chromium / chromium-driver not installed: run `make browser`")
+    from selenium.webdriver.chrome.service import Service
+
+    profile = tempfile.mkdtemp(prefix="nps-chromium-")
+    options = webdriver.ChromeOptions()
+    options.binary_location = CHROMIUM
+    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
+                 "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync",
+                 "--window-size=1200,900", f"--user-data-dir={profile}"):
+        options.add_argument(flag)
+    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    driver.set_page_load_timeout(30)
+    yield driver
+    driver.quit()
+    shutil.rmtree(profile, ignore_errors=True)
+
+
+def texts(driver, css):
+    return [e.text for e in driver.find_elements("css selector", css)]
+
+
+def wait_for(driver, predicate, timeout=30):
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: predicate(d))
+
+
+def test_conversation_through_the_page(rasa, webchat_url, browser, tmp_path):
+    page = f"{webchat_url}/index.html?server={rasa.url}&touchpoint=store"
+    browser.get(page)
+    try:
+        # The page opens the chat, sends the start payload with the touchpoint
+        # and shows the 0-10 question with 11 quick replies.
+        wait_for(browser, lambda d: len(texts(d, ".npsc-reply")) == 11)
+        assert texts(browser, ".npsc-reply") == [str(i) for i in range(11)]
+        assert any("polecisz" in t for t in texts(browser, ".npsc-bot"))
+        assert texts(browser, ".npsc-user") == []  # the start payload is not shown
+
+        browser.find_element("xpath", "//button[@class='npsc-reply' and text()='7']").click()
+        wait_for(browser, lambda d: texts(d, ".npsc-reply") == ["Tak", "Nie"])
+        assert texts(browser, ".npsc-user") == ["7"]
+
+        # Typed text, with HTML in it that must stay text.
+        box = browser.find_element("css selector", ".npsc-input")
+        box.send_keys("<b>tak</b>\n")
+        wait_for(browser, lambda d: "Dziękuję za rozmowę!" in texts(d, ".npsc-bot"))
+        assert texts(browser, ".npsc-user")[-1] == "<b>tak</b>"
+        assert browser.find_elements("css selector", ".npsc-log b") == []
+        assert texts(browser, ".npsc-reply") == []
+        loaded = browser.execute_script(
+            "return performance.getEntriesByType('resource').map(e => e.name)")
+        assert loaded and all(u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:"))
+                              for u in loaded), loaded  # no CDN, nothing external
+
+        state = json.loads(browser.execute_script(
+            f"return localStorage.getItem('nps-chat:{rasa.url}')"))
+        session_id = state["sessionId"]
+        events = wait_until(lambda: rasa.events(session_id))
+        users = user_events(events)
+        assert [u["text"] for u in users] == ['/start{"touchpoint":"store"}', "7", "<b>tak</b>"]
+        assert {u["input_channel"] for u in users} == {"socketio"}
+        assert slots(events)["touchpoint"] == "store"
+        assert users[0]["metadata"]["touchpoint"] == "store"
+
+        # A reload keeps the conversation: same session, history shown, no restart.
+        browser.get(page)
+        wait_for(browser, lambda d: "Dziękuję za rozmowę!" in texts(d, ".npsc-bot"))
+        browser.find_element("css selector", ".npsc-input").send_keys("hej\n")
+        wait_for(browser, lambda d: len(texts(d, ".npsc-reply")) == 11)
+        assert len(user_events(rasa.events(session_id))) == 4
+    finally:
+        browser.save_screenshot(str(tmp_path / "webchat.png"))
+
+
+def test_page_serves_no_cdn_and_no_python(webchat_url):
+    from channel_helpers import http
+
+    import re
+
+    html = http("GET", webchat_url + "/index.html").body.decode()
+    js = http("GET", webchat_url + "/nps-chat.js")
+    assert js.status == 200 and js.headers["content-type"].startswith("text/javascript")
+    # every <script> of the page is local (the browser test also checks that
+    # every resource the page loaded came from loopback)
+    assert re.findall(r'<script src="([^"]+)"', html) == ["demo.js"]
+    assert http("GET", webchat_url + "/vendor/socket.io.min.js").status == 200
+    assert http("GET", webchat_url + "/__main__.py").status == 404
+    assert http("GET", webchat_url + "/vendor/").status == 404
