@@ -63,8 +63,7 @@ lock: $(BOT_STAMP)
 	} > requirements/rasa-constraints.txt.new
 	mv requirements/rasa-constraints.txt.new requirements/rasa-constraints.txt
 
-var:
-	mkdir -p var
+# (`var/`, for local databases and logs, is made by mk/analytics.mk's rule.)
 
 # --- the model -----------------------------------------------------------------
 

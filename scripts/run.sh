@@ -38,7 +38,7 @@ trap cleanup EXIT INT TERM
 
 wait_for() {  # name url log pid
   for _ in $(seq 1 240); do
-    if curl -fsS -o /dev/null "$2"; then return 0; fi
+    if curl -fs -o /dev/null "$2"; then return 0; fi
     if ! kill -0 "$4" 2>/dev/null; then
       echo "$1 stopped while starting; the end of $3:" >&2
       tail -n 30 "$3" >&2
