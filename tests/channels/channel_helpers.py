@@ -331,3 +331,16 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20, step: float = 
         if value or time.time() > deadline:
             return value
         time.sleep(step)
+
+
+# ------------------------------------------------------------- browser
+
+
+def texts(driver: Any, css: str) -> List[str]:
+    return [e.text for e in driver.find_elements("css selector", css)]
+
+
+def wait_for(driver: Any, predicate: Callable[[Any], Any], timeout: float = 30) -> Any:
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: predicate(d))

@@ -3,63 +3,12 @@ over Rasa's socketio channel: a whole conversation through the page."""
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
-import threading
 
 import pytest
 
-from channel_helpers import slots, user_events, wait_until
+from channel_helpers import slots, texts, user_events, wait_for, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
-
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"
-
-
-@pytest.fixture(scope="module")
-def webchat_url():
-    from channels.webchat.__main__ import make_server
-
-    server = make_server("127.0.0.1", 0)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-
-
-@pytest.fixture()
-def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install -r "
-                                    "requirements/channels-test.txt")
-    if not (shutil.which("chromium") and shutil.which("chromedriver")):
-        pytest.skip("chromium / chromium-driver not installed: run `make browser`")
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="nps-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--window-size=1200,900", f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
-    driver.set_page_load_timeout(30)
-    yield driver
-    driver.quit()
-    shutil.rmtree(profile, ignore_errors=True)
-
-
-def texts(driver, css):
-    return [e.text for e in driver.find_elements("css selector", css)]
-
-
-def wait_for(driver, predicate, timeout=30):
-    from selenium.webdriver.support.ui import WebDriverWait
-
-    return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: predicate(d))
 
 
 def test_conversation_through_the_page(rasa, webchat_url, browser, tmp_path):

@@ -1,0 +1,187 @@
+"""A whole survey through every channel with the REAL bot (trained model,
+action server, tracker store), each customer answering the way the platform
+lets them: Messenger quick replies, WhatsApp reply buttons and typed numbers,
+numbered SMS options, buttons in the web chat page.
+
+The flow is a detractor whose known problem gets fixed on the spot and who
+then re-rates: it touches the score, the reason, the known issue, a yes/no
+question with buttons, the score after and the contact consent. Afterwards
+the slots are read from Rasa's tracker and every user event must carry the
+channel's name in `input_channel`.
+
+Needs `models/nps-bot.tar.gz` (`make train`; `make test-channels` trains it).
+"""
+from __future__ import annotations
+
+import json
+import sys
+
+import pytest
+
+from channel_helpers import (FB_SECRET, REPO, TW_TOKEN, WA_PHONE_ID, WA_SECRET, load_payload,
+                             new_id, post_meta, post_twilio, texts, twilio_form, wait_for,
+                             wait_until)
+
+sys.path.insert(0, str(REPO / "tests"))
+try:
+    from bot_process import DEFAULT_MODEL, BotProcess
+except ImportError:  # the bot's test helper is not there (yet)
+    BotProcess, DEFAULT_MODEL = None, REPO / "models" / "nps-bot.tar.gz"
+
+pytestmark = [
+    pytest.mark.rasa,
+    pytest.mark.skipif(BotProcess is None, reason="tests/bot_process.py is missing"),
+    pytest.mark.skipif(not DEFAULT_MODEL.exists(),
+                       reason="no trained model at models/nps-bot.tar.gz: run `make train`"),
+]
+
+REASON = "2, nie wiem gdzie jest moja paczka"
+EXPECTED = {"nps_score": 2, "nps_group": "detractor", "known_issue": "parcel_tracking",
+            "issue_resolved": True, "nps_score_after": 7, "contact_consent": False}
+
+
+@pytest.fixture(scope="module")
+def bot(stand_in, tmp_path_factory):
+    from channel_helpers import channel_env
+
+    tmp = tmp_path_factory.mktemp("full-survey")
+    process = BotProcess(db_url=f"sqlite:///{tmp}/tracker.db", log_dir=tmp,
+                         env=channel_env(stand_in.url))
+    with process as running:
+        yield running
+
+
+def check_survey(bot, sender, channel, touchpoint=None):
+    slots = bot.slots(sender)
+    assert {k: slots[k] for k in EXPECTED} == EXPECTED, bot.log()
+    assert slots["reason"] == "nie wiem gdzie jest moja paczka"
+    if touchpoint:
+        assert slots["touchpoint"] == touchpoint
+    users = [e for e in bot.tracker(sender)["events"] if e["event"] == "user"]
+    assert users and {e["input_channel"] for e in users} == {channel}
+
+
+# ------------------------------------------------------------------ Messenger
+
+
+def test_messenger(bot, outbox):
+    url = bot.url + "/webhooks/facebook/webhook"
+    sender = new_id("psid")
+
+    def last_quick_replies():
+        sent = [r.json() for r in outbox.requests if r.path.endswith("/me/messages")
+                and r.json()["recipient"]["id"] == sender]
+        return {q["title"]: q["payload"] for q in sent[-1]["message"].get("quick_replies", [])}
+
+    def say(text):
+        body = load_payload("messenger_text.json", SENDER=sender, MID=new_id("m_"), TEXT=text)
+        assert post_meta(url, body, FB_SECRET).status == 200
+
+    def tap(title):
+        body = load_payload("messenger_quick_reply.json", SENDER=sender, MID=new_id("m_"),
+                            TITLE=title, PAYLOAD=last_quick_replies()[title])
+        assert post_meta(url, body, FB_SECRET).status == 200
+
+    body = load_payload("messenger_get_started_referral.json", SENDER=sender, MID=new_id("m_"))
+    assert post_meta(url, body, FB_SECRET).status == 200  # m.me/...?ref=store
+    assert list(last_quick_replies()) == [str(i) for i in range(11)]
+    say(REASON)
+    tap("Tak")
+    say("7")
+    tap("Nie")
+    check_survey(bot, sender, "facebook", touchpoint="store")
+
+
+# ------------------------------------------------------------------- WhatsApp
+
+
+def test_whatsapp(bot, outbox):
+    url = bot.url + "/webhooks/whatsapp/webhook"
+    sender = "48" + str(int(new_id()[:8], 16))[:9]
+
+    def last():
+        return [r.json() for r in outbox.requests if r.path.endswith(f"{WA_PHONE_ID}/messages")
+                and r.json()["to"] == sender][-1]
+
+    def say(text):
+        body = load_payload("whatsapp_text.json", SENDER=sender, PHONE_ID=WA_PHONE_ID,
+                            MID=new_id("wamid."), TEXT=text)
+        assert post_meta(url, body, WA_SECRET).status == 200
+
+    def tap(title):
+        message = last()
+        assert message["type"] == "interactive"
+        buttons = {b["reply"]["title"]: b["reply"]["id"]
+                   for b in message["interactive"]["action"]["buttons"]}
+        body = load_payload("whatsapp_button_reply.json", SENDER=sender, PHONE_ID=WA_PHONE_ID,
+                            MID=new_id("wamid."), PAYLOAD=buttons[title], TITLE=title)
+        assert post_meta(url, body, WA_SECRET).status == 200
+
+    body = load_payload("whatsapp_template_button.json", SENDER=sender, PHONE_ID=WA_PHONE_ID,
+                        MID=new_id("wamid."))
+    assert post_meta(url, body, WA_SECRET).status == 200  # the template's start button
+    assert "od 0 do 10" in last()["text"]["body"]  # 11 options: a typed number
+    say(REASON)
+    tap("Tak")
+    say("7")
+    tap("Nie")
+    check_survey(bot, sender, "whatsapp", touchpoint="delivery")
+
+
+# --------------------------------------------------------------------- Twilio
+
+
+def test_twilio_sms(bot, outbox):
+    url = bot.url + "/webhooks/twilio/webhook"
+    sender = "+48" + str(int(new_id()[:8], 16))[:9]
+
+    def last_body():
+        sent = [r.form() for r in outbox.requests if r.path.endswith("/Messages.json")
+                and r.form()["To"] == sender]
+        return sent[-1]["Body"]
+
+    def say(text):
+        params = twilio_form("twilio_sms.txt", SENDER=sender, MID=new_id("SM"), TEXT=text)
+        assert post_twilio(url, params, TW_TOKEN).status == 200
+
+    say("dzień dobry")
+    # a typed number, never eleven numbered options
+    assert "od 0" in last_body() and "do 10" in last_body() and "11. " not in last_body()
+    say(REASON)
+    assert "1. Tak\n2. Nie" in last_body()
+    say("1")  # option 1 of the numbered list: "tak"
+    say("7")
+    assert "1. Tak\n2. Nie" in last_body()
+    say("2")
+    check_survey(bot, sender, "twilio")
+
+
+# ------------------------------------------------------------------- web chat
+
+
+def test_web_chat(bot, webchat_url, browser):
+    browser.get(f"{webchat_url}/index.html?server={bot.url}&touchpoint=store")
+    wait_for(browser, lambda d: len(texts(d, ".npsc-reply")) == 11, timeout=60)
+
+    def say(text):
+        count = len(texts(browser, ".npsc-bot"))
+        browser.find_element("css selector", ".npsc-input").send_keys(text + "\n")
+        wait_for(browser, lambda d: len(texts(d, ".npsc-bot")) > count, timeout=60)
+
+    def tap(title):
+        count = len(texts(browser, ".npsc-bot"))
+        browser.find_element(
+            "xpath", f"//button[@class='npsc-reply' and text()='{title}']").click()
+        wait_for(browser, lambda d: len(texts(d, ".npsc-bot")) > count, timeout=60)
+
+    say(REASON)
+    wait_for(browser, lambda d: texts(d, ".npsc-reply") == ["Tak", "Nie"], timeout=60)
+    tap("Tak")
+    say("7")
+    wait_for(browser, lambda d: texts(d, ".npsc-reply") == ["Tak", "Nie"], timeout=60)
+    tap("Nie")
+    state = json.loads(browser.execute_script(
+        f"return localStorage.getItem('nps-chat:{bot.url}')"))
+    sender = state["sessionId"]
+    wait_until(lambda: bot.slots(sender).get("contact_consent") is False, timeout=30)
+    check_survey(bot, sender, "socketio", touchpoint="store")
