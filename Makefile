@@ -17,6 +17,7 @@ MODEL := models/nps-bot.tar.gz
 export PYTHONPATH := $(CURDIR)
 export NPS_DB_URL ?= sqlite:///$(CURDIR)/var/tracker.db
 export NPS_ACTIONS_URL ?= http://127.0.0.1:5055/webhook
+export NPS_LOCK_STORE_URL ?=
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2

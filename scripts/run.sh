@@ -13,6 +13,8 @@ ACTIONS_PORT="${NPS_ACTIONS_PORT:-5055}"
 RASA_PORT="${NPS_RASA_PORT:-5005}"
 export NPS_ACTIONS_URL="http://127.0.0.1:${ACTIONS_PORT}/webhook"
 export NPS_BOT_URL="http://127.0.0.1:${RASA_PORT}"
+# Empty: conversation locks in memory, right for this single Rasa process.
+export NPS_LOCK_STORE_URL="${NPS_LOCK_STORE_URL:-}"
 MODEL=models/nps-bot.tar.gz
 
 # Rasa's HTTP API (read a conversation's tracker, ...) is on, so it needs a

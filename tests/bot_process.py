@@ -77,6 +77,7 @@ class BotProcess:
             SQLALCHEMY_SILENCE_UBER_WARNING="1",
             TF_CPP_MIN_LOG_LEVEL="2",
         )
+        env.setdefault("NPS_LOCK_STORE_URL", "")  # in-memory locks: one Rasa process
         env.update(self.extra_env)
         return env
 

@@ -1,0 +1,1 @@
+"""Storage plumbing that runs inside the Rasa process (bot environment)."""
