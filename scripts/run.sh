@@ -70,6 +70,10 @@ rasa_pid=${pids[-1]}
 make --no-print-directory dashboard > var/dashboard.log 2>&1 &
 pids+=($!)
 
+WEBCHAT_PORT="${NPS_WEBCHAT_PORT:-8080}"
+.venv/bin/python -m channels.webchat --host 127.0.0.1 --port "$WEBCHAT_PORT" > var/webchat.log 2>&1 &
+pids+=($!)
+
 wait_for "Rasa" "http://127.0.0.1:${RASA_PORT}/status?token=${RASA_TOKEN}" var/rasa.log "$rasa_pid"
 
 cat <<MSG
@@ -82,7 +86,7 @@ The NPS bot is running (logs in var/, Ctrl-C stops everything).
   Read that conversation's slots (token in var/rasa_token):
     curl -s "http://127.0.0.1:${RASA_PORT}/conversations/ania/tracker?token=\$(cat var/rasa_token)"
   Dashboard:        http://127.0.0.1:8501  (its "Try the bot" page chats with the bot)
-  Web chat page:    http://127.0.0.1:${RASA_PORT}/webchat/  (see docs/channels.md)
+  Web chat page:    http://127.0.0.1:${WEBCHAT_PORT}/index.html?server=http://127.0.0.1:${RASA_PORT}&touchpoint=store
   In the terminal:  make shell
   Tracker store:    ${NPS_DB_URL}
 
