@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 
 from channels import render
 from channels.dedup import seen_ids_from_url
-from channels.outbound import HttpSender, RetryPolicy
+from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
 from channels.signatures import META_SIGNATURE_HEADER, verify_meta_signature
 from channels.webhook import (DEFAULT_META_MAX_BODY, NON_TEXT, Incoming, credential,
                               deliver, not_configured, number, read_json_body,
@@ -104,7 +104,8 @@ def messenger_events(payload: Dict[str, Any]) -> List[Incoming]:
             text = event_text(event)
             if not sender or text is None:
                 continue
-            mid = (event.get("message") or {}).get("mid") or (event.get("postback") or {}).get("mid")
+            mid = ((event.get("message") or {}).get("mid")
+                   or (event.get("postback") or {}).get("mid"))
             found.append(Incoming(sender_id=str(sender), text=text, message_id=mid))
     return found
 
@@ -174,7 +175,7 @@ class MessengerInput(InputChannel):
     def __init__(self, verify: str = "", secret: str = "", page_access_token: str = "",
                  graph_url: str = DEFAULT_GRAPH_URL, api_version: str = DEFAULT_API_VERSION,
                  max_body_bytes: int = DEFAULT_META_MAX_BODY, dedup_url: str = "",
-                 policy: RetryPolicy = RetryPolicy(),
+                 policy: RetryPolicy = DEFAULT_POLICY,
                  texts: render.Texts = render.DEFAULT_TEXTS) -> None:
         self.verify = verify
         self.secret = secret

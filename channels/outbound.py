@@ -37,6 +37,9 @@ class RetryPolicy:
     timeout: float = 10.0  # seconds for one whole request (connect + read)
 
 
+DEFAULT_POLICY = RetryPolicy()
+
+
 def backoff_delay(
     attempt: int,
     policy: RetryPolicy,
@@ -81,7 +84,7 @@ class HttpSender:
 
     def __init__(
         self,
-        policy: RetryPolicy = RetryPolicy(),
+        policy: RetryPolicy = DEFAULT_POLICY,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.policy = policy

@@ -253,11 +253,12 @@ def whatsapp_messages(
             parts = _with_last(parts, texts.scale_hint.format(lo=scale[0], hi=scale[1]))
         elif (len(replies) <= WHATSAPP_MAX_REPLY_BUTTONS and ids_fit
               and all(len(t) <= WHATSAPP_BUTTON_TITLE_MAX for t in titles)):
-            interactive = {"type": "button", "action": {"buttons": [
-                {"type": "reply", "reply": {"id": i, "title": t}} for i, t in zip(ids, titles)]}}
+            buttons = [{"type": "reply", "reply": {"id": i, "title": t}}
+                       for i, t in zip(ids, titles, strict=True)]
+            interactive = {"type": "button", "action": {"buttons": buttons}}
         elif len(replies) <= WHATSAPP_MAX_LIST_ROWS and ids_fit:
             rows = []
-            for i, t in zip(ids, titles):
+            for i, t in zip(ids, titles, strict=True):
                 row: Dict[str, Any] = {"id": i, "title": truncate(t, WHATSAPP_ROW_TITLE_MAX)}
                 if len(t) > WHATSAPP_ROW_TITLE_MAX:
                     # The full wording survives in the row's description.

@@ -27,7 +27,7 @@ from sanic.response import HTTPResponse
 
 from channels import render
 from channels.dedup import ChoiceMemory, seen_ids_from_url
-from channels.outbound import HttpSender, RetryPolicy
+from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
 from channels.signatures import TWILIO_SIGNATURE_HEADER, verify_twilio_signature
 from channels.webhook import (DEFAULT_TWILIO_MAX_BODY, NON_TEXT, Incoming, credential,
                               deliver, not_configured, number)
@@ -148,7 +148,7 @@ class TwilioInput(InputChannel):
     def __init__(self, account_sid: str = "", auth_token: str = "", twilio_number: str = "",
                  public_url: str = "", api_url: str = DEFAULT_API_URL,
                  max_body_bytes: int = DEFAULT_TWILIO_MAX_BODY, dedup_url: str = "",
-                 policy: RetryPolicy = RetryPolicy(),
+                 policy: RetryPolicy = DEFAULT_POLICY,
                  texts: render.Texts = render.DEFAULT_TEXTS) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token

@@ -89,12 +89,6 @@ def read_json_body(request: Request, max_bytes: int) -> Tuple[Any, Optional[HTTP
     return payload, None
 
 
-def body_too_large(request: Request, max_bytes: int) -> Optional[HTTPResponse]:
-    if len(request.body or b"") > max_bytes:
-        return response.json({"error": "body too large"}, status=413)
-    return None
-
-
 def verify_subscription(request: Request, verify_token: str) -> HTTPResponse:
     """Meta's webhook verification handshake (GET with hub.* parameters)."""
     import hmac

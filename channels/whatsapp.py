@@ -24,7 +24,7 @@ from sanic.response import HTTPResponse
 
 from channels import render
 from channels.dedup import ChoiceMemory, seen_ids_from_url
-from channels.outbound import HttpSender, RetryPolicy
+from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
 from channels.signatures import META_SIGNATURE_HEADER, verify_meta_signature
 from channels.webhook import (DEFAULT_META_MAX_BODY, NON_TEXT, Incoming, credential,
                               deliver, not_configured, number, read_json_body,
@@ -159,7 +159,7 @@ class WhatsAppInput(InputChannel):
                  phone_number_id: str = "", api_url: str = DEFAULT_API_URL,
                  api_version: str = DEFAULT_API_VERSION,
                  max_body_bytes: int = DEFAULT_META_MAX_BODY, dedup_url: str = "",
-                 policy: RetryPolicy = RetryPolicy(),
+                 policy: RetryPolicy = DEFAULT_POLICY,
                  texts: render.Texts = render.DEFAULT_TEXTS) -> None:
         self.verify = verify
         self.secret = secret

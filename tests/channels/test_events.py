@@ -99,7 +99,8 @@ def test_twilio_incoming():
     media = form_params(urlencode(twilio_form("twilio_whatsapp_media.txt", SENDER="whatsapp:+1",
                                               MID="MM1")).encode())
     assert incoming_from_form(media).text == NON_TEXT
-    assert incoming_from_form(form_params(b"From=%2B1&Latitude=52.2&Longitude=21.0")).text == NON_TEXT
+    location = form_params(b"From=%2B1&Latitude=52.2&Longitude=21.0")
+    assert incoming_from_form(location).text == NON_TEXT
     assert incoming_from_form(form_params(urlencode(twilio_form(
         "twilio_no_body.txt", SENDER="+1", MID="SM2")).encode())) is None
     assert incoming_from_form(form_params(b"Body=hej")) is None  # no sender

@@ -42,7 +42,8 @@ def no_sleep_sender(**policy):
 def test_backoff_delay(attempt, retry_after, expected_range):
     lo, hi = expected_range
     for rand in (0.0, 0.5, 0.999):
-        assert lo <= backoff_delay(attempt, RetryPolicy(), retry_after, lambda: rand) <= hi
+        delay = backoff_delay(attempt, RetryPolicy(), retry_after, lambda r=rand: r)
+        assert lo <= delay <= hi
 
 
 def test_redact_url_drops_query_and_userinfo():

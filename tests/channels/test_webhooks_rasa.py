@@ -18,7 +18,7 @@ from channel_helpers import (FB_SECRET, FB_TOKEN, FB_VERIFY, TW_NUMBER, TW_PUBLI
                              http, load_payload, new_id, post_meta, post_twilio, slots,
                              twilio_form, user_events)
 from channels import render
-from channels.signatures import twilio_signature
+from channels.signatures import meta_signature, twilio_signature
 
 pytestmark = pytest.mark.rasa
 
@@ -128,8 +128,7 @@ class TestMessenger:
         assert post_meta(fb_url(rasa), body, "not-our-secret").status == 403
         # A valid signature over different bytes does not carry over either.
         signed_other = post_meta(fb_url(rasa), body + b" ", secret=None,
-                                 signature=__import__("channels.signatures").signatures
-                                 .meta_signature(FB_SECRET, body))
+                                 signature=meta_signature(FB_SECRET, body))
         assert signed_other.status == 403
         assert rasa.events(sender) == [] and outbox.requests == []
 
