@@ -57,7 +57,8 @@ pids+=($!)
 wait_for "The action server" "http://127.0.0.1:${ACTIONS_PORT}/health" var/actions.log "${pids[-1]}"
 
 if [ "${1:-}" = "--shell" ]; then
-  .venv/bin/rasa shell --model "$MODEL" --endpoints endpoints.yml
+  # Its own port, so a shell works next to a running `make run`.
+  .venv/bin/rasa shell --model "$MODEL" --endpoints endpoints.yml --port "${NPS_SHELL_PORT:-5006}"
   exit 0
 fi
 

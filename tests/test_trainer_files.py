@@ -133,3 +133,23 @@ def test_the_action_server_refuses_to_start_with_a_broken_file(tmp_path):
     )
     assert result.returncode == 2
     assert "known_issues.yml:2: entry 'x': 'driver' is missing or empty" in result.stderr
+
+
+def test_every_response_in_the_domain_is_used():
+    """Rasa's validator calls responses used only by custom actions "unused";
+    this is the real check: each response is said by an action, a rule or
+    story, or asked by the survey form (utter_ask_<slot>)."""
+    import re
+    code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "actions").glob("*.py"))
+    dialogue = "\n".join(
+        p.read_text(encoding="utf-8") for p in [DATA / "rules.yml", *(DATA / "stories").glob("*.yml")]
+    )
+    form_slots = {s for form in DOMAIN["forms"].values() for s in form["required_slots"]}
+    unused = [
+        name for name in DOMAIN["responses"]
+        if f'"{name}"' not in code
+        and not re.search(rf"\b{name}\b", dialogue)
+        and not (name.startswith("utter_ask_") and name[len("utter_ask_"):] in form_slots)
+        and not name.startswith("utter_ask_reason_")  # chosen by group in ActionAskReason
+    ]
+    assert not unused
