@@ -58,7 +58,8 @@ wait_for "The action server" "http://127.0.0.1:${ACTIONS_PORT}/health" var/actio
 
 if [ "${1:-}" = "--shell" ]; then
   # Its own port, so a shell works next to a running `make run`.
-  .venv/bin/rasa shell --model "$MODEL" --endpoints endpoints.yml --port "${NPS_SHELL_PORT:-5006}"
+  .venv/bin/rasa shell --model "$MODEL" --endpoints endpoints.yml \
+    --interface 127.0.0.1 --port "${NPS_SHELL_PORT:-5006}"
   exit 0
 fi
 
