@@ -78,7 +78,7 @@ def _report(args, settings) -> int:
     tracker = tracker_engine(args.db)
     projection = _projection(args, settings)
     projection.update(tracker, rebuild=args.rebuild)
-    ds = load_dataset(projection)
+    ds = load_dataset(projection, parts=())  # the report needs responses and mentions only
     filters = Filters(args.since, args.until, parse_list(args.channel), parse_list(args.touchpoint))
     catalogue = load_catalogue(settings.drivers_file, settings.known_issues_file)
     report = build_report(ds, catalogue, filters, abandon_after_hours=settings.abandon_after_hours)

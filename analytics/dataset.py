@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
 import pandas as pd
+import sqlalchemy as sa
 
 from analytics import projection as P
 
@@ -40,23 +41,39 @@ def empty_dataset() -> Dataset:
                    _frame(P.known_issue_offers), _frame(P.extra_comments))
 
 
-def load_dataset(projection: P.Projection) -> Dataset:
+# What the report needs of a response. The reason's text is replaced by a
+# marker: the report only asks whether there is one (the projection stores
+# blank answers as NULL), and 100k texts are the slowest part to read.
+REPORT_COLUMNS = (
+    P.responses.c.response_id, P.responses.c.channel, P.responses.c.touchpoint, P.responses.c.started_at,
+    P.responses.c.last_event_at, P.responses.c.closed, P.responses.c.nps_score, P.responses.c.survey_outcome,
+    sa.case((P.responses.c.reason.isnot(None), sa.literal("(text)")), else_=sa.null()).label("reason"),
+)
+
+
+def load_dataset(projection: P.Projection, parts: tuple = ("texts", "whys", "offers", "extra_comments")) -> Dataset:
+    """The projection as frames. Responses and driver mentions are always
+    read; `parts` names what else is wanted: "texts" (every response column,
+    with the customers' words), "whys", "offers", "extra_comments". The
+    report needs none of them."""
     projection.ensure_tables()
     with projection.engine.connect() as conn:
         version = projection.state(conn).get("last_event_id", "")
-    responses = projection.read_table(P.responses)
+    responses = projection.read_table(P.responses, columns=None if "texts" in parts else REPORT_COLUMNS)
     # Nullable integers, so a missing score stays missing instead of NaN floats.
     for col in ("nps_score", "nps_score_after"):
-        responses[col] = pd.array(responses[col], dtype="Int64") if len(responses) else responses[col]
-    offers = projection.read_table(P.known_issue_offers)
+        if col in responses and len(responses):
+            responses[col] = pd.array(responses[col], dtype="Int64")
+    offers = projection.read_table(P.known_issue_offers) if "offers" in parts else _frame(P.known_issue_offers)
     for col in ("score_before", "score_after"):
         offers[col] = pd.array(offers[col], dtype="Int64") if len(offers) else offers[col]
     return Dataset(
         responses=responses.sort_values("response_id").reset_index(drop=True),
         mentions=projection.read_table(P.driver_mentions),
-        whys=projection.read_table(P.why_answers),
+        whys=projection.read_table(P.why_answers) if "whys" in parts else _frame(P.why_answers),
         offers=offers,
-        extra_comments=projection.read_table(P.extra_comments),
+        extra_comments=(projection.read_table(P.extra_comments) if "extra_comments" in parts
+                        else _frame(P.extra_comments)),
         version=version,
     )
 
@@ -82,6 +99,8 @@ def _day_start(day: dt.date) -> float:
 
 
 def filter_dataset(ds: Dataset, f: Filters) -> Dataset:
+    if f == Filters():
+        return ds
     r = ds.responses
     keep = pd.Series(True, index=r.index)
     if f.since:

@@ -25,7 +25,6 @@ such late events.
 """
 from __future__ import annotations
 
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator, Optional
@@ -36,7 +35,6 @@ from sqlalchemy.engine import Connection, Engine
 from analytics import tracker_source
 from analytics.db import AnalyticsError, is_postgresql
 from analytics.stats import nps_group
-from analytics.tracker_source import RawEvent
 
 SCHEMA_VERSION = "1"
 LOOKBACK_IDS = 1000
@@ -179,7 +177,7 @@ def _drivers(value) -> list[tuple[str, Optional[str]]]:
 
 # --- segments -------------------------------------------------------------
 
-@dataclass
+@dataclass(slots=True)
 class Segment:
     segment_id: int
     sender_id: str
@@ -209,9 +207,13 @@ class Segment:
             self.offers[-1]["score_after"] = _score(value)
 
 
+RESPONSE_COLUMNS = tuple(c.name for c in responses.columns)
+
+
 @dataclass
 class Rows:
-    """Projection rows produced from some events."""
+    """Projection rows produced from some events, as tuples in each table's
+    column order (cheap to build, and inserted as they are)."""
 
     responses: list = field(default_factory=list)
     driver_mentions: list = field(default_factory=list)
@@ -224,100 +226,72 @@ class Rows:
 
     def add(self, seg: Segment) -> None:
         slots = seg.slots
+        started = seg.started_at if seg.started_at is not None else seg.first_event_at
         if not seg.surveyed:
             comment = _text(slots.get("extra_comment"))
             if comment is not None:
-                self.extra_comments.append(
-                    {"segment_id": seg.segment_id, "sender_id": seg.sender_id, "channel": seg.channel,
-                     "at": seg.started_at if seg.started_at is not None else seg.first_event_at,
-                     "comment": comment}
-                )
+                self.extra_comments.append((seg.segment_id, seg.sender_id, seg.channel, started, comment))
             return
         rid = seg.segment_id
         score = _score(slots.get("nps_score"))
-        self.responses.append(
-            {
-                "response_id": rid,
-                "sender_id": seg.sender_id,
-                "channel": seg.channel,
-                "touchpoint": _text(slots.get("touchpoint")),
-                "started_at": seg.started_at if seg.started_at is not None else seg.first_event_at,
-                "last_event_at": seg.last_event_at,
-                "last_event_id": seg.last_event_id,
-                "closed": seg.closed,
-                "nps_score": score,
-                # Derived from the score, not read from the nps_group slot, so
-                # the group can never disagree with the score that NPS uses.
-                "nps_group": nps_group(score),
-                "reason": _text(slots.get("reason")),
-                "improvement": _text(slots.get("improvement")),
-                "valued_most": _text(slots.get("valued_most")),
-                "extra_comment": _text(slots.get("extra_comment")),
-                "known_issue": _text(slots.get("known_issue")),
-                "issue_resolved": _flag(slots.get("issue_resolved")),
-                "nps_score_after": _score(slots.get("nps_score_after")),
-                "contact_consent": _flag(slots.get("contact_consent")),
-                "survey_outcome": _text(slots.get("survey_outcome")),
-            }
-        )
+        self.responses.append((
+            rid, seg.sender_id, seg.channel, _text(slots.get("touchpoint")), started, seg.last_event_at,
+            seg.last_event_id, seg.closed, score,
+            # Derived from the score, not read from the nps_group slot, so
+            # the group can never disagree with the score that NPS uses.
+            nps_group(score),
+            _text(slots.get("reason")), _text(slots.get("improvement")), _text(slots.get("valued_most")),
+            _text(slots.get("extra_comment")), _text(slots.get("known_issue")), _flag(slots.get("issue_resolved")),
+            _score(slots.get("nps_score_after")), _flag(slots.get("contact_consent")),
+            _text(slots.get("survey_outcome")),
+        ))
         for pos, (driver, polarity) in enumerate(_drivers(slots.get("drivers"))):
-            self.driver_mentions.append({"response_id": rid, "position": pos, "driver": driver, "polarity": polarity})
+            self.driver_mentions.append((rid, pos, driver, polarity))
         for pos, answer in enumerate(_text_list(slots.get("why_chain"))):
-            self.why_answers.append({"response_id": rid, "position": pos, "answer": answer})
+            self.why_answers.append((rid, pos, answer))
         for pos, offer in enumerate(seg.offers):
-            self.known_issue_offers.append({"response_id": rid, "position": pos, **offer})
+            self.known_issue_offers.append((rid, pos, offer["known_issue"], offer["issue_resolved"],
+                                            offer["score_before"], offer["score_after"]))
 
 
-def build_segments(events_in_order: Iterable[RawEvent], emit: Rows) -> None:
-    """Feed events (in id order per sender) through one open segment per
-    sender; a finished segment is added to `emit` when its sender's next
-    boundary arrives, the open ones at the end."""
+def build_segments(events_in_order: Iterable[tuple], emit: Rows) -> None:
+    """Feed events (RawEvent-ordered tuples, in id order per sender) through
+    one open segment per sender; a segment is added to `emit` when its
+    sender's next boundary arrives, the open ones at the end."""
     open_segments: dict[str, Segment] = {}
-    for ev in events_in_order:
-        seg = open_segments.get(ev.sender_id)
-        if ev.type_name in tracker_source.BOUNDARY_TYPES:
+    boundaries = tracker_source.BOUNDARY_TYPES
+    decode = tracker_source.decode_value
+    for event_id, sender, kind, ts, name, channel, value, value_type in events_in_order:
+        seg = open_segments.get(sender)
+        if kind in boundaries:
             if seg is not None:
                 seg.closed = True
                 emit.add(seg)
-            open_segments[ev.sender_id] = Segment(ev.id, ev.sender_id, ev.timestamp,
-                                                  last_event_at=ev.timestamp, last_event_id=ev.id)
+            open_segments[sender] = Segment(event_id, sender, ts, last_event_at=ts, last_event_id=event_id)
             continue
         if seg is None:
             # The sender's history starts without a session start (older
             # trackers, or a store trimmed by hand): the first event opens it.
-            seg = open_segments[ev.sender_id] = Segment(ev.id, ev.sender_id, ev.timestamp)
-        seg.last_event_id = ev.id
-        if ev.timestamp is not None:
-            seg.last_event_at = ev.timestamp
-        kind = ev.type_name
-        if kind == "user":
-            if not seg.seen_user:
-                data = _json(ev.data)
-                seg.seen_user = True
-                seg.started_at = ev.timestamp
-                seg.channel = _text(data.get("input_channel"))
-        elif kind == "slot":
+            seg = open_segments[sender] = Segment(event_id, sender, ts)
+        seg.last_event_id = event_id
+        if ts is not None:
+            seg.last_event_at = ts
+        if kind == "slot":
             if seg.seen_user:
-                data = _json(ev.data)
-                seg.set_slot(ev.action_name, data.get("value"))
+                seg.set_slot(name, decode(value, value_type))
+        elif kind == "user":
+            if not seg.seen_user:
+                seg.seen_user = True
+                seg.started_at = ts
+                seg.channel = _text(channel)
         elif kind == "active_loop":
-            if ev.action_name == SURVEY_FORM:
+            if name == SURVEY_FORM:
                 seg.surveyed = True
         elif kind == "reset_slots":
             seg.slots.clear()
             seg.offers.clear()
     for seg in open_segments.values():
         emit.add(seg)
-
-
-def _json(text: Optional[str]) -> dict:
-    if not text:
-        return {}
-    try:
-        data = json.loads(text)
-    except ValueError:
-        return {}
-    return data if isinstance(data, dict) else {}
 
 
 # --- the projection database ----------------------------------------------
@@ -399,7 +373,7 @@ class Projection:
                 self._insert(conn, rows)
                 self._set_state(conn, {"last_event_id": last_id, "source": fingerprint,
                                        "schema_version": SCHEMA_VERSION, "updated_at": time.time()})
-            return UpdateResult("rebuild", last_id, len({r["sender_id"] for r in rows.responses}),
+            return UpdateResult("rebuild", last_id, len({r[1] for r in rows.responses}),
                                 len(rows.responses), time.perf_counter() - started)
         if last_id == known_id:
             return UpdateResult("unchanged", last_id, 0, 0, time.perf_counter() - started)
@@ -430,8 +404,11 @@ class Projection:
             conn.execute(responses.delete().where(responses.c.sender_id.in_(part)))
             conn.execute(extra_comments.delete().where(extra_comments.c.sender_id.in_(part)))
 
-    @staticmethod
-    def _insert(conn: Connection, rows: Rows, batch: int = 20_000) -> None:
+    def _insert(self, conn: Connection, rows: Rows, page: int = 5_000) -> None:
+        """Bulk insert straight through the driver: SQLAlchemy's per-row
+        parameter handling would cost more than the database work here."""
+        prep = conn.dialect.identifier_preparer
+        cursor = conn.connection.driver_connection.cursor()
         for table, items in (
             (responses, rows.responses),
             (driver_mentions, rows.driver_mentions),
@@ -439,19 +416,47 @@ class Projection:
             (known_issue_offers, rows.known_issue_offers),
             (extra_comments, rows.extra_comments),
         ):
-            for i in range(0, len(items), batch):
-                conn.execute(table.insert(), items[i : i + batch])
+            if not items:
+                continue
+            name = prep.quote(table.name)
+            if self.schema:
+                name = f"{prep.quote_schema(self.schema)}.{name}"
+            columns = ", ".join(prep.quote(c.name) for c in table.columns)
+            if conn.dialect.name == "postgresql":  # psycopg2
+                from psycopg2.extras import execute_values
 
-    def read_table(self, table: sa.Table, where=None):
-        """A whole projection table as a DataFrame (optionally filtered)."""
+                execute_values(cursor, f"INSERT INTO {name} ({columns}) VALUES %s", items, page_size=page)
+            else:
+                marks = ", ".join("?" for _ in table.columns)
+                cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", items)
+
+    def read_table(self, table: sa.Table, where=None, columns=None):
+        """A projection table as a DataFrame (optionally filtered, optionally
+        only some columns or column expressions)."""
         import pandas as pd
 
-        query = sa.select(table)
+        columns = list(columns) if columns is not None else list(table.columns)
+        query = sa.select(*columns)
         if where is not None:
             query = query.where(where)
         with self.engine.connect() as conn:
             result = conn.execute(query)
-            return pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+            # The driver's tuples straight into pandas: at 100k+ rows,
+            # SQLAlchemy's Row objects would cost more than the query.
+            cursor = getattr(result, "cursor", None)
+            rows = cursor.fetchall() if cursor is not None else [tuple(r) for r in result]
+        frame = pd.DataFrame.from_records(rows, columns=[c.name for c in columns])
+        for column in columns:
+            # SQLite hands booleans back as 0/1.
+            if isinstance(column.type, sa.Boolean) and len(frame) and frame[column.name].dtype != bool:
+                frame[column.name] = frame[column.name].map(_as_bool).astype("object")
+        return frame
+
+
+def _as_bool(value):
+    if value is None or value != value:  # None or NaN
+        return None
+    return bool(value)
 
 
 def update_projection(tracker: Engine, projection_engine: Engine, schema: Optional[str] = "nps_analytics",

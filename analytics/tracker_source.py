@@ -11,10 +11,11 @@ stream without parsing its JSON.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Iterable, Iterator, Optional, Sequence
+import json
+from typing import Any, Iterable, Iterator, NamedTuple, Optional, Sequence
 
 import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
 from analytics.db import AnalyticsError
@@ -58,14 +59,18 @@ BOUNDARY_TYPES = ("session_started", "restart")
 PLAIN_TYPES = ("user", "active_loop", "reset_slots") + BOUNDARY_TYPES
 
 
-@dataclass(frozen=True)
-class RawEvent:
+class RawEvent(NamedTuple):
+    """One relevant event. Readers yield plain tuples in this order (millions
+    pass through a rebuild); the names document the positions."""
+
     id: int
     sender_id: str
     type_name: str
     timestamp: Optional[float]
-    action_name: Optional[str]
-    data: Optional[str]  # JSON text, parsed only where needed
+    action_name: Optional[str]  # slot name for slot events, form name for active_loop
+    channel: Optional[str]  # input_channel, user events only
+    value: Any  # slot value (decoded by decode_value), slot events only
+    value_type: Optional[str]  # SQLite's json_type of the value; None on PostgreSQL
 
 
 def _relevant():
@@ -75,13 +80,52 @@ def _relevant():
     )
 
 
-def _columns():
-    # `data` is only needed for user and slot events; the rest is in columns.
-    data = sa.case(
-        (events.c.type_name.in_(("user", "slot")), events.c.data),
-        else_=sa.null(),
-    ).label("data")
-    return [events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.action_name, data]
+def _columns(dialect: str) -> list:
+    """The JSON is taken apart by the database, in C: user events carry
+    their whole NLU parse (kilobytes), of which we need one field."""
+    is_user = events.c.type_name == "user"
+    is_slot = events.c.type_name == "slot"
+    if dialect == "postgresql":
+        doc = sa.cast(events.c.data, postgresql.JSON)
+        channel = doc["input_channel"].astext
+        value = doc["value"]  # psycopg2 turns json into Python values
+        kind = sa.null()
+        valid = sa.true()
+    else:
+        channel = sa.func.json_extract(events.c.data, "$.input_channel")
+        value = sa.func.json_extract(events.c.data, "$.value")
+        kind = sa.func.json_type(events.c.data, "$.value")
+        # json_extract raises on malformed JSON; such an event is skipped.
+        valid = sa.func.json_valid(events.c.data) == 1
+    return [
+        events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.action_name,
+        sa.case((sa.and_(is_user, valid), channel), else_=sa.null()).label("channel"),
+        sa.case((sa.and_(is_slot, valid), value), else_=sa.null()).label("value"),
+        sa.case((sa.and_(is_slot, valid), kind), else_=sa.null()).label("value_type"),
+    ]
+
+
+def decode_value(value: Any, value_type: Optional[str]) -> Any:
+    """SQLite's json_extract gives SQL values: booleans as 1/0 and lists as
+    JSON text; json_type says which it was."""
+    if value_type is None:
+        return value
+    if value_type == "true":
+        return True
+    if value_type == "false":
+        return False
+    if value_type in ("array", "object"):
+        return json.loads(value)
+    return value
+
+
+def _fetch(engine: Engine, query) -> list:
+    with engine.connect() as conn:
+        result = conn.execute(query)
+        # The DBAPI's own tuples: SQLAlchemy's Row objects cost more than the
+        # query itself at millions of rows, and these columns need no conversion.
+        cursor = getattr(result, "cursor", None)
+        return cursor.fetchall() if cursor is not None else [tuple(r) for r in result]
 
 
 def check_events_table(engine: Engine) -> None:
@@ -104,9 +148,12 @@ def _first_line(exc: Exception) -> str:
 
 def event_bounds(engine: Engine) -> tuple[Optional[int], Optional[int]]:
     """(first id, last id) of the events table, (None, None) when empty."""
+    # Two queries on purpose: each alone is answered from the primary key
+    # index at once, while min() and max() together make SQLite scan the table.
     with engine.connect() as conn:
-        row = conn.execute(sa.select(sa.func.min(events.c.id), sa.func.max(events.c.id))).one()
-    return row[0], row[1]
+        first = conn.execute(sa.select(sa.func.min(events.c.id))).scalar()
+        last = conn.execute(sa.select(sa.func.max(events.c.id))).scalar()
+    return first, last
 
 
 def source_fingerprint(engine: Engine, first_id: Optional[int]) -> str:
@@ -127,23 +174,22 @@ def source_fingerprint(engine: Engine, first_id: Optional[int]) -> str:
     return f"{where}#{first_id}:{row[0]}:{row[1]!r}"
 
 
-def iter_events(engine: Engine, after_id: int, upto_id: int, chunk_ids: int = 100_000) -> Iterator[RawEvent]:
-    """Relevant events with after_id < id <= upto_id, in id order.
+def iter_events(engine: Engine, after_id: int, upto_id: int, chunk_ids: int = 100_000) -> Iterator[tuple]:
+    """Relevant events with after_id < id <= upto_id, in id order, as
+    RawEvent-ordered tuples.
 
     Read in id ranges, each its own short query and transaction, so a SQLite
     tracker store is never held under our shared lock for long."""
+    columns = _columns(engine.dialect.name)
     start = after_id
     while start < upto_id:
         end = min(start + chunk_ids, upto_id)
         query = (
-            sa.select(*_columns())
+            sa.select(*columns)
             .where(events.c.id > start, events.c.id <= end, _relevant())
             .order_by(events.c.id)
         )
-        with engine.connect() as conn:
-            rows = conn.execute(query).fetchall()
-        for r in rows:
-            yield RawEvent(r[0], r[1], r[2], r[3], r[4], r[5])
+        yield from _fetch(engine, query)
         start = end
 
 
@@ -160,26 +206,22 @@ def changed_senders(engine: Engine, after_id: int, upto_id: int) -> list[str]:
 
 def iter_sender_events(
     engine: Engine, senders: Sequence[str], upto_id: int, batch: int = 500
-) -> Iterator[RawEvent]:
+) -> Iterator[tuple]:
     """All relevant events of these senders up to upto_id, grouped by sender
     and in id order within a sender (uses Rasa's index on sender_id)."""
+    columns = _columns(engine.dialect.name)
     for i in range(0, len(senders), batch):
         part = list(senders[i : i + batch])
         query = (
-            sa.select(*_columns())
+            sa.select(*columns)
             .where(events.c.sender_id.in_(part), events.c.id <= upto_id, _relevant())
             .order_by(events.c.sender_id, events.c.id)
         )
-        with engine.connect() as conn:
-            rows = conn.execute(query).fetchall()
-        for r in rows:
-            yield RawEvent(r[0], r[1], r[2], r[3], r[4], r[5])
+        yield from _fetch(engine, query)
 
 
 def latest_messages(engine: Engine, limit: int = 50) -> list[dict]:
     """The newest user and bot messages, for the live view."""
-    import json
-
     query = (
         sa.select(events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.data)
         .where(events.c.type_name.in_(("user", "bot")))
