@@ -64,7 +64,9 @@ lock: $(BOT_STAMP)
 	} > requirements/rasa-constraints.txt.new
 	mv requirements/rasa-constraints.txt.new requirements/rasa-constraints.txt
 
-# (`var/`, for local databases and logs, is made by mk/analytics.mk's rule.)
+# Local databases, logs and the generated token (ignored by git).
+var:
+	mkdir -p var
 
 # --- the model -----------------------------------------------------------------
 
