@@ -373,6 +373,11 @@ class Projection:
                 self._insert(conn, rows)
                 self._set_state(conn, {"last_event_id": last_id, "source": fingerprint,
                                        "schema_version": SCHEMA_VERSION, "updated_at": time.time()})
+                if self.schema:
+                    # Fresh statistics, so later incremental updates find a
+                    # sender's rows through the indexes, not by scanning.
+                    for table in DATA_TABLES:
+                        conn.execute(sa.text(f"ANALYZE {self._qualified(conn, table)}"))
             return UpdateResult("rebuild", last_id, len({r[1] for r in rows.responses}),
                                 len(rows.responses), time.perf_counter() - started)
         if last_id == known_id:
@@ -404,6 +409,12 @@ class Projection:
             conn.execute(responses.delete().where(responses.c.sender_id.in_(part)))
             conn.execute(extra_comments.delete().where(extra_comments.c.sender_id.in_(part)))
 
+    def _qualified(self, conn: Connection, table: sa.Table) -> str:
+        """Quoted (schema.)table name for the few statements written by hand."""
+        prep = conn.dialect.identifier_preparer
+        name = prep.quote(table.name)
+        return f"{prep.quote_schema(self.schema)}.{name}" if self.schema else name
+
     def _insert(self, conn: Connection, rows: Rows, page: int = 5_000) -> None:
         """Bulk insert straight through the driver: SQLAlchemy's per-row
         parameter handling would cost more than the database work here."""
@@ -418,9 +429,7 @@ class Projection:
         ):
             if not items:
                 continue
-            name = prep.quote(table.name)
-            if self.schema:
-                name = f"{prep.quote_schema(self.schema)}.{name}"
+            name = self._qualified(conn, table)
             columns = ", ".join(prep.quote(c.name) for c in table.columns)
             if conn.dialect.name == "postgresql":  # psycopg2
                 from psycopg2.extras import execute_values

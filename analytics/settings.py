@@ -36,8 +36,9 @@ class Settings:
 def load_settings(env: Optional[Mapping[str, str]] = None) -> Settings:
     env = os.environ if env is None else env
     return Settings(
-        db_url=env.get("NPS_DB_URL", "sqlite:///var/tracker.db"),
-        analytics_db_url=env.get("NPS_ANALYTICS_DB_URL", "sqlite:///var/analytics.db"),
+        # Absolute defaults, so the dashboard finds var/ from any directory.
+        db_url=env.get("NPS_DB_URL", f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"),
+        analytics_db_url=env.get("NPS_ANALYTICS_DB_URL", f"sqlite:///{REPO_ROOT / 'var' / 'analytics.db'}"),
         analytics_schema=env.get("NPS_ANALYTICS_SCHEMA", "nps_analytics"),
         bot_url=env.get("NPS_BOT_URL", "http://127.0.0.1:5005").rstrip("/"),
         pseudonym_key=env.get("NPS_PSEUDONYM_KEY") or None,

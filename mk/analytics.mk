@@ -5,7 +5,7 @@
 
 PY_ANALYTICS := .venv-analytics/bin/python
 ANALYTICS_STAMP := .venv-analytics/.installed
-NPS_DB_URL ?= sqlite:///var/tracker.db
+NPS_DB_URL ?= sqlite:///$(CURDIR)/var/tracker.db
 DEMO_CONVERSATIONS ?= 2000
 DEMO_SEED ?= 7
 REPORT_FORMAT ?= md

@@ -18,7 +18,7 @@ from analytics.dashboard import data, widgets  # noqa: E402
 
 st.set_page_config(page_title="NPS", page_icon="📊", layout="wide")
 
-HERE = Path(__file__).parent / "views"
+HERE = Path(__file__).resolve().parent / "views"  # __file__ is relative under `streamlit run`
 pages = [
     st.Page(HERE / "overview.py", title="Przegląd", icon="📈", url_path="overview", default=True),
     st.Page(HERE / "drivers.py", title="Czynniki", icon="🧭", url_path="drivers"),

@@ -43,7 +43,7 @@ def nps_by(table: pd.DataFrame, column: str, title: str) -> alt.Chart:
     bars = base.mark_bar().encode(x=alt.X("nps:Q", title="NPS", scale=alt.Scale(domain=[-100, 100])),
                                   tooltip=[column, "n", alt.Tooltip("nps:Q", format=".1f")])
     rule = base.mark_rule(color="black").encode(x="ci_low:Q", x2="ci_high:Q")
-    return (bars + rule).properties(height=max(80, 28 * len(table)))
+    return (bars + rule).properties(height=max(120, 36 * len(table)))
 
 
 def share_impact(drivers: pd.DataFrame) -> alt.Chart:
