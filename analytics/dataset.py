@@ -69,7 +69,9 @@ def load_dataset(projection: P.Projection, parts: tuple = ("texts", "whys", "off
         offers[col] = pd.array(offers[col], dtype="Int64") if len(offers) else offers[col]
     return Dataset(
         responses=responses.sort_values("response_id").reset_index(drop=True),
-        mentions=projection.read_table(P.driver_mentions),
+        mentions=projection.read_table(
+            P.driver_mentions, columns=None if "texts" in parts
+            else (P.driver_mentions.c.response_id, P.driver_mentions.c.driver, P.driver_mentions.c.polarity)),
         whys=projection.read_table(P.why_answers) if "whys" in parts else _frame(P.why_answers),
         offers=offers,
         extra_comments=(projection.read_table(P.extra_comments) if "extra_comments" in parts

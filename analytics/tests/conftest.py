@@ -22,7 +22,18 @@ def _pg_available() -> tuple[bool, str]:
         engine.dispose()
         return True, ""
     except Exception as exc:  # any failure means: no server to test against
-        return False, str(exc).splitlines()[0]
+        reason = str(exc).splitlines()[0]
+    if "does not exist" in reason:
+        # The server answers but has no `test` database yet: make it.
+        try:
+            admin = sa.create_engine(PG_BASE.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+            with admin.connect() as conn:
+                conn.execute(sa.text("CREATE DATABASE test"))
+            admin.dispose()
+            return True, ""
+        except Exception as exc:  # noqa: BLE001 (reported as the skip reason)
+            reason = str(exc).splitlines()[0]
+    return False, reason
 
 
 @pytest.fixture(scope="session")
