@@ -1,4 +1,4 @@
-"""Command line: `python -m analytics report|generate|project ...`.
+"""Command line: `python -m analytics report|generate|project|forget ...`.
 
 Mistakes the user can fix (unreachable database, wrong URL, a database
 without Rasa's events table) end with one line on stderr and exit code 2,
@@ -46,6 +46,13 @@ def _parser(settings) -> argparse.ArgumentParser:
     proj = sub.add_parser("project", help="update (or --rebuild) the projection and print what was done")
     proj.add_argument("--db", default=settings.db_url, help="tracker store URL (default: NPS_DB_URL)")
     _projection_options(proj, settings)
+
+    forget = sub.add_parser("forget", help="remove a person's rows from the projection (after erasing them "
+                            "from the tracker store)")
+    forget.add_argument("--sender", action="append", required=True, help="sender id (repeatable)")
+    forget.add_argument("--analytics-db", default=settings.analytics_db_url,
+                        help="projection database URL (default: NPS_ANALYTICS_DB_URL)")
+    forget.add_argument("--analytics-schema", default=settings.analytics_schema)
     return parser
 
 
@@ -108,10 +115,18 @@ def _project(args, settings) -> int:
     return 0
 
 
+def _forget(args, settings) -> int:
+    from analytics.projection import Projection
+
+    Projection(writable_engine(args.analytics_db), args.analytics_schema).forget(args.sender)
+    print(f"removed {len(set(args.sender))} sender(s) from the projection")
+    return 0
+
+
 def main(argv=None) -> int:
     settings = load_settings()
     args = _parser(settings).parse_args(argv)
-    handler = {"report": _report, "generate": _generate, "project": _project}[args.command]
+    handler = {"report": _report, "generate": _generate, "project": _project, "forget": _forget}[args.command]
     try:
         return handler(args, settings)
     except AnalyticsError as exc:

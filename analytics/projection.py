@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Iterator, Optional
+from typing import Any, Iterable, Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -392,6 +392,15 @@ class Projection:
             self._set_state(conn, {"last_event_id": last_id, "updated_at": time.time()})
         return UpdateResult("incremental", last_id, len(senders), len(rows.responses),
                             time.perf_counter() - started)
+
+    def forget(self, senders: list[str]) -> None:
+        """Remove these senders' rows (a person's data erased on request).
+        The erasure in the tracker store itself is the bot's job; without
+        this, the projection would keep the rows until its next rebuild."""
+        self.ensure_tables()
+        with self.engine.begin() as conn:
+            self._lock(conn)
+            self._delete_senders(conn, sorted(set(senders)))
 
     def _lock(self, conn: Connection) -> None:
         """One writer at a time (a dashboard per browser tab, the CLI...).

@@ -176,3 +176,19 @@ def test_bad_sources(tmp_path):
         tracker_engine("nonsense")
     with pytest.raises(AnalyticsError, match="unsupported"):
         tracker_engine("mysql://x@localhost/db")
+
+
+def test_forget_removes_a_sender_everywhere(tmp_path, capsys):
+    from analytics.__main__ import main
+
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    write(url, *hand_built())
+    target = f"sqlite:///{tmp_path / 'p.db'}"
+    proj, _ = _project(url, (target, None))
+    alice = int(proj.read_table(P.responses).query("sender_id == 'alice'")["response_id"].iloc[0])
+    assert main(["forget", "--sender", "alice", "--sender", "48600100200", "--analytics-db", target]) == 0
+    assert "removed 2 sender(s)" in capsys.readouterr().out
+    assert set(proj.read_table(P.responses)["sender_id"]) == {"carol"}
+    for table in (P.driver_mentions, P.why_answers, P.known_issue_offers):
+        assert alice not in set(proj.read_table(table)["response_id"])
+    assert proj.read_table(P.extra_comments).empty  # bob's comment went too

@@ -2,7 +2,6 @@
 
 Each expected number is derived in the comments next to it, so a reader can
 check the arithmetic without running anything."""
-import math
 
 import pandas as pd
 import pytest
