@@ -19,17 +19,21 @@ from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
-PROMOTER = "promoter"
-PASSIVE = "passive"
-DETRACTOR = "detractor"
-GROUPS = (PROMOTER, PASSIVE, DETRACTOR)
+# The groups and their boundaries are defined once, in the code the bot and
+# analytics share (nps/groups.py).
+from nps.groups import DETRACTOR, GROUPS, PASSIVE, PROMOTER
+from nps.groups import nps_group as _group_of_valid_score
 
 # Two-sided 95% normal quantile, the one the brief's formula uses.
 Z95 = 1.96
 
 
 def nps_group(score) -> Optional[str]:
-    """9-10 promoter, 7-8 passive, 0-6 detractor; anything else has no group."""
+    """The group of a stored score; anything that is not a whole 0-10 has none.
+
+    Tracker data is read as it was written, so a missing, NaN, boolean or
+    out-of-range value gives None here instead of an error.
+    """
     if score is None or isinstance(score, bool):
         return None
     try:
@@ -37,13 +41,12 @@ def nps_group(score) -> Optional[str]:
             return None
     except (TypeError, ValueError):
         return None
-    if score != int(score) or not 0 <= score <= 10:
+    try:
+        if score != int(score) or not 0 <= score <= 10:
+            return None
+    except (TypeError, ValueError):
         return None
-    if score >= 9:
-        return PROMOTER
-    if score >= 7:
-        return PASSIVE
-    return DETRACTOR
+    return _group_of_valid_score(int(score))
 
 
 @dataclass(frozen=True)
