@@ -17,24 +17,15 @@ fixes what Rasa 3.6's ``FacebookInput`` gets wrong (BRIEF section 6):
 from __future__ import annotations
 
 import json
-import logging
 import re
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, response
-from sanic.request import Request
-from sanic.response import HTTPResponse
+from rasa.core.channels.channel import InputChannel, OutputChannel
 
 from channels import render
-from channels.dedup import seen_ids_from_url
 from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
-from channels.signatures import META_SIGNATURE_HEADER, verify_meta_signature
-from channels.webhook import (DEFAULT_META_MAX_BODY, NON_TEXT, Incoming, credential,
-                              deliver, not_configured, number, read_json_body,
-                              verify_subscription)
-
-logger = logging.getLogger(__name__)
+from channels.webhook import DEFAULT_META_MAX_BODY, NON_TEXT, Incoming, credential
+from channels.webhook_input import MetaWebhookInput, RenderedOutput, shared_options
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
@@ -110,7 +101,7 @@ def messenger_events(payload: Dict[str, Any]) -> List[Incoming]:
     return found
 
 
-class MessengerOutput(OutputChannel):
+class MessengerOutput(RenderedOutput):
     @classmethod
     def name(cls) -> Text:
         return "facebook"
@@ -134,22 +125,15 @@ class MessengerOutput(OutputChannel):
             if not result.ok:
                 break  # later parts without the earlier ones would not make sense
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"text": text})
-
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
-                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"text": text, "buttons": buttons})
-
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"image": image})
-
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
                                **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"custom": json_message})
 
 
-class MessengerInput(InputChannel):
+class MessengerInput(MetaWebhookInput):
+    blueprint_name = "messenger_webhook"
+    env_names = "FB_APP_SECRET / FB_PAGE_ACCESS_TOKEN"
+
     @classmethod
     def name(cls) -> Text:
         return "facebook"
@@ -158,18 +142,13 @@ class MessengerInput(InputChannel):
     def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
         # Tolerates missing values: an unconfigured channel answers 503
         # instead of stopping `rasa run` for every other channel.
-        graph = credential(credentials, "graph-url", DEFAULT_GRAPH_URL)
         return cls(
             verify=credential(credentials, "verify"),
             secret=credential(credentials, "secret"),
             page_access_token=credential(credentials, "page-access-token"),
-            graph_url=graph,
+            graph_url=credential(credentials, "graph-url", DEFAULT_GRAPH_URL),
             api_version=credential(credentials, "api-version", DEFAULT_API_VERSION),
-            max_body_bytes=int(number(credentials, "max-body-bytes", DEFAULT_META_MAX_BODY)),
-            dedup_url=credential(credentials, "dedup-url"),
-            policy=RetryPolicy(timeout=number(credentials, "timeout", 10.0),
-                               attempts=int(number(credentials, "retries", 2)) + 1),
-            texts=render.Texts.from_credentials(credentials),
+            **shared_options(credentials, "-", DEFAULT_META_MAX_BODY),
         )
 
     def __init__(self, verify: str = "", secret: str = "", page_access_token: str = "",
@@ -181,13 +160,7 @@ class MessengerInput(InputChannel):
         self.secret = secret
         self.page_access_token = page_access_token
         self.send_url = f"{graph_url.rstrip('/')}/{api_version}/me/messages"
-        self.max_body_bytes = max_body_bytes
-        self.seen = seen_ids_from_url(dedup_url)
-        self.sender = HttpSender(policy)
-        self.texts = texts
-        if not self.configured:
-            logger.warning("facebook channel not configured (FB_APP_SECRET / "
-                           "FB_PAGE_ACCESS_TOKEN unset): its webhook answers 503")
+        self._setup(max_body_bytes, dedup_url, policy, texts)
 
     @property
     def configured(self) -> bool:
@@ -196,48 +169,5 @@ class MessengerInput(InputChannel):
     def get_output_channel(self) -> OutputChannel:
         return MessengerOutput(self.page_access_token, self.send_url, self.sender, self.texts)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("messenger_webhook", __name__)
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": self.configured})
-
-        @hook.route("/webhook", methods=["GET"])
-        async def verification(request: Request) -> HTTPResponse:
-            if not self.verify:
-                return not_configured(self.name())
-            return verify_subscription(request, self.verify)
-
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return not_configured(self.name())
-            if len(request.body or b"") > self.max_body_bytes:
-                return response.json({"error": "body too large"}, status=413)
-            # The signature covers the raw bytes: check it before parsing.
-            if not verify_meta_signature(self.secret, request.body or b"",
-                                         request.headers.get(META_SIGNATURE_HEADER)):
-                logger.warning("facebook: webhook with missing or bad %s refused",
-                               META_SIGNATURE_HEADER)
-                return response.json({"error": "invalid signature"}, status=403)
-            payload, error = read_json_body(request, self.max_body_bytes)
-            if error is not None:
-                return error
-            out = self.get_output_channel()
-
-            def user_message(incoming: Incoming) -> UserMessage:
-                return UserMessage(incoming.text, out, incoming.sender_id,
-                                   input_channel=self.name(), message_id=incoming.message_id)
-
-            await deliver(messenger_events(payload), on_new_message, user_message,
-                          self.seen.first_time, self.name())
-            # 200 for every authentic delivery, even if nothing in it was for
-            # us: anything else makes Meta redeliver it.
-            return response.text("EVENT_RECEIVED")
-
-        @hook.listener("after_server_stop")
-        async def close_sender(*_: Any) -> None:
-            await self.sender.close()
-
-        return hook
+    def events(self, payload: Dict[str, Any]) -> List[Incoming]:
+        return messenger_events(payload)

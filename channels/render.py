@@ -164,6 +164,20 @@ def _with_last(parts: List[str], suffix: str) -> List[str]:
     return parts[:-1] + [parts[-1] + "\n\n" + suffix]
 
 
+def text_and_replies(message: Dict[str, Any]) -> Tuple[List[str], List[Dict[str, Any]]]:
+    """The paragraphs to send and the reply buttons, for every platform alike.
+
+    Link buttons cannot be buttons on any of them, so their URLs go under the
+    last paragraph; what stays is for each platform to render its own way.
+    """
+    parts = paragraphs(message.get("text"))
+    buttons = buttons_of(message)
+    links = link_buttons(buttons)
+    if links:
+        parts = _with_last(parts, "\n".join(links))
+    return parts, reply_buttons(buttons)
+
+
 # -------------------------------------------------------------- Messenger
 
 
@@ -172,12 +186,7 @@ def messenger_messages(
 ) -> List[Dict[str, Any]]:
     """Send API ``message`` objects for one Rasa bot message, in order."""
     out: List[Dict[str, Any]] = []
-    parts = paragraphs(message.get("text"))
-    buttons = buttons_of(message)
-    replies = reply_buttons(buttons)
-    links = link_buttons(buttons)
-    if links:
-        parts = _with_last(parts, "\n".join(links))
+    parts, replies = text_and_replies(message)
     bubbles = [piece for part in parts for piece in chunk_text(part, MESSENGER_TEXT_MAX)]
 
     quick_replies: List[Dict[str, Any]] = []
@@ -235,12 +244,7 @@ def whatsapp_messages(
     for one Rasa bot message, and the numbered choices offered ({} if none)."""
     out: List[Dict[str, Any]] = []
     choices: Dict[str, str] = {}
-    parts = paragraphs(message.get("text"))
-    buttons = buttons_of(message)
-    replies = reply_buttons(buttons)
-    links = link_buttons(buttons)
-    if links:
-        parts = _with_last(parts, "\n".join(links))
+    parts, replies = text_and_replies(message)
 
     interactive: Optional[Dict[str, Any]] = None
     if replies:
@@ -306,13 +310,8 @@ def sms_messages(
 ) -> Tuple[List[Dict[str, str]], Dict[str, str]]:
     """Twilio Messages API parameters (``Body`` or ``MediaUrl``) for one Rasa
     bot message, and the numbered choices offered ({} if none)."""
-    parts = paragraphs(message.get("text"))
+    parts, replies = text_and_replies(message)
     choices: Dict[str, str] = {}
-    buttons = buttons_of(message)
-    replies = reply_buttons(buttons)
-    links = link_buttons(buttons)
-    if links:
-        parts = _with_last(parts, "\n".join(links))
     if replies:
         scale = numeric_scale(replies)
         if scale:

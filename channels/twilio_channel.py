@@ -17,20 +17,20 @@ WhatsApp replies from the ``whatsapp:+...`` sender.
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 from urllib.parse import parse_qs
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, response
+from rasa.core.channels.channel import InputChannel, OutputChannel
+from sanic import response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels import render
-from channels.dedup import ChoiceMemory, seen_ids_from_url
+from channels.dedup import ChoiceMemory
 from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
 from channels.signatures import TWILIO_SIGNATURE_HEADER, verify_twilio_signature
-from channels.webhook import (DEFAULT_TWILIO_MAX_BODY, NON_TEXT, Incoming, credential,
-                              deliver, not_configured, number)
+from channels.webhook import DEFAULT_TWILIO_MAX_BODY, NON_TEXT, Incoming, credential
+from channels.webhook_input import RenderedOutput, WebhookInput, shared_options
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def signed_url(public_url: str, request: Request) -> str:
     return f"{public_url}?{query}" if query else public_url
 
 
-class TwilioOutput(OutputChannel):
+class TwilioOutput(RenderedOutput):
     @classmethod
     def name(cls) -> Text:
         return "twilio"
@@ -114,18 +114,11 @@ class TwilioOutput(OutputChannel):
             if not result.ok:
                 break
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"text": text})
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
-                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"text": text, "buttons": buttons})
+class TwilioInput(WebhookInput):
+    blueprint_name = "twilio_webhook"
+    env_names = "TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"
 
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"image": image})
-
-
-class TwilioInput(InputChannel):
     @classmethod
     def name(cls) -> Text:
         return "twilio"
@@ -138,11 +131,7 @@ class TwilioInput(InputChannel):
             twilio_number=credential(credentials, "twilio_number"),
             public_url=credential(credentials, "public_url"),
             api_url=credential(credentials, "api_url", DEFAULT_API_URL),
-            max_body_bytes=int(number(credentials, "max_body_bytes", DEFAULT_TWILIO_MAX_BODY)),
-            dedup_url=credential(credentials, "dedup_url"),
-            policy=RetryPolicy(timeout=number(credentials, "timeout", 10.0),
-                               attempts=int(number(credentials, "retries", 2)) + 1),
-            texts=render.Texts.from_credentials(credentials),
+            **shared_options(credentials, "_", DEFAULT_TWILIO_MAX_BODY),
         )
 
     def __init__(self, account_sid: str = "", auth_token: str = "", twilio_number: str = "",
@@ -156,14 +145,8 @@ class TwilioInput(InputChannel):
         self.public_url = public_url
         self.send_url = (f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
                          "/Messages.json")
-        self.max_body_bytes = max_body_bytes
-        self.seen = seen_ids_from_url(dedup_url)
         self.choices = ChoiceMemory()
-        self.sender = HttpSender(policy)
-        self.texts = texts
-        if not self.configured:
-            logger.warning("twilio channel not configured (TWILIO_ACCOUNT_SID / "
-                           "TWILIO_AUTH_TOKEN unset): its webhook answers 503")
+        self._setup(max_body_bytes, dedup_url, policy, texts)
 
     @property
     def configured(self) -> bool:
@@ -177,43 +160,26 @@ class TwilioInput(InputChannel):
     def get_output_channel(self) -> OutputChannel:
         return self.output_for(self.twilio_number)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("twilio_webhook", __name__)
+    def reply_channel(self, incoming: Incoming) -> OutputChannel:
+        # From the number the customer wrote to (SMS or whatsapp: sender).
+        return self.output_for(incoming.metadata.get("to", ""))
 
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": self.configured})
+    def signature_ok(self, request: Request) -> bool:
+        # Twilio signs the URL plus the form parameters, not the raw body.
+        return verify_twilio_signature(self.auth_token, signed_url(self.public_url, request),
+                                       form_params(request.body or b""),
+                                       request.headers.get(TWILIO_SIGNATURE_HEADER))
 
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return not_configured(self.name())
-            body = request.body or b""
-            if len(body) > self.max_body_bytes:
-                return response.json({"error": "body too large"}, status=413)
-            params = form_params(body)
-            if not verify_twilio_signature(self.auth_token, signed_url(self.public_url, request),
-                                           params, request.headers.get(TWILIO_SIGNATURE_HEADER)):
-                logger.warning("twilio: webhook with missing or bad %s refused (is public_url "
-                               "the exact webhook URL set in Twilio?)", TWILIO_SIGNATURE_HEADER)
-                return response.json({"error": "invalid signature"}, status=403)
-            incoming = incoming_from_form(params)
-            if incoming is None:
-                logger.info("twilio: webhook without Body or media ignored")
-                return twiml_ok()
+    def signature_refused(self) -> None:
+        logger.warning("twilio: webhook with missing or bad %s refused (is public_url "
+                       "the exact webhook URL set in Twilio?)", TWILIO_SIGNATURE_HEADER)
 
-            def user_message(msg: Incoming) -> UserMessage:
-                text = self.choices.resolve(msg.sender_id, msg.text) or msg.text
-                return UserMessage(text, self.output_for(msg.metadata.get("to", "")),
-                                   msg.sender_id, input_channel=self.name(),
-                                   message_id=msg.message_id)
+    def incoming(self, request: Request) -> List[Incoming]:
+        incoming = incoming_from_form(form_params(request.body or b""))
+        if incoming is None:
+            logger.info("twilio: webhook without Body or media ignored")
+            return []  # still answered with an empty <Response/>: no retry
+        return [incoming]
 
-            await deliver([incoming], on_new_message, user_message, self.seen.first_time,
-                          self.name())
-            return twiml_ok()
-
-        @hook.listener("after_server_stop")
-        async def close_sender(*_: Any) -> None:
-            await self.sender.close()
-
-        return hook
+    def accepted(self) -> HTTPResponse:
+        return twiml_ok()

@@ -14,23 +14,15 @@ template: see channels/whatsapp_template.py.
 """
 from __future__ import annotations
 
-import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text
+from typing import Any, Dict, List, Optional, Text
 
-from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
-from sanic import Blueprint, response
-from sanic.request import Request
-from sanic.response import HTTPResponse
+from rasa.core.channels.channel import InputChannel, OutputChannel
 
 from channels import render
-from channels.dedup import ChoiceMemory, seen_ids_from_url
+from channels.dedup import ChoiceMemory
 from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
-from channels.signatures import META_SIGNATURE_HEADER, verify_meta_signature
-from channels.webhook import (DEFAULT_META_MAX_BODY, NON_TEXT, Incoming, credential,
-                              deliver, not_configured, number, read_json_body,
-                              verify_subscription)
-
-logger = logging.getLogger(__name__)
+from channels.webhook import DEFAULT_META_MAX_BODY, NON_TEXT, Incoming, credential
+from channels.webhook_input import MetaWebhookInput, RenderedOutput, shared_options
 
 DEFAULT_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
@@ -88,7 +80,7 @@ def whatsapp_events(payload: Dict[str, Any], phone_number_id: str = "") -> List[
     return found
 
 
-class WhatsAppOutput(OutputChannel):
+class WhatsAppOutput(RenderedOutput):
     @classmethod
     def name(cls) -> Text:
         return "whatsapp"
@@ -115,16 +107,6 @@ class WhatsAppOutput(OutputChannel):
             if not result.ok:
                 break
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"text": text})
-
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
-                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"text": text, "buttons": buttons})
-
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
-        await self.send_response(recipient_id, {"image": image})
-
     async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
                                **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"custom": json_message})
@@ -134,7 +116,10 @@ def messages_url(api_url: str, api_version: str, phone_number_id: str) -> str:
     return f"{api_url.rstrip('/')}/{api_version}/{phone_number_id}/messages"
 
 
-class WhatsAppInput(InputChannel):
+class WhatsAppInput(MetaWebhookInput):
+    blueprint_name = "whatsapp_webhook"
+    env_names = "WHATSAPP_APP_SECRET / WHATSAPP_ACCESS_TOKEN / WHATSAPP_PHONE_NUMBER_ID"
+
     @classmethod
     def name(cls) -> Text:
         return "whatsapp"
@@ -148,11 +133,7 @@ class WhatsAppInput(InputChannel):
             phone_number_id=credential(credentials, "phone-number-id"),
             api_url=credential(credentials, "api-url", DEFAULT_API_URL),
             api_version=credential(credentials, "api-version", DEFAULT_API_VERSION),
-            max_body_bytes=int(number(credentials, "max-body-bytes", DEFAULT_META_MAX_BODY)),
-            dedup_url=credential(credentials, "dedup-url"),
-            policy=RetryPolicy(timeout=number(credentials, "timeout", 10.0),
-                               attempts=int(number(credentials, "retries", 2)) + 1),
-            texts=render.Texts.from_credentials(credentials),
+            **shared_options(credentials, "-", DEFAULT_META_MAX_BODY),
         )
 
     def __init__(self, verify: str = "", secret: str = "", access_token: str = "",
@@ -166,15 +147,8 @@ class WhatsAppInput(InputChannel):
         self.access_token = access_token
         self.phone_number_id = phone_number_id
         self.send_url = messages_url(api_url, api_version, phone_number_id)
-        self.max_body_bytes = max_body_bytes
-        self.seen = seen_ids_from_url(dedup_url)
         self.choices = ChoiceMemory()
-        self.sender = HttpSender(policy)
-        self.texts = texts
-        if not self.configured:
-            logger.warning("whatsapp channel not configured (WHATSAPP_APP_SECRET / "
-                           "WHATSAPP_ACCESS_TOKEN / WHATSAPP_PHONE_NUMBER_ID unset): "
-                           "its webhook answers 503")
+        self._setup(max_body_bytes, dedup_url, policy, texts)
 
     @property
     def configured(self) -> bool:
@@ -184,47 +158,5 @@ class WhatsAppInput(InputChannel):
         return WhatsAppOutput(self.access_token, self.send_url, self.sender, self.choices,
                               self.texts)
 
-    def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        hook = Blueprint("whatsapp_webhook", __name__)
-
-        @hook.route("/", methods=["GET"])
-        async def health(_: Request) -> HTTPResponse:
-            return response.json({"status": "ok", "configured": self.configured})
-
-        @hook.route("/webhook", methods=["GET"])
-        async def verification(request: Request) -> HTTPResponse:
-            if not self.verify:
-                return not_configured(self.name())
-            return verify_subscription(request, self.verify)
-
-        @hook.route("/webhook", methods=["POST"])
-        async def webhook(request: Request) -> HTTPResponse:
-            if not self.configured:
-                return not_configured(self.name())
-            if len(request.body or b"") > self.max_body_bytes:
-                return response.json({"error": "body too large"}, status=413)
-            if not verify_meta_signature(self.secret, request.body or b"",
-                                         request.headers.get(META_SIGNATURE_HEADER)):
-                logger.warning("whatsapp: webhook with missing or bad %s refused",
-                               META_SIGNATURE_HEADER)
-                return response.json({"error": "invalid signature"}, status=403)
-            payload, error = read_json_body(request, self.max_body_bytes)
-            if error is not None:
-                return error
-            out = self.get_output_channel()
-
-            def user_message(incoming: Incoming) -> UserMessage:
-                # "2" after a numbered list of options means option 2.
-                text = self.choices.resolve(incoming.sender_id, incoming.text) or incoming.text
-                return UserMessage(text, out, incoming.sender_id,
-                                   input_channel=self.name(), message_id=incoming.message_id)
-
-            await deliver(whatsapp_events(payload, self.phone_number_id), on_new_message,
-                          user_message, self.seen.first_time, self.name())
-            return response.text("EVENT_RECEIVED")
-
-        @hook.listener("after_server_stop")
-        async def close_sender(*_: Any) -> None:
-            await self.sender.close()
-
-        return hook
+    def events(self, payload: Dict[str, Any]) -> List[Incoming]:
+        return whatsapp_events(payload, self.phone_number_id)
