@@ -72,9 +72,10 @@ var:
 
 train: $(MODEL)
 
-# Make retrains only when a training file changed; Rasa's own cache then
+# Make retrains only when a training file changed (the environment is an
+# order-only prerequisite: upgrading a package does not retrain); Rasa's own cache then
 # retrains only the parts that depend on what changed.
-$(MODEL): $(BOT_STAMP) $(TRAINING_DATA)
+$(MODEL): $(TRAINING_DATA) | $(BOT_STAMP)
 	$(RASA) train --config config.yml --domain domain.yml \
 		--data data/nlu data/stories data/rules.yml \
 		--out models --fixed-model-name nps-bot
