@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from nps import drivers, known_issues, tips, why_questions
+from nps import check, drivers, known_issues, tips, why_questions
 from nps.settings import REPO_ROOT
 from nps.trainer_yaml import TrainerFileError
 
@@ -16,15 +16,29 @@ DOMAIN = yaml.safe_load((REPO_ROOT / "domain.yml").read_text(encoding="utf-8"))
 CATALOGUE = drivers.load_catalogue(DATA / "drivers.yml")
 
 
-def test_every_driver_is_an_entity_with_both_roles_and_back():
-    entities = {}
-    for item in DOMAIN["entities"]:
-        name, spec = (item, {}) if isinstance(item, str) else next(iter(item.items()))
-        entities[name] = spec
-    driver_entities = {n for n in entities if n != "touchpoint"}
-    assert driver_entities == set(CATALOGUE), "domain.yml entities and data/drivers.yml differ"
-    for driver_id in CATALOGUE:
-        assert sorted(entities[driver_id]["roles"]) == ["neg", "pos"], driver_id
+def test_drivers_domain_and_nlu_agree():
+    # The same check `make validate` runs (nps/check.py), on the real files.
+    found, summary = check.problems(DATA, REPO_ROOT / "domain.yml")
+    assert found == [] and summary.startswith(f"{len(CATALOGUE)} drivers")
+
+
+def test_a_driver_missing_from_the_domain_or_unknown_in_nlu_is_named(tmp_path):
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data, ignore=shutil.ignore_patterns("stories"))
+    stray = data / "nlu" / "stray.yml"
+    stray.write_text(
+        'version: "3.1"\nnlu:\n- intent: feedback\n  examples: |\n'
+        '    - [pogoda]{"entity": "weather", "role": "neg"}\n',
+        encoding="utf-8",
+    )
+    domain = tmp_path / "domain.yml"
+    text = (REPO_ROOT / "domain.yml").read_text(encoding="utf-8")
+    domain.write_text(text.replace("  - price:\n      roles: [pos, neg]\n", ""), encoding="utf-8")
+    found, _ = check.problems(data, domain)
+    assert "domain.yml: driver 'price' (data/drivers.yml) is not an entity" in found
+    assert f"{stray}:5: entity 'weather' is not a driver in data/drivers.yml" in found
 
 
 def test_every_driver_has_its_nlu_file():
