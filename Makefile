@@ -14,28 +14,31 @@ RASA := .venv/bin/rasa
 BOT_STAMP := .venv/.installed
 MODEL := models/nps-bot.tar.gz
 
-export PYTHONPATH := $(CURDIR)
-export NPS_DB_URL ?= sqlite:///$(CURDIR)/var/tracker.db
+# Every default lives in nps/settings.py; endpoints.yml needs the tracker
+# store's URL in the environment, so ask that module for the one in force.
+ifeq ($(origin NPS_DB_URL),undefined)
+export NPS_DB_URL := $(shell $(PYTHON) -m nps.settings NPS_DB_URL)
+endif
 export NPS_ACTIONS_URL ?= http://127.0.0.1:5055/webhook
 export NPS_LOCK_STORE_URL ?=
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
 export TF_CPP_MIN_LOG_LEVEL := 2
 
-TRAINING_DATA := config.yml domain.yml data/rules.yml \
-	$(shell find data/nlu data/stories -name '*.yml' 2>/dev/null)
-BOT_REQUIREMENTS := requirements/rasa.txt requirements/bot-test.txt \
-	$(wildcard requirements/channels-test.txt)
+TRAINING_DATA := config.yml data/rules.yml \
+	$(shell find domain data/nlu data/stories -name '*.yml')
+BOT_REQUIREMENTS := requirements/bot.txt requirements/bot-test.txt
 
 include mk/analytics.mk
--include mk/channels.mk
+include mk/channels.mk
 
-.PHONY: help env run shell train validate test test-bot test-stories eval bench \
-	bench-train services lock clean
+.PHONY: help env run shell train validate lint format test test-bot test-stories eval \
+	bench bench-train services lock clean
 
 help:
 	@echo "make run           set up, train if needed, start bot + actions + dashboard"
-	@echo "make test          every test (validation, unit, stories, integration, analytics, channels)"
+	@echo "make test          every test (lint, validation, unit, stories, integration, analytics, channels)"
+	@echo "make lint          ruff: lint and format check (make format rewrites)"
 	@echo "make train         train the model when data, domain or config changed"
 	@echo "make shell         talk to the bot in the terminal"
 	@echo "make validate      check the training data and the trainers' YAML files"
@@ -45,24 +48,36 @@ help:
 	@echo "make dashboard     the analytics dashboard alone (127.0.0.1:8501)"
 	@echo "make report        the analytics report of the local database"
 	@echo "make demo-data     write generated conversations into the local database"
+	@echo "make bench-analytics  projection and report timings on generated data"
+	@echo "make webchat       the embeddable chat page alone (127.0.0.1:8080)"
+	@echo "make test-bot | test-stories | test-analytics | test-channels   one part of make test"
+	@echo "make lock          refresh requirements/*.lock after a deliberate upgrade"
+	@echo "make clean         remove models, results and local databases"
 
 # --- environment -------------------------------------------------------------
 
 env: $(BOT_STAMP)
 
-$(BOT_STAMP): $(BOT_REQUIREMENTS) requirements/rasa-constraints.txt
+# The project itself is installed editable (pyproject.toml), so every module
+# imports by its package name from any directory.
+$(BOT_STAMP): $(BOT_REQUIREMENTS) requirements/bot.lock pyproject.toml
 	test -x $(BOT_PY) || $(PYTHON) -m venv .venv
 	$(BOT_PY) -m pip install --quiet --upgrade "pip<25"
 	$(BOT_PY) -m pip install --quiet $(addprefix -r ,$(BOT_REQUIREMENTS)) \
-		-c requirements/rasa-constraints.txt
+		-c requirements/bot.lock
+	$(BOT_PY) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
-# Refresh the constraints after a deliberate upgrade of requirements/rasa.txt.
-lock: $(BOT_STAMP)
-	{ head -4 requirements/rasa-constraints.txt; \
-	  $(BOT_PY) -m pip freeze --exclude-editable | grep -v '^\(pytest\|iniconfig\|pluggy\)=='; \
-	} > requirements/rasa-constraints.txt.new
-	mv requirements/rasa-constraints.txt.new requirements/rasa-constraints.txt
+# Refresh both lock files after a deliberate upgrade of a requirements file.
+# Test tools are left out: their own file pins them.
+LOCK_SKIP := '^\(pytest\|iniconfig\|pluggy\|ruff\|selenium\|trio\|nps-conversation-bot\)=='
+lock: $(BOT_STAMP) $(ANALYTICS_STAMP)
+	{ head -4 requirements/bot.lock; \
+	  $(BOT_PY) -m pip freeze --exclude-editable | grep -v $(LOCK_SKIP); } > requirements/bot.lock.new
+	mv requirements/bot.lock.new requirements/bot.lock
+	{ head -4 requirements/analytics.lock; \
+	  $(PY_ANALYTICS) -m pip freeze --exclude-editable | grep -v $(LOCK_SKIP); } > requirements/analytics.lock.new
+	mv requirements/analytics.lock.new requirements/analytics.lock
 
 # Local databases, logs and the generated token (ignored by git).
 var:
@@ -76,13 +91,13 @@ train: $(MODEL)
 # order-only prerequisite: upgrading a package does not retrain); Rasa's own cache then
 # retrains only the parts that depend on what changed.
 $(MODEL): $(TRAINING_DATA) | $(BOT_STAMP)
-	$(RASA) train --config config.yml --domain domain.yml \
+	$(RASA) train --config config.yml --domain domain \
 		--data data/nlu data/stories data/rules.yml \
 		--out models --fixed-model-name nps-bot
 	touch $@
 
 validate: $(BOT_STAMP)
-	$(RASA) data validate --config config.yml --domain domain.yml \
+	$(RASA) data validate --config config.yml --domain domain \
 		--data data/nlu data/stories data/rules.yml --fail-on-warning
 	$(BOT_PY) -m nps.check
 
@@ -99,7 +114,16 @@ shell: $(BOT_STAMP) $(MODEL) | var
 services:
 	scripts/services.sh
 
-test: services validate test-bot test-stories test-analytics $(if $(wildcard mk/channels.mk),test-channels)
+# Lint first: it takes seconds and fails fast.
+test: lint services validate test-bot test-stories test-analytics test-channels
+
+lint: $(BOT_STAMP)
+	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
+
+format: $(BOT_STAMP)
+	.venv/bin/ruff check --fix .
+	.venv/bin/ruff format .
 
 test-bot: $(BOT_STAMP) $(MODEL) | var
 	$(BOT_PY) -m pytest tests --ignore=tests/channels -q
@@ -111,14 +135,14 @@ test-stories: $(BOT_STAMP) $(MODEL)
 # --- measuring ----------------------------------------------------------------------
 
 eval: $(BOT_STAMP)
-	$(BOT_PY) bench/score_accuracy.py
-	$(BOT_PY) bench/nlu_eval.py
+	$(BOT_PY) -m bench.score_accuracy
+	$(BOT_PY) -m bench.nlu_eval
 
 bench: $(BOT_STAMP) $(MODEL) | var
-	$(BOT_PY) bench/rest_load.py
+	$(BOT_PY) -m bench.rest_load
 
 bench-train: $(BOT_STAMP)
-	$(BOT_PY) bench/train_time.py
+	$(BOT_PY) -m bench.train_time
 
 clean:
 	rm -rf models results .rasa var/*.db

@@ -3,6 +3,7 @@
 Binds to loopback by default (rasa-sdk alone would listen on every
 interface). A malformed YAML file stops the start with one clear line.
 """
+
 from __future__ import annotations
 
 import argparse

@@ -1,7 +1,8 @@
 """The comment box for someone who was surveyed recently."""
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -11,12 +12,12 @@ from actions import message
 
 
 class ValidateCommentForm(FormValidationAction):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_comment_form"
 
     def validate_extra_comment(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
             # "nie, dzięki": close the comment box without storing a comment.
@@ -25,10 +26,10 @@ class ValidateCommentForm(FormValidationAction):
 
 
 class ActionSaveComment(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_save_comment"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         if tracker.get_slot("extra_comment"):
             dispatcher.utter_message(response="utter_comment_thanks")
         else:

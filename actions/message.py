@@ -1,4 +1,5 @@
 """What the customer just said, as the actions need it."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass

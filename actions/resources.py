@@ -4,6 +4,7 @@ Loaded on first use, not at import, so that tests can point NPS_DATA_DIR
 elsewhere; ``python -m actions`` loads them before serving, so a malformed
 file stops the server at start with a message naming file and line.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

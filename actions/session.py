@@ -1,7 +1,6 @@
 """Session start and /restart."""
-from __future__ import annotations
 
-from typing import Dict, List, Text
+from __future__ import annotations
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, FollowupAction, Restarted, SessionStarted, SlotSet
@@ -15,11 +14,11 @@ class ActionSessionStart(Action):
     while still honouring the re-survey cool-down across sessions.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_session_start"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
-        events: List[Dict] = [SessionStarted()]
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        events: list[dict] = [SessionStarted()]
         last = tracker.get_slot("last_survey_at")
         if last is not None:
             events.append(SlotSet("last_survey_at", last))
@@ -30,9 +29,9 @@ class ActionSessionStart(Action):
 class ActionRestart(Action):
     """/restart forgets the conversation and starts the survey again at once."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_restart"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         dispatcher.utter_message(response="utter_restarting")
         return [Restarted(), FollowupAction("action_start_survey")]

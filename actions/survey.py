@@ -1,8 +1,8 @@
 """Starting, finishing and leaving a survey, and the never-silent fallback."""
+
 from __future__ import annotations
 
 import time
-from typing import Dict, List, Text
 
 from rasa_sdk import Action, Tracker
 from rasa_sdk.events import FollowupAction, SlotSet
@@ -17,21 +17,19 @@ from nps.groups import DETRACTOR, PASSIVE, PROMOTER
 COMMENT_MIN_WORDS = 3
 
 
-def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> List[Dict]:
+def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> list[dict]:
     """Open the survey, or the comment box for someone surveyed recently.
 
     Returns a FollowupAction so that the same start works from a rule, from
     the fallback (any first message) and after /restart.
     """
     res = resources.get()
-    events: List[Dict] = []
+    events: list[dict] = []
     raw_touchpoint = tracker.get_slot("touchpoint")
     touchpoint = flow.clean_touchpoint(raw_touchpoint)
     if touchpoint != raw_touchpoint:
         events.append(SlotSet("touchpoint", touchpoint))
-    if flow.recently_surveyed(
-        tracker.get_slot("last_survey_at"), now, res.settings.resurvey_days
-    ):
+    if flow.recently_surveyed(tracker.get_slot("last_survey_at"), now, res.settings.resurvey_days):
         dispatcher.utter_message(response="utter_resurvey_cooldown")
         return events + [SlotSet("survey_allowed", False), FollowupAction("comment_form")]
     dispatcher.utter_message(response="utter_intro")
@@ -44,20 +42,20 @@ def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> Lis
 
 
 class ActionStartSurvey(Action):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_start_survey"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         return start(dispatcher, tracker, time.time())
 
 
 class ActionFinishSurvey(Action):
     """Thank the customer in the words of their group, and close the survey."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_finish_survey"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         res = resources.get()
         group = tracker.get_slot("nps_group")
         if group == PROMOTER:
@@ -86,10 +84,10 @@ class ActionFinishSurvey(Action):
 class ActionStopSurvey(Action):
     """The customer left: keep what they gave, and do not ask them again soon."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_stop_survey"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         dispatcher.utter_message(response="utter_goodbye_stop")
         return [
             SlotSet("survey_outcome", "stopped"),
@@ -106,10 +104,10 @@ class ActionNpsFallback(Action):
     - after the survey: a real comment is kept as an extra comment.
     """
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_nps_fallback"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         loop = (tracker.active_loop or {}).get("name")
         if loop:
             dispatcher.utter_message(response="utter_default")

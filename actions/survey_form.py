@@ -4,9 +4,10 @@ Rasa's form asks the first empty slot of ``required_slots``; the branching
 lives in ``nps.flow`` and the parsing in ``nps.score`` / ``nps.yes_no``.
 Every free-text answer is also classified into drivers.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Text
+from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
@@ -38,16 +39,16 @@ def _yes_no(msg: message.Message) -> bool | None:
 
 
 class ValidateSurveyForm(FormValidationAction):
-    def name(self) -> Text:
+    def name(self) -> str:
         return "validate_survey_form"
 
     async def required_slots(
         self,
-        domain_slots: List[Text],
+        domain_slots: list[str],
         dispatcher: CollectingDispatcher,
         tracker: Tracker,
         domain: DomainDict,
-    ) -> List[Text]:
+    ) -> list[str]:
         return flow.required_slots(tracker.slots, resources.get().settings)
 
     # --- shared steps --------------------------------------------------------
@@ -55,13 +56,11 @@ class ValidateSurveyForm(FormValidationAction):
     @staticmethod
     def _classify(
         text: str, msg: message.Message, tracker: Tracker, default_polarity: str
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         """Drivers of this answer added to the list, and a known issue if one fits."""
         res = resources.get()
         tags = drivers.drivers_from_entities(msg.entities, res.catalogue, default_polarity)
-        result: Dict[Text, Any] = {
-            "drivers": drivers.merge(tracker.get_slot("drivers"), tags)
-        }
+        result: dict[str, Any] = {"drivers": drivers.merge(tracker.get_slot("drivers"), tags)}
         if not tracker.get_slot("known_issue"):
             issue = known_issues.match(text, tags, res.known_issues)
             if issue:
@@ -70,7 +69,7 @@ class ValidateSurveyForm(FormValidationAction):
 
     def _reason(
         self, text: str, msg: message.Message, tracker: Tracker, group: str | None
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         polarity = drivers.POSITIVE if group == PROMOTER else drivers.NEGATIVE
         return {"reason": text, **self._classify(text, msg, tracker, polarity)}
 
@@ -81,7 +80,7 @@ class ValidateSurveyForm(FormValidationAction):
         slot: str,
         ask_again: str,
         move_on: str | None = None,
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         """An unclear answer: ask again, or after too many tries move on."""
         count = int(tracker.get_slot("clarify_count") or 0) + 1
         if count >= resources.get().settings.max_clarifications:
@@ -93,7 +92,7 @@ class ValidateSurveyForm(FormValidationAction):
         return {slot: None, "clarify_count": count}
 
     @staticmethod
-    def _skip(tracker: Tracker, slot: str) -> Dict[Text, Any]:
+    def _skip(tracker: Tracker, slot: str) -> dict[str, Any]:
         skipped = list(tracker.get_slot("skipped_slots") or []) + [slot]
         return {slot: None, "skipped_slots": skipped, "clarify_count": 0}
 
@@ -101,7 +100,7 @@ class ValidateSurveyForm(FormValidationAction):
 
     def validate_nps_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         msg = message.latest(tracker)
         parsed = parse_score(msg.text)
         if parsed.status == "ok":
@@ -113,7 +112,7 @@ class ValidateSurveyForm(FormValidationAction):
                 result.update(self._reason(parsed.remainder, msg, tracker, group))
             return result
 
-        result: Dict[Text, Any] = {}
+        result: dict[str, Any] = {}
         ask_again = {
             "out_of_range": "utter_score_out_of_range",
             "ambiguous": "utter_score_ambiguous",
@@ -133,7 +132,7 @@ class ValidateSurveyForm(FormValidationAction):
 
     def validate_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
             # No reason given: asking "why?" about nothing would only annoy.
@@ -142,7 +141,7 @@ class ValidateSurveyForm(FormValidationAction):
 
     def validate_why_answer(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
             return {"why_answer": None, "whys_done": True}
@@ -156,7 +155,7 @@ class ValidateSurveyForm(FormValidationAction):
 
     def validate_issue_resolved(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         answer = _yes_no(message.latest(tracker))
         if answer is None:
             return self._clarify(dispatcher, tracker, "issue_resolved", "utter_clarify_yes_no")
@@ -166,7 +165,7 @@ class ValidateSurveyForm(FormValidationAction):
 
     def validate_nps_score_after(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         msg = message.latest(tracker)
         parsed = parse_score(msg.text)
         if parsed.status == "ok":
@@ -175,7 +174,7 @@ class ValidateSurveyForm(FormValidationAction):
             return self._skip(tracker, "nps_score_after")  # keeps the first score
         return self._clarify(dispatcher, tracker, "nps_score_after", "utter_score_unclear")
 
-    def _open_answer(self, slot: str, polarity: str, tracker: Tracker) -> Dict[Text, Any]:
+    def _open_answer(self, slot: str, polarity: str, tracker: Tracker) -> dict[str, Any]:
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
             return self._skip(tracker, slot)
@@ -183,18 +182,18 @@ class ValidateSurveyForm(FormValidationAction):
 
     def validate_improvement(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         # What is missing for a 10 is something that is not good enough yet.
         return self._open_answer("improvement", drivers.NEGATIVE, tracker)
 
     def validate_valued_most(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         return self._open_answer("valued_most", drivers.POSITIVE, tracker)
 
     def validate_contact_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
-    ) -> Dict[Text, Any]:
+    ) -> dict[str, Any]:
         answer = _yes_no(message.latest(tracker))
         if answer is None:
             return self._clarify(dispatcher, tracker, "contact_consent", "utter_clarify_yes_no")
@@ -204,10 +203,10 @@ class ValidateSurveyForm(FormValidationAction):
 class ActionAskReason(Action):
     """The reason question depends on the group: praise, doubt or complaint."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_reason"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         group = tracker.get_slot("nps_group") or "neutral"
         dispatcher.utter_message(response=f"utter_ask_reason_{group}")
         return []
@@ -216,10 +215,10 @@ class ActionAskReason(Action):
 class ActionAskWhyAnswer(Action):
     """The next "why?", phrased for the main negative driver and never repeated."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_why_answer"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         res = resources.get()
         driver = drivers.main_negative(tracker.get_slot("drivers"))
         round_ = len(tracker.get_slot("why_chain") or [])
@@ -230,10 +229,10 @@ class ActionAskWhyAnswer(Action):
 class ActionAskIssueResolved(Action):
     """Offer the known fix, then ask whether it helped."""
 
-    def name(self) -> Text:
+    def name(self) -> str:
         return "action_ask_issue_resolved"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> List[Dict]:
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         issue_id = tracker.get_slot("known_issue")
         issue = next((i for i in resources.get().known_issues if i.id == issue_id), None)
         if issue is not None:

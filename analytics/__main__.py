@@ -3,6 +3,7 @@
 Mistakes the user can fix (unreachable database, wrong URL, a database
 without Rasa's events table) end with one line on stderr and exit code 2,
 never a traceback."""
+
 from __future__ import annotations
 
 import argparse
@@ -27,13 +28,21 @@ def _parser(settings) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m analytics", description="NPS analytics")
     sub = parser.add_subparsers(dest="command", required=True)
 
-    rep = sub.add_parser("report", help="NPS, interval, groups and drivers (same numbers as the dashboard)")
-    rep.add_argument("--db", default=settings.db_url, help="tracker store URL (default: NPS_DB_URL)")
+    rep = sub.add_parser(
+        "report", help="NPS, interval, groups and drivers (same numbers as the dashboard)"
+    )
+    rep.add_argument(
+        "--db", default=settings.db_url, help="tracker store URL (default: NPS_DB_URL)"
+    )
     rep.add_argument("--format", choices=("json", "csv", "md"), default="json")
     rep.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (UTC)")
     rep.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (UTC), inclusive")
-    rep.add_argument("--channel", action="append", help="channel(s): rest, socketio, facebook, whatsapp, twilio")
-    rep.add_argument("--touchpoint", action="append", help="touchpoint(s); 'none' = without touchpoint")
+    rep.add_argument(
+        "--channel", action="append", help="channel(s): rest, socketio, facebook, whatsapp, twilio"
+    )
+    rep.add_argument(
+        "--touchpoint", action="append", help="touchpoint(s); 'none' = without touchpoint"
+    )
     _projection_options(rep, settings)
 
     gen = sub.add_parser("generate", help="write synthetic conversations into a tracker store")
@@ -43,24 +52,40 @@ def _parser(settings) -> argparse.ArgumentParser:
     gen.add_argument("--end", type=_date, help="last day of the generated period (default: now)")
     gen.add_argument("--months", type=int, default=18)
 
-    proj = sub.add_parser("project", help="update (or --rebuild) the projection and print what was done")
-    proj.add_argument("--db", default=settings.db_url, help="tracker store URL (default: NPS_DB_URL)")
+    proj = sub.add_parser(
+        "project", help="update (or --rebuild) the projection and print what was done"
+    )
+    proj.add_argument(
+        "--db", default=settings.db_url, help="tracker store URL (default: NPS_DB_URL)"
+    )
     _projection_options(proj, settings)
 
-    forget = sub.add_parser("forget", help="remove a person's rows from the projection (after erasing them "
-                            "from the tracker store)")
+    forget = sub.add_parser(
+        "forget",
+        help="remove a person's rows from the projection (after erasing them "
+        "from the tracker store)",
+    )
     forget.add_argument("--sender", action="append", required=True, help="sender id (repeatable)")
-    forget.add_argument("--analytics-db", default=settings.analytics_db_url,
-                        help="projection database URL (default: NPS_ANALYTICS_DB_URL)")
+    forget.add_argument(
+        "--analytics-db",
+        default=settings.analytics_db_url,
+        help="projection database URL (default: NPS_ANALYTICS_DB_URL)",
+    )
     forget.add_argument("--analytics-schema", default=settings.analytics_schema)
     return parser
 
 
 def _projection_options(p: argparse.ArgumentParser, settings) -> None:
-    p.add_argument("--analytics-db", help="projection database URL (default: NPS_ANALYTICS_DB_URL when --db is "
-                   "NPS_DB_URL, otherwise a throw-away in-memory projection)")
-    p.add_argument("--analytics-schema", default=settings.analytics_schema,
-                   help="schema of the projection on PostgreSQL (default: NPS_ANALYTICS_SCHEMA)")
+    p.add_argument(
+        "--analytics-db",
+        help="projection database URL (default: NPS_ANALYTICS_DB_URL when --db is "
+        "NPS_DB_URL, otherwise a throw-away in-memory projection)",
+    )
+    p.add_argument(
+        "--analytics-schema",
+        default=settings.analytics_schema,
+        help="schema of the projection on PostgreSQL (default: NPS_ANALYTICS_SCHEMA)",
+    )
     p.add_argument("--rebuild", action="store_true", help="rebuild the projection from scratch")
 
 
@@ -102,16 +127,23 @@ def _generate(args, settings) -> int:
     if args.end:
         end = dt.datetime.combine(args.end, dt.time(23, 59), tzinfo=dt.timezone.utc).timestamp()
     started = time.perf_counter()
-    plans = generate(writable_engine(args.db), args.conversations, args.seed, end=end, months=args.months)
-    print(f"wrote {args.conversations} conversations ({len(plans)} surveys) in "
-          f"{time.perf_counter() - started:.1f} s", file=sys.stderr)
+    plans = generate(
+        writable_engine(args.db), args.conversations, args.seed, end=end, months=args.months
+    )
+    print(
+        f"wrote {args.conversations} conversations ({len(plans)} surveys) in "
+        f"{time.perf_counter() - started:.1f} s",
+        file=sys.stderr,
+    )
     return 0
 
 
 def _project(args, settings) -> int:
     result = _projection(args, settings).update(tracker_engine(args.db), rebuild=args.rebuild)
-    print(f"{result.mode}: up to event {result.last_event_id}, {result.senders} senders, "
-          f"{result.responses} responses written in {result.seconds:.2f} s")
+    print(
+        f"{result.mode}: up to event {result.last_event_id}, {result.senders} senders, "
+        f"{result.responses} responses written in {result.seconds:.2f} s"
+    )
     return 0
 
 
@@ -126,7 +158,9 @@ def _forget(args, settings) -> int:
 def main(argv=None) -> int:
     settings = load_settings()
     args = _parser(settings).parse_args(argv)
-    handler = {"report": _report, "generate": _generate, "project": _project, "forget": _forget}[args.command]
+    handler = {"report": _report, "generate": _generate, "project": _project, "forget": _forget}[
+        args.command
+    ]
     try:
         return handler(args, settings)
     except AnalyticsError as exc:

@@ -3,11 +3,12 @@
 Loading is separate from the statistics: `load_dataset` reads, `filter_dataset`
 and `with_status` are pure, so the dashboard and the report CLI filter and
 count in exactly the same way."""
+
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Optional, Sequence
 
 import pandas as pd
 import sqlalchemy as sa
@@ -37,21 +38,36 @@ def _frame(table) -> pd.DataFrame:
 
 
 def empty_dataset() -> Dataset:
-    return Dataset(_frame(P.responses), _frame(P.driver_mentions), _frame(P.why_answers),
-                   _frame(P.known_issue_offers), _frame(P.extra_comments))
+    return Dataset(
+        _frame(P.responses),
+        _frame(P.driver_mentions),
+        _frame(P.why_answers),
+        _frame(P.known_issue_offers),
+        _frame(P.extra_comments),
+    )
 
 
 # What the report needs of a response. The reason's text is replaced by a
 # marker: the report only asks whether there is one (the projection stores
 # blank answers as NULL), and 100k texts are the slowest part to read.
 REPORT_COLUMNS = (
-    P.responses.c.response_id, P.responses.c.channel, P.responses.c.touchpoint, P.responses.c.started_at,
-    P.responses.c.last_event_at, P.responses.c.closed, P.responses.c.nps_score, P.responses.c.survey_outcome,
-    sa.case((P.responses.c.reason.isnot(None), sa.literal("(text)")), else_=sa.null()).label("reason"),
+    P.responses.c.response_id,
+    P.responses.c.channel,
+    P.responses.c.touchpoint,
+    P.responses.c.started_at,
+    P.responses.c.last_event_at,
+    P.responses.c.closed,
+    P.responses.c.nps_score,
+    P.responses.c.survey_outcome,
+    sa.case((P.responses.c.reason.isnot(None), sa.literal("(text)")), else_=sa.null()).label(
+        "reason"
+    ),
 )
 
 
-def load_dataset(projection: P.Projection, parts: tuple = ("texts", "whys", "offers", "extra_comments")) -> Dataset:
+def load_dataset(
+    projection: P.Projection, parts: tuple = ("texts", "whys", "offers", "extra_comments")
+) -> Dataset:
     """The projection as frames. Responses and driver mentions are always
     read; `parts` names what else is wanted: "texts" (every response column,
     with the customers' words), "whys", "offers", "extra_comments". The
@@ -59,31 +75,47 @@ def load_dataset(projection: P.Projection, parts: tuple = ("texts", "whys", "off
     projection.ensure_tables()
     with projection.engine.connect() as conn:
         version = projection.state(conn).get("last_event_id", "")
-    responses = projection.read_table(P.responses, columns=None if "texts" in parts else REPORT_COLUMNS)
+    responses = projection.read_table(
+        P.responses, columns=None if "texts" in parts else REPORT_COLUMNS
+    )
     # Nullable integers, so a missing score stays missing instead of NaN floats.
     for col in ("nps_score", "nps_score_after"):
         if col in responses and len(responses):
             responses[col] = pd.array(responses[col], dtype="Int64")
-    offers = projection.read_table(P.known_issue_offers) if "offers" in parts else _frame(P.known_issue_offers)
+    offers = (
+        projection.read_table(P.known_issue_offers)
+        if "offers" in parts
+        else _frame(P.known_issue_offers)
+    )
     for col in ("score_before", "score_after"):
         offers[col] = pd.array(offers[col], dtype="Int64") if len(offers) else offers[col]
     return Dataset(
         responses=responses.sort_values("response_id").reset_index(drop=True),
         mentions=projection.read_table(
-            P.driver_mentions, columns=None if "texts" in parts
-            else (P.driver_mentions.c.response_id, P.driver_mentions.c.driver, P.driver_mentions.c.polarity)),
+            P.driver_mentions,
+            columns=None
+            if "texts" in parts
+            else (
+                P.driver_mentions.c.response_id,
+                P.driver_mentions.c.driver,
+                P.driver_mentions.c.polarity,
+            ),
+        ),
         whys=projection.read_table(P.why_answers) if "whys" in parts else _frame(P.why_answers),
         offers=offers,
-        extra_comments=(projection.read_table(P.extra_comments) if "extra_comments" in parts
-                        else _frame(P.extra_comments)),
+        extra_comments=(
+            projection.read_table(P.extra_comments)
+            if "extra_comments" in parts
+            else _frame(P.extra_comments)
+        ),
         version=version,
     )
 
 
 @dataclass(frozen=True)
 class Filters:
-    since: Optional[dt.date] = None  # inclusive, UTC day
-    until: Optional[dt.date] = None  # inclusive, UTC day
+    since: dt.date | None = None  # inclusive, UTC day
+    until: dt.date | None = None  # inclusive, UTC day
     channels: tuple = field(default_factory=tuple)  # empty: all
     touchpoints: tuple = field(default_factory=tuple)  # empty: all; "none" = no touchpoint
 
@@ -139,7 +171,9 @@ def filter_dataset(ds: Dataset, f: Filters) -> Dataset:
 STATUSES = ("finished", "stopped", "in_progress", "abandoned")
 
 
-def with_status(responses: pd.DataFrame, now: float, abandon_after_hours: float = 24.0) -> pd.DataFrame:
+def with_status(
+    responses: pd.DataFrame, now: float, abandon_after_hours: float = 24.0
+) -> pd.DataFrame:
     """Add `status`: finished / stopped (the survey says so), abandoned (no
     outcome, and the customer started over or has been silent longer than
     `abandon_after_hours`), otherwise in_progress. Computed when read, not
@@ -160,7 +194,7 @@ def status_counts(responses: pd.DataFrame, now: float, abandon_after_hours: floa
     return {s: int(counts.get(s, 0)) for s in STATUSES}
 
 
-def parse_list(values: Optional[Sequence[str]]) -> tuple:
+def parse_list(values: Sequence[str] | None) -> tuple:
     """CLI / widget values: repeated options or comma-separated lists."""
     out: list[str] = []
     for v in values or ():

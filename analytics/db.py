@@ -4,6 +4,7 @@ Engines are created on demand, never at import time. SQLite tracker stores
 are opened read-only: a second writer on Rasa's SQLite file could lock Rasa
 out and lose an answer, and read-only mode makes that impossible.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -48,7 +49,9 @@ def tracker_engine(url: str) -> Engine:
     if is_sqlite(parsed):
         path = parsed.database
         if not path or path == ":memory:":
-            raise AnalyticsError("the tracker store must be a SQLite file, not an in-memory database")
+            raise AnalyticsError(
+                "the tracker store must be a SQLite file, not an in-memory database"
+            )
         if not Path(path).is_file():
             raise AnalyticsError(f"tracker store not found: no SQLite file at {path}")
         uri = f"file:{Path(path).resolve().as_posix()}?mode=ro"

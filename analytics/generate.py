@@ -10,6 +10,7 @@ Every random choice comes from one `random.Random(seed)`, so a seed and an
 end date give the same store every time. `generate` returns the truth it
 planned (one entry per survey), which tests compare with the projection.
 """
+
 from __future__ import annotations
 
 import datetime as dt
@@ -18,7 +19,6 @@ import math
 import random
 import uuid
 from dataclasses import dataclass, field
-from typing import Optional
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -29,90 +29,218 @@ from analytics.stats import nps_group
 DAY = 86_400.0
 RESURVEY_DAYS = 30
 
-CHANNELS = [("socketio", 0.25), ("facebook", 0.25), ("whatsapp", 0.25), ("rest", 0.10), ("twilio", 0.15)]
+CHANNELS = [
+    ("socketio", 0.25),
+    ("facebook", 0.25),
+    ("whatsapp", 0.25),
+    ("rest", 0.10),
+    ("twilio", 0.15),
+]
 TOUCHPOINTS = [("delivery", 0.35), ("store", 0.25), ("app", 0.15), ("hotline", 0.10), (None, 0.15)]
 
 # Which drivers a touchpoint brings to mind, and the baseline chance that a
 # mention is negative. Tuned only to look plausible.
 TOUCHPOINT_DRIVERS = {
-    "delivery": ["delivery", "delivery", "price", "product_quality", "customer_support", "returns_complaints"],
+    "delivery": [
+        "delivery",
+        "delivery",
+        "price",
+        "product_quality",
+        "customer_support",
+        "returns_complaints",
+    ],
     "store": ["staff", "staff", "store_experience", "assortment", "price", "promotions"],
     "app": ["website_app", "website_app", "promotions", "price", "delivery", "assortment"],
     "hotline": ["customer_support", "customer_support", "returns_complaints", "delivery", "staff"],
-    None: ["price", "product_quality", "assortment", "delivery", "staff", "promotions", "website_app"],
+    None: [
+        "price",
+        "product_quality",
+        "assortment",
+        "delivery",
+        "staff",
+        "promotions",
+        "website_app",
+    ],
 }
 NEGATIVE_RATE = {
-    "price": 0.55, "promotions": 0.35, "product_quality": 0.35, "assortment": 0.45, "delivery": 0.45,
-    "staff": 0.2, "customer_support": 0.55, "returns_complaints": 0.65, "website_app": 0.45,
+    "price": 0.55,
+    "promotions": 0.35,
+    "product_quality": 0.35,
+    "assortment": 0.45,
+    "delivery": 0.45,
+    "staff": 0.2,
+    "customer_support": 0.55,
+    "returns_complaints": 0.65,
+    "website_app": 0.45,
     "store_experience": 0.4,
 }
 
 PHRASES = {
     "price": {
-        "pos": ["ceny są bardzo przystępne", "tanio jak na taką jakość", "dobre ceny", "opłaca się tu kupować"],
-        "neg": ["ceny są za wysokie", "drogo", "wszystko podrożało", "za drogo w porównaniu z konkurencją",
-                "wysyłka kosztuje za dużo"],
+        "pos": [
+            "ceny są bardzo przystępne",
+            "tanio jak na taką jakość",
+            "dobre ceny",
+            "opłaca się tu kupować",
+        ],
+        "neg": [
+            "ceny są za wysokie",
+            "drogo",
+            "wszystko podrożało",
+            "za drogo w porównaniu z konkurencją",
+            "wysyłka kosztuje za dużo",
+        ],
     },
     "promotions": {
-        "pos": ["fajne promocje", "karta lojalnościowa się opłaca", "dostałam kupon rabatowy", "dobre gazetki"],
-        "neg": ["kod rabatowy nie zadziałał", "promocje są tylko na papierze", "punkty z karty przepadły",
-                "w gazetce była inna cena niż przy kasie"],
+        "pos": [
+            "fajne promocje",
+            "karta lojalnościowa się opłaca",
+            "dostałam kupon rabatowy",
+            "dobre gazetki",
+        ],
+        "neg": [
+            "kod rabatowy nie zadziałał",
+            "promocje są tylko na papierze",
+            "punkty z karty przepadły",
+            "w gazetce była inna cena niż przy kasie",
+        ],
     },
     "product_quality": {
-        "pos": ["produkty są solidne", "świetna jakość", "wszystko zgodne z opisem", "rzeczy długo służą"],
-        "neg": ["buty rozkleiły się po miesiącu", "produkt był wadliwy", "jakość się pogorszyła",
-                "towar niezgodny z opisem"],
+        "pos": [
+            "produkty są solidne",
+            "świetna jakość",
+            "wszystko zgodne z opisem",
+            "rzeczy długo służą",
+        ],
+        "neg": [
+            "buty rozkleiły się po miesiącu",
+            "produkt był wadliwy",
+            "jakość się pogorszyła",
+            "towar niezgodny z opisem",
+        ],
     },
     "assortment": {
         "pos": ["duży wybór", "zawsze jest mój rozmiar", "szeroki asortyment"],
-        "neg": ["ciągle brakuje towaru", "nie było mojego rozmiaru", "mały wybór", "produkt wiecznie niedostępny"],
+        "neg": [
+            "ciągle brakuje towaru",
+            "nie było mojego rozmiaru",
+            "mały wybór",
+            "produkt wiecznie niedostępny",
+        ],
     },
     "delivery": {
-        "pos": ["szybka dostawa", "paczka przyszła na drugi dzień", "kurier bardzo miły", "wygodne paczkomaty"],
-        "neg": ["kurier się spóźnił", "paczka przyszła uszkodzona", "dostawa trwała dwa tygodnie",
-                "kurier zgubił paczkę", "śledzenie przesyłki nie działało", "paczkomat był pełny"],
+        "pos": [
+            "szybka dostawa",
+            "paczka przyszła na drugi dzień",
+            "kurier bardzo miły",
+            "wygodne paczkomaty",
+        ],
+        "neg": [
+            "kurier się spóźnił",
+            "paczka przyszła uszkodzona",
+            "dostawa trwała dwa tygodnie",
+            "kurier zgubił paczkę",
+            "śledzenie przesyłki nie działało",
+            "paczkomat był pełny",
+        ],
     },
     "staff": {
-        "pos": ["miła obsługa", "pani przy kasie była bardzo pomocna", "kompetentny sprzedawca", "uprzejmy personel"],
+        "pos": [
+            "miła obsługa",
+            "pani przy kasie była bardzo pomocna",
+            "kompetentny sprzedawca",
+            "uprzejmy personel",
+        ],
         "neg": ["niemiła obsługa", "sprzedawca mnie zignorował", "obsługa bez wiedzy o produktach"],
     },
     "customer_support": {
-        "pos": ["infolinia szybko pomogła", "konsultant na czacie wszystko wyjaśnił", "szybka odpowiedź na maila"],
-        "neg": ["nikt nie odbiera na infolinii", "na maila czekałem tydzień", "konsultant się rozłączył",
-                "czat nie odpowiada"],
+        "pos": [
+            "infolinia szybko pomogła",
+            "konsultant na czacie wszystko wyjaśnił",
+            "szybka odpowiedź na maila",
+        ],
+        "neg": [
+            "nikt nie odbiera na infolinii",
+            "na maila czekałem tydzień",
+            "konsultant się rozłączył",
+            "czat nie odpowiada",
+        ],
     },
     "returns_complaints": {
-        "pos": ["zwrot poszedł bez problemu", "reklamację uznali od ręki", "pieniądze wróciły szybko"],
-        "neg": ["reklamacja trwa miesiąc", "nadal czekam na zwrot pieniędzy", "odrzucili reklamację bez powodu",
-                "zwrot jest bardzo skomplikowany"],
+        "pos": [
+            "zwrot poszedł bez problemu",
+            "reklamację uznali od ręki",
+            "pieniądze wróciły szybko",
+        ],
+        "neg": [
+            "reklamacja trwa miesiąc",
+            "nadal czekam na zwrot pieniędzy",
+            "odrzucili reklamację bez powodu",
+            "zwrot jest bardzo skomplikowany",
+        ],
     },
     "website_app": {
         "pos": ["aplikacja jest wygodna", "łatwo się zamawia", "dobra wyszukiwarka na stronie"],
-        "neg": ["aplikacja się zawiesza", "nie mogę się zalogować", "płatność nie przeszła",
-                "strona strasznie wolno działa"],
+        "neg": [
+            "aplikacja się zawiesza",
+            "nie mogę się zalogować",
+            "płatność nie przeszła",
+            "strona strasznie wolno działa",
+        ],
     },
     "store_experience": {
         "pos": ["czysto w sklepie", "łatwo zaparkować", "wygodne godziny otwarcia"],
-        "neg": ["długie kolejki do kasy", "tłok w sklepie", "brud na półkach", "brak miejsc na parkingu",
-                "czynna tylko jedna kasa"],
+        "neg": [
+            "długie kolejki do kasy",
+            "tłok w sklepie",
+            "brud na półkach",
+            "brak miejsc na parkingu",
+            "czynna tylko jedna kasa",
+        ],
     },
 }
 
 WHY_ANSWERS = {
-    "price": ["bo za te pieniądze mogę mieć lepszy produkt gdzie indziej", "bo ceny rosną co miesiąc",
-              "bo koszt wysyłki zjada całą oszczędność"],
-    "promotions": ["bo rabat nie naliczył się w koszyku", "bo nikt nie umiał wyjaśnić zasad promocji"],
-    "product_quality": ["bo to już druga taka wada", "bo zdjęcia na stronie wyglądały inaczej",
-                        "bo materiał jest cienki"],
-    "assortment": ["bo musiałem jechać do innego sklepu", "bo od tygodni nie ma dostawy tego towaru"],
-    "delivery": ["bo czekałem cały dzień w domu", "bo kurier nawet nie zadzwonił",
-                 "bo paczka trafiła do złego paczkomatu", "bo potrzebowałam tego na prezent"],
+    "price": [
+        "bo za te pieniądze mogę mieć lepszy produkt gdzie indziej",
+        "bo ceny rosną co miesiąc",
+        "bo koszt wysyłki zjada całą oszczędność",
+    ],
+    "promotions": [
+        "bo rabat nie naliczył się w koszyku",
+        "bo nikt nie umiał wyjaśnić zasad promocji",
+    ],
+    "product_quality": [
+        "bo to już druga taka wada",
+        "bo zdjęcia na stronie wyglądały inaczej",
+        "bo materiał jest cienki",
+    ],
+    "assortment": [
+        "bo musiałem jechać do innego sklepu",
+        "bo od tygodni nie ma dostawy tego towaru",
+    ],
+    "delivery": [
+        "bo czekałem cały dzień w domu",
+        "bo kurier nawet nie zadzwonił",
+        "bo paczka trafiła do złego paczkomatu",
+        "bo potrzebowałam tego na prezent",
+    ],
     "staff": ["bo czułam się zbywana", "bo nikt nie podszedł, chociaż prosiłem o pomoc"],
-    "customer_support": ["bo sprawa wciąż nie jest załatwiona", "bo za każdym razem muszę wszystko tłumaczyć od nowa",
-                         "bo czekałem pół godziny na połączenie"],
-    "returns_complaints": ["bo potrzebuję tych pieniędzy", "bo nikt nie informuje, co się dzieje z reklamacją",
-                           "bo formularz zwrotu się nie wysyła"],
-    "website_app": ["bo po aktualizacji ciągle wylogowuje", "bo koszyk się czyści", "bo nie da się zapłacić BLIKIEM"],
+    "customer_support": [
+        "bo sprawa wciąż nie jest załatwiona",
+        "bo za każdym razem muszę wszystko tłumaczyć od nowa",
+        "bo czekałem pół godziny na połączenie",
+    ],
+    "returns_complaints": [
+        "bo potrzebuję tych pieniędzy",
+        "bo nikt nie informuje, co się dzieje z reklamacją",
+        "bo formularz zwrotu się nie wysyła",
+    ],
+    "website_app": [
+        "bo po aktualizacji ciągle wylogowuje",
+        "bo koszyk się czyści",
+        "bo nie da się zapłacić BLIKIEM",
+    ],
     "store_experience": ["bo pracuje tylko jedna kasa", "bo w weekend jest nie do wytrzymania"],
 }
 DONE_ANSWERS = ["nie wiem, to wszystko", "już mówiłem", "nie mam nic więcej do dodania"]
@@ -121,28 +249,81 @@ DONE_ANSWERS = ["nie wiem, to wszystko", "już mówiłem", "nie mam nic więcej 
 # topics" should surface (packaging waste among detractors, the new
 # self-checkout among promoters).
 UNCAUGHT = {
-    "neg": ["za dużo plastiku w opakowaniu", "paczka pełna folii i plastiku", "opakowanie kartonowe trzy razy za duże",
-            "brak papierowych toreb", "w sklepie grała za głośna muzyka", "zapach w przymierzalni był okropny"],
-    "pos": ["kasy samoobsługowe są super", "nowe kasy samoobsługowe bardzo przyspieszają zakupy",
-            "ekologiczne opakowanie bez plastiku", "podoba mi się program recyklingu"],
+    "neg": [
+        "za dużo plastiku w opakowaniu",
+        "paczka pełna folii i plastiku",
+        "opakowanie kartonowe trzy razy za duże",
+        "brak papierowych toreb",
+        "w sklepie grała za głośna muzyka",
+        "zapach w przymierzalni był okropny",
+    ],
+    "pos": [
+        "kasy samoobsługowe są super",
+        "nowe kasy samoobsługowe bardzo przyspieszają zakupy",
+        "ekologiczne opakowanie bez plastiku",
+        "podoba mi się program recyklingu",
+    ],
 }
-IMPROVEMENTS = ["niższe ceny", "szybsza dostawa", "więcej promocji", "lepsza aplikacja", "krótsze kolejki",
-                "darmowa wysyłka od mniejszej kwoty", "więcej rozmiarów", "mniej plastiku w paczkach"]
-VALUED_MOST = ["szybkość", "miłą obsługę", "jakość produktów", "wygodę zakupów", "niskie ceny", "kasy samoobsługowe",
-               "szeroki wybór"]
-EXTRA_COMMENTS = ["chciałem tylko dodać, że kurier znowu się spóźnił", "wszystko w porządku, dziękuję",
-                  "aplikacja nadal się zawiesza", "tym razem obsługa była świetna"]
+IMPROVEMENTS = [
+    "niższe ceny",
+    "szybsza dostawa",
+    "więcej promocji",
+    "lepsza aplikacja",
+    "krótsze kolejki",
+    "darmowa wysyłka od mniejszej kwoty",
+    "więcej rozmiarów",
+    "mniej plastiku w paczkach",
+]
+VALUED_MOST = [
+    "szybkość",
+    "miłą obsługę",
+    "jakość produktów",
+    "wygodę zakupów",
+    "niskie ceny",
+    "kasy samoobsługowe",
+    "szeroki wybór",
+]
+EXTRA_COMMENTS = [
+    "chciałem tylko dodać, że kurier znowu się spóźnił",
+    "wszystko w porządku, dziękuję",
+    "aplikacja nadal się zawiesza",
+    "tym razem obsługa była świetna",
+]
 
 # Ids as in data/known_issues.yml, so a demo store shows the trainers' names.
 KNOWN_ISSUES = {
-    "delivery": ("parcel_tracking", "Numer przesyłki i jej status znajdziesz w aplikacji: Moje zamówienia → Śledź."),
-    "website_app": ("password_reset", "Hasło ustawisz na nowo przez „Nie pamiętam hasła” na ekranie logowania."),
-    "returns_complaints": ("complaint_status", "Status reklamacji sprawdzisz w zakładce Zwroty i reklamacje."),
-    "promotions": ("loyalty_points_missing", "Punkty za zakupy w sklepie pojawiają się na karcie do 48 godzin."),
+    "delivery": (
+        "parcel_tracking",
+        "Numer przesyłki i jej status znajdziesz w aplikacji: Moje zamówienia → Śledź.",
+    ),
+    "website_app": (
+        "password_reset",
+        "Hasło ustawisz na nowo przez „Nie pamiętam hasła” na ekranie logowania.",
+    ),
+    "returns_complaints": (
+        "complaint_status",
+        "Status reklamacji sprawdzisz w zakładce Zwroty i reklamacje.",
+    ),
+    "promotions": (
+        "loyalty_points_missing",
+        "Punkty za zakupy w sklepie pojawiają się na karcie do 48 godzin.",
+    ),
 }
 
 SCORE_TEXTS = ["{s}", "{s}", "{s}", "{s}/10", "{s} na 10", "dałbym {s}", "chyba {s}", "{w}"]
-NUMBER_WORDS = ["zero", "jeden", "dwa", "trzy", "cztery", "pięć", "sześć", "siedem", "osiem", "dziewięć", "dziesięć"]
+NUMBER_WORDS = [
+    "zero",
+    "jeden",
+    "dwa",
+    "trzy",
+    "cztery",
+    "pięć",
+    "sześć",
+    "siedem",
+    "osiem",
+    "dziewięć",
+    "dziesięć",
+]
 GREETINGS = ["cześć", "dzień dobry", "hej", "witam", "/start"]
 QUESTION = "Cześć! Mam jedno krótkie pytanie. Jak bardzo prawdopodobne jest, że polecisz nas znajomym? (0-10)"
 REASON_QUESTIONS = {
@@ -178,16 +359,16 @@ class Plan:
 
     sender_id: str
     channel: str
-    touchpoint: Optional[str]
+    touchpoint: str | None
     start: float
-    score: Optional[int]
+    score: int | None
     drivers: list = field(default_factory=list)  # "id:pol" in order, accumulated
     why_chain: list = field(default_factory=list)
-    reason: Optional[str] = None
-    known_issue: Optional[str] = None
-    issue_resolved: Optional[bool] = None
-    score_after: Optional[int] = None
-    outcome: Optional[str] = None  # finished / stopped / None (in progress or abandoned)
+    reason: str | None = None
+    known_issue: str | None = None
+    issue_resolved: bool | None = None
+    score_after: int | None = None
+    outcome: str | None = None  # finished / stopped / None (in progress or abandoned)
     restarted: bool = False  # the customer typed /restart mid-survey before this one
 
 
@@ -201,7 +382,7 @@ class _Writer:
         self.ts = start
         self.rows: list[dict] = []
 
-    def _add(self, data: dict, intent: Optional[str] = None) -> None:
+    def _add(self, data: dict, intent: str | None = None) -> None:
         data["timestamp"] = self.ts
         self.rows.append(
             {
@@ -219,15 +400,24 @@ class _Writer:
         self.ts += self.rng.uniform(low, high)
 
     def action(self, name: str, policy: str = "RulePolicy") -> None:
-        self._add({"event": "action", "metadata": {}, "name": name, "policy": policy, "confidence": 1.0,
-                   "action_text": None, "hide_rule_turn": False})
+        self._add(
+            {
+                "event": "action",
+                "metadata": {},
+                "name": name,
+                "policy": policy,
+                "confidence": 1.0,
+                "action_text": None,
+                "hide_rule_turn": False,
+            }
+        )
 
     def session_start(self) -> None:
         self.action("action_session_start", policy=None)
         self._add({"event": "session_started", "metadata": {}})
         self.action("action_listen")
 
-    def user(self, text: str, intent: str, entities: Optional[list] = None) -> None:
+    def user(self, text: str, intent: str, entities: list | None = None) -> None:
         self.wait()
         message_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
         confidence = round(self.rng.uniform(0.7, 0.999), 4)
@@ -239,18 +429,39 @@ class _Writer:
             "metadata": {},
             "intent_ranking": [{"name": intent, "confidence": confidence}],
         }
-        self._add({"event": "user", "metadata": {}, "text": text, "parse_data": parse,
-                   "input_channel": self.channel, "message_id": message_id}, intent=intent)
+        self._add(
+            {
+                "event": "user",
+                "metadata": {},
+                "text": text,
+                "parse_data": parse,
+                "input_channel": self.channel,
+                "message_id": message_id,
+            },
+            intent=intent,
+        )
 
-    def bot(self, text: str, buttons: Optional[list] = None) -> None:
-        self._add({"event": "bot", "metadata": {"utter_action": "utter_generated"}, "text": text,
-                   "data": {"elements": None, "quick_replies": None, "buttons": buttons, "attachment": None,
-                            "image": None, "custom": None}})
+    def bot(self, text: str, buttons: list | None = None) -> None:
+        self._add(
+            {
+                "event": "bot",
+                "metadata": {"utter_action": "utter_generated"},
+                "text": text,
+                "data": {
+                    "elements": None,
+                    "quick_replies": None,
+                    "buttons": buttons,
+                    "attachment": None,
+                    "image": None,
+                    "custom": None,
+                },
+            }
+        )
 
     def slot(self, name: str, value) -> None:
         self._add({"event": "slot", "metadata": {}, "name": name, "value": value})
 
-    def loop(self, name: Optional[str]) -> None:
+    def loop(self, name: str | None) -> None:
         self._add({"event": "active_loop", "metadata": {}, "name": name})
 
 
@@ -258,8 +469,17 @@ def _entities(text: str, mentions: list[tuple[str, str, str]]) -> list:
     out = []
     for phrase, driver, polarity in mentions:
         start = text.find(phrase)
-        out.append({"entity": driver, "role": polarity, "start": max(start, 0), "end": max(start, 0) + len(phrase),
-                    "value": phrase, "extractor": "DIETClassifier", "confidence_entity": 0.95})
+        out.append(
+            {
+                "entity": driver,
+                "role": polarity,
+                "start": max(start, 0),
+                "end": max(start, 0) + len(phrase),
+                "value": phrase,
+                "extractor": "DIETClassifier",
+                "confidence_entity": 0.95,
+            }
+        )
     return out
 
 
@@ -291,18 +511,27 @@ class Generator:
             d = rng.choice(pool if rng.random() < 0.8 else list(NEGATIVE_RATE))
             if d not in chosen:
                 chosen.append(d)
-        mentions = [(d, "neg" if rng.random() < self._negative_rate(d, when) else "pos") for d in chosen]
+        mentions = [
+            (d, "neg" if rng.random() < self._negative_rate(d, when) else "pos") for d in chosen
+        ]
         pos = sum(1 for _, p in mentions if p == "pos")
         neg = len(mentions) - pos
         uncaught = None
         if count == 0 or rng.random() < 0.06:
             uncaught = "neg" if rng.random() < 0.5 else "pos"
-        mean = 8.0 + 1.3 * pos - 2.6 * neg + (1.0 if uncaught == "pos" else -1.5 if uncaught == "neg" else 0.0)
+        mean = (
+            8.0
+            + 1.3 * pos
+            - 2.6 * neg
+            + (1.0 if uncaught == "pos" else -1.5 if uncaught == "neg" else 0.0)
+        )
         score = int(min(10, max(0, round(rng.gauss(mean, 1.4)))))
         return mentions, uncaught, score
 
     # -- one conversation -----------------------------------------------
-    def survey(self, w: _Writer, plan: Plan, score: Optional[int], mentions, uncaught, cut: Optional[int]) -> None:
+    def survey(
+        self, w: _Writer, plan: Plan, score: int | None, mentions, uncaught, cut: int | None
+    ) -> None:
         """Write one survey. `cut`: stop writing after that many steps (a
         conversation in progress or abandoned); None: run to the end. The
         plan records only what was actually written."""
@@ -316,8 +545,19 @@ class Generator:
 
         greeting = rng.choice(GREETINGS)
         if plan.touchpoint and rng.random() < 0.8:
-            text = '/start{"touchpoint":"%s"}' % plan.touchpoint
-            w.user(text, "start", [{"entity": "touchpoint", "value": plan.touchpoint, "start": 6, "end": 6 + len(plan.touchpoint)}])
+            text = f'/start{{"touchpoint":"{plan.touchpoint}"}}'
+            w.user(
+                text,
+                "start",
+                [
+                    {
+                        "entity": "touchpoint",
+                        "value": plan.touchpoint,
+                        "start": 6,
+                        "end": 6 + len(plan.touchpoint),
+                    }
+                ],
+            )
         else:
             w.user(greeting, "greet" if not greeting.startswith("/") else "start")
         w.action("action_start_survey")
@@ -403,7 +643,9 @@ class Generator:
                     w.user(answer, "done")
                     w.action("survey_form")
                     break
-                unused = [a for a in WHY_ANSWERS[main] if not any(c.startswith(a) for c in plan.why_chain)]
+                unused = [
+                    a for a in WHY_ANSWERS[main] if not any(c.startswith(a) for c in plan.why_chain)
+                ]
                 if not unused:
                     w.user(rng.choice(DONE_ANSWERS), "done")
                     w.action("survey_form")
@@ -482,7 +724,9 @@ class Generator:
             parts.append(rng.choice(["trudno powiedzieć", "ogólnie ok", "nie wiem"]))
         joiner = rng.choice([", ale ", ", ", " i "]) if len(parts) > 1 else ""
         text = joiner.join(parts) if joiner else parts[0]
-        return text[0].upper() + text[1:], [(phr if text.find(phr) >= 0 else phr.capitalize(), d, p) for phr, d, p in found]
+        return text[0].upper() + text[1:], [
+            (phr if text.find(phr) >= 0 else phr.capitalize(), d, p) for phr, d, p in found
+        ]
 
     def _known_issue(self, w: _Writer, plan: Plan, driver: str) -> None:
         rng = self.rng
@@ -571,7 +815,14 @@ class Generator:
                 w.action("action_restart")
                 w._add({"event": "restart", "metadata": {}})
                 w.session_start()
-            plan = Plan(sender_id, channel, touchpoint, w.ts, None, outcome=outcome if outcome == "stopped" else None)
+            plan = Plan(
+                sender_id,
+                channel,
+                touchpoint,
+                w.ts,
+                None,
+                outcome=outcome if outcome == "stopped" else None,
+            )
             mentions, uncaught, score = self._situation(touchpoint, start)
             plan.restarted = bool(plans)
             self.survey(w, plan, None if rng.random() < 0.04 else score, mentions, uncaught, cut)
@@ -584,8 +835,14 @@ class Generator:
             yield w.rows, plans
 
 
-def generate(engine: Engine, conversations: int, seed: int, end: Optional[float] = None,
-             months: int = 18, batch_rows: int = 50_000) -> list[Plan]:
+def generate(
+    engine: Engine,
+    conversations: int,
+    seed: int,
+    end: float | None = None,
+    months: int = 18,
+    batch_rows: int = 50_000,
+) -> list[Plan]:
     """Write `conversations` conversations into `engine`'s events table
     (created if missing) and return the planned surveys."""
     if end is None:
@@ -628,8 +885,16 @@ def _copy_postgresql(conn, rows: list[dict]) -> None:
     buf = io.StringIO()
     out = csv.writer(buf)
     for r in rows:
-        out.writerow([r["sender_id"], r["type_name"], repr(r["timestamp"]), r["intent_name"] or "\\N",
-                      r["action_name"] or "\\N", r["data"]])
+        out.writerow(
+            [
+                r["sender_id"],
+                r["type_name"],
+                repr(r["timestamp"]),
+                r["intent_name"] or "\\N",
+                r["action_name"] or "\\N",
+                r["data"],
+            ]
+        )
     buf.seek(0)
     cursor = conn.connection.driver_connection.cursor()
     # The search_path (schema) of the connection decides where `events` is.

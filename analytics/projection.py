@@ -23,11 +23,13 @@ On PostgreSQL a transaction with a lower event id can commit after one with
 a higher id; re-examining the senders of the last LOOKBACK_IDS ids catches
 such late events.
 """
+
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any, Iterable, Optional
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
@@ -119,7 +121,8 @@ DATA_TABLES = (responses,) + CHILD_TABLES + (extra_comments,)
 
 # --- slot values -----------------------------------------------------------
 
-def _score(value) -> Optional[int]:
+
+def _score(value) -> int | None:
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, str):
@@ -132,7 +135,7 @@ def _score(value) -> Optional[int]:
     return None
 
 
-def _flag(value) -> Optional[bool]:
+def _flag(value) -> bool | None:
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in ("true", "false"):
@@ -140,7 +143,7 @@ def _flag(value) -> Optional[bool]:
     return None
 
 
-def _text(value) -> Optional[str]:
+def _text(value) -> str | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -159,10 +162,10 @@ def _text_list(value) -> list[str]:
     return [t for t in (_text(v) for v in value) if t is not None]
 
 
-def _drivers(value) -> list[tuple[str, Optional[str]]]:
+def _drivers(value) -> list[tuple[str, str | None]]:
     """["staff:pos", "price:neg"] -> [("staff", "pos"), ("price", "neg")],
     each (driver, polarity) once, in the order first named."""
-    out: list[tuple[str, Optional[str]]] = []
+    out: list[tuple[str, str | None]] = []
     for item in _text_list(value):
         driver, sep, polarity = item.rpartition(":")
         if not sep:
@@ -177,16 +180,17 @@ def _drivers(value) -> list[tuple[str, Optional[str]]]:
 
 # --- segments -------------------------------------------------------------
 
+
 @dataclass(slots=True)
 class Segment:
     segment_id: int
     sender_id: str
-    first_event_at: Optional[float]
+    first_event_at: float | None
     surveyed: bool = False
     seen_user: bool = False
-    channel: Optional[str] = None
-    started_at: Optional[float] = None
-    last_event_at: Optional[float] = None
+    channel: str | None = None
+    started_at: float | None = None
+    last_event_at: float | None = None
     last_event_id: int = 0
     closed: bool = False
     slots: dict = field(default_factory=dict)
@@ -198,8 +202,12 @@ class Segment:
             issue = _text(value)
             if issue is not None and (not self.offers or self.offers[-1]["known_issue"] != issue):
                 self.offers.append(
-                    {"known_issue": issue, "issue_resolved": None, "score_after": None,
-                     "score_before": _score(self.slots.get("nps_score"))}
+                    {
+                        "known_issue": issue,
+                        "issue_resolved": None,
+                        "score_after": None,
+                        "score_before": _score(self.slots.get("nps_score")),
+                    }
                 )
         elif name == "issue_resolved" and self.offers:
             self.offers[-1]["issue_resolved"] = _flag(value)
@@ -230,28 +238,52 @@ class Rows:
         if not seg.surveyed:
             comment = _text(slots.get("extra_comment"))
             if comment is not None:
-                self.extra_comments.append((seg.segment_id, seg.sender_id, seg.channel, started, comment))
+                self.extra_comments.append(
+                    (seg.segment_id, seg.sender_id, seg.channel, started, comment)
+                )
             return
         rid = seg.segment_id
         score = _score(slots.get("nps_score"))
-        self.responses.append((
-            rid, seg.sender_id, seg.channel, _text(slots.get("touchpoint")), started, seg.last_event_at,
-            seg.last_event_id, seg.closed, score,
-            # Derived from the score, not read from the nps_group slot, so
-            # the group can never disagree with the score that NPS uses.
-            nps_group(score),
-            _text(slots.get("reason")), _text(slots.get("improvement")), _text(slots.get("valued_most")),
-            _text(slots.get("extra_comment")), _text(slots.get("known_issue")), _flag(slots.get("issue_resolved")),
-            _score(slots.get("nps_score_after")), _flag(slots.get("contact_consent")),
-            _text(slots.get("survey_outcome")),
-        ))
+        self.responses.append(
+            (
+                rid,
+                seg.sender_id,
+                seg.channel,
+                _text(slots.get("touchpoint")),
+                started,
+                seg.last_event_at,
+                seg.last_event_id,
+                seg.closed,
+                score,
+                # Derived from the score, not read from the nps_group slot, so
+                # the group can never disagree with the score that NPS uses.
+                nps_group(score),
+                _text(slots.get("reason")),
+                _text(slots.get("improvement")),
+                _text(slots.get("valued_most")),
+                _text(slots.get("extra_comment")),
+                _text(slots.get("known_issue")),
+                _flag(slots.get("issue_resolved")),
+                _score(slots.get("nps_score_after")),
+                _flag(slots.get("contact_consent")),
+                _text(slots.get("survey_outcome")),
+            )
+        )
         for pos, (driver, polarity) in enumerate(_drivers(slots.get("drivers"))):
             self.driver_mentions.append((rid, pos, driver, polarity))
         for pos, answer in enumerate(_text_list(slots.get("why_chain"))):
             self.why_answers.append((rid, pos, answer))
         for pos, offer in enumerate(seg.offers):
-            self.known_issue_offers.append((rid, pos, offer["known_issue"], offer["issue_resolved"],
-                                            offer["score_before"], offer["score_after"]))
+            self.known_issue_offers.append(
+                (
+                    rid,
+                    pos,
+                    offer["known_issue"],
+                    offer["issue_resolved"],
+                    offer["score_before"],
+                    offer["score_after"],
+                )
+            )
 
 
 def build_segments(events_in_order: Iterable[tuple], emit: Rows) -> None:
@@ -267,7 +299,9 @@ def build_segments(events_in_order: Iterable[tuple], emit: Rows) -> None:
             if seg is not None:
                 seg.closed = True
                 emit.add(seg)
-            open_segments[sender] = Segment(event_id, sender, ts, last_event_at=ts, last_event_id=event_id)
+            open_segments[sender] = Segment(
+                event_id, sender, ts, last_event_at=ts, last_event_id=event_id
+            )
             continue
         if seg is None:
             # The sender's history starts without a session start (older
@@ -296,6 +330,7 @@ def build_segments(events_in_order: Iterable[tuple], emit: Rows) -> None:
 
 # --- the projection database ----------------------------------------------
 
+
 @dataclass(frozen=True)
 class UpdateResult:
     mode: str  # "rebuild", "incremental" or "unchanged"
@@ -310,7 +345,7 @@ class Projection:
     schema (NPS_ANALYTICS_SCHEMA), mapped with schema_translate_map so the
     same table objects serve SQLite and PostgreSQL."""
 
-    def __init__(self, engine: Engine, schema: Optional[str] = "nps_analytics"):
+    def __init__(self, engine: Engine, schema: str | None = "nps_analytics"):
         self.engine = engine
         self.schema = schema if is_postgresql(engine.url) else None
         if self.schema:
@@ -336,11 +371,16 @@ class Projection:
         self._ready = False
 
     def state(self, conn: Connection) -> dict:
-        return {k: v for k, v in conn.execute(sa.select(projection_state.c.key, projection_state.c.value))}
+        return {
+            k: v
+            for k, v in conn.execute(sa.select(projection_state.c.key, projection_state.c.value))
+        }
 
     def _set_state(self, conn: Connection, values: dict) -> None:
         conn.execute(projection_state.delete().where(projection_state.c.key.in_(list(values))))
-        conn.execute(projection_state.insert(), [{"key": k, "value": str(v)} for k, v in values.items()])
+        conn.execute(
+            projection_state.insert(), [{"key": k, "value": str(v)} for k, v in values.items()]
+        )
 
     def update(self, tracker: Engine, rebuild: bool = False) -> UpdateResult:
         """Bring the projection up to date with the tracker store: an
@@ -371,15 +411,27 @@ class Projection:
                 for table in DATA_TABLES:
                     conn.execute(table.delete())
                 self._insert(conn, rows)
-                self._set_state(conn, {"last_event_id": last_id, "source": fingerprint,
-                                       "schema_version": SCHEMA_VERSION, "updated_at": time.time()})
+                self._set_state(
+                    conn,
+                    {
+                        "last_event_id": last_id,
+                        "source": fingerprint,
+                        "schema_version": SCHEMA_VERSION,
+                        "updated_at": time.time(),
+                    },
+                )
                 if self.schema:
                     # Fresh statistics, so later incremental updates find a
                     # sender's rows through the indexes, not by scanning.
                     for table in DATA_TABLES:
                         conn.execute(sa.text(f"ANALYZE {self._qualified(conn, table)}"))
-            return UpdateResult("rebuild", last_id, len({r[1] for r in rows.responses}),
-                                len(rows.responses), time.perf_counter() - started)
+            return UpdateResult(
+                "rebuild",
+                last_id,
+                len({r[1] for r in rows.responses}),
+                len(rows.responses),
+                time.perf_counter() - started,
+            )
         if last_id == known_id:
             return UpdateResult("unchanged", last_id, 0, 0, time.perf_counter() - started)
         senders = tracker_source.changed_senders(tracker, max(0, known_id - LOOKBACK_IDS), last_id)
@@ -390,8 +442,9 @@ class Projection:
             self._delete_senders(conn, senders)
             self._insert(conn, rows)
             self._set_state(conn, {"last_event_id": last_id, "updated_at": time.time()})
-        return UpdateResult("incremental", last_id, len(senders), len(rows.responses),
-                            time.perf_counter() - started)
+        return UpdateResult(
+            "incremental", last_id, len(senders), len(rows.responses), time.perf_counter() - started
+        )
 
     def forget(self, senders: list[str]) -> None:
         """Remove these senders' rows (a person's data erased on request).
@@ -407,12 +460,20 @@ class Projection:
         Without it two PostgreSQL transactions could both delete a sender's
         rows and both insert them again. SQLite serialises writers itself."""
         if self.schema:
-            conn.execute(sa.select(sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"nps_analytics:{self.schema}"))))
+            conn.execute(
+                sa.select(
+                    sa.func.pg_advisory_xact_lock(sa.func.hashtext(f"nps_analytics:{self.schema}"))
+                )
+            )
 
     def _delete_senders(self, conn: Connection, senders: list[str], batch: int = 500) -> None:
         for i in range(0, len(senders), batch):
             part = senders[i : i + batch]
-            ids = sa.select(responses.c.response_id).where(responses.c.sender_id.in_(part)).scalar_subquery()
+            ids = (
+                sa.select(responses.c.response_id)
+                .where(responses.c.sender_id.in_(part))
+                .scalar_subquery()
+            )
             for table in CHILD_TABLES:
                 conn.execute(table.delete().where(table.c.response_id.in_(ids)))
             conn.execute(responses.delete().where(responses.c.sender_id.in_(part)))
@@ -443,10 +504,17 @@ class Projection:
             if conn.dialect.name == "postgresql":  # psycopg2
                 from psycopg2.extras import execute_values
 
-                execute_values(cursor, f"INSERT INTO {name} ({columns}) VALUES %s", items, page_size=page)
+                execute_values(
+                    cursor,
+                    f"INSERT INTO {name} ({columns}) VALUES %s",  # noqa: S608 - names from our schema
+                    items,
+                    page_size=page,
+                )
             else:
                 marks = ", ".join("?" for _ in table.columns)
-                cursor.executemany(f"INSERT INTO {name} ({columns}) VALUES ({marks})", items)
+                # Table and column names come from our own schema, values are bound.
+                sql = f"INSERT INTO {name} ({columns}) VALUES ({marks})"  # noqa: S608
+                cursor.executemany(sql, items)
 
     def read_table(self, table: sa.Table, where=None, columns=None):
         """A projection table as a DataFrame (optionally filtered, optionally
@@ -466,7 +534,11 @@ class Projection:
         frame = pd.DataFrame.from_records(rows, columns=[c.name for c in columns])
         for column in columns:
             # SQLite hands booleans back as 0/1.
-            if isinstance(column.type, sa.Boolean) and len(frame) and frame[column.name].dtype != bool:
+            if (
+                isinstance(column.type, sa.Boolean)
+                and len(frame)
+                and frame[column.name].dtype != bool
+            ):
                 frame[column.name] = frame[column.name].map(_as_bool).astype("object")
         return frame
 
@@ -477,8 +549,12 @@ def _as_bool(value):
     return bool(value)
 
 
-def update_projection(tracker: Engine, projection_engine: Engine, schema: Optional[str] = "nps_analytics",
-                      rebuild: bool = False) -> UpdateResult:
+def update_projection(
+    tracker: Engine,
+    projection_engine: Engine,
+    schema: str | None = "nps_analytics",
+    rebuild: bool = False,
+) -> UpdateResult:
     try:
         return Projection(projection_engine, schema).update(tracker, rebuild=rebuild)
     except sa.exc.OperationalError as exc:

@@ -2,13 +2,13 @@
 customer's phone number, so the dashboard never shows raw ids: it shows a
 keyed hash (HMAC-SHA256), which cannot be reversed or recomputed without
 the key from NPS_PSEUDONYM_KEY."""
+
 from __future__ import annotations
 
 import hashlib
 import hmac
 import secrets
 from functools import lru_cache
-from typing import Optional
 
 
 @lru_cache(maxsize=1)
@@ -18,7 +18,7 @@ def _process_key() -> bytes:
     return secrets.token_bytes(32)
 
 
-def pseudonym(sender_id: str, key: Optional[str]) -> str:
+def pseudonym(sender_id: str, key: str | None) -> str:
     secret = key.encode("utf-8") if key else _process_key()
     digest = hmac.new(secret, str(sender_id).encode("utf-8"), hashlib.sha256).hexdigest()
     return "klient-" + digest[:10]

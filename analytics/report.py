@@ -1,19 +1,19 @@
 """The report: one dict with the headline numbers, built the same way for
 the CLI and the dashboard, and its JSON / CSV / Markdown renderings."""
+
 from __future__ import annotations
 
 import csv
 import io
 import json
 import time
-from typing import Optional
 
 from analytics import stats
 from analytics.dataset import Dataset, Filters, filter_dataset, status_counts
 from analytics.drivers import Catalogue, driver_report
 
 
-def _r(value, digits: int = 1) -> Optional[float]:
+def _r(value, digits: int = 1) -> float | None:
     """Rounded for people; None stays None (JSON null)."""
     if value is None:
         return None
@@ -25,13 +25,19 @@ def _r(value, digits: int = 1) -> Optional[float]:
     return round(float(value), digits)
 
 
-def build_report(ds: Dataset, catalogue: Catalogue, filters: Filters = Filters(),
-                 now: Optional[float] = None, abandon_after_hours: float = 24.0) -> dict:
+def build_report(
+    ds: Dataset,
+    catalogue: Catalogue,
+    filters: Filters | None = None,
+    now: float | None = None,
+    abandon_after_hours: float = 24.0,
+) -> dict:
     """Numbers for the responses that match `filters`.
 
     responses: surveys started (the survey form was activated);
     scored: those with a valid 0-10 score, the base of NPS, groups and drivers.
     nps, ci95 in NPS points (1 decimal); share as a fraction of `scored`."""
+    filters = Filters() if filters is None else filters
     now = time.time() if now is None else now
     part = filter_dataset(ds, filters)
     result = stats.nps_of_frame(part.responses)
@@ -44,8 +50,12 @@ def build_report(ds: Dataset, catalogue: Catalogue, filters: Filters = Filters()
         "nps": _r(result.nps),
         "ci95": [_r(result.ci_low), _r(result.ci_high)] if result.n else None,
         "groups": result.groups,
-        "funnel": {"started": funnel.started, "scored": funnel.scored, "reason": funnel.reason,
-                   "finished": funnel.finished},
+        "funnel": {
+            "started": funnel.started,
+            "scored": funnel.scored,
+            "reason": funnel.reason,
+            "finished": funnel.finished,
+        },
         "status": status_counts(part.responses, now, abandon_after_hours),
         "drivers": [
             {

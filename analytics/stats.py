@@ -11,11 +11,12 @@ Conventions
   never gave a valid 0-10 score has no group, so it cannot count as a
   promoter, passive or detractor.
 """
+
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Iterable, Optional, Sequence
 
 import pandas as pd
 
@@ -28,7 +29,7 @@ from nps.groups import nps_group as _group_of_valid_score
 Z95 = 1.96
 
 
-def nps_group(score) -> Optional[str]:
+def nps_group(score) -> str | None:
     """The group of a stored score; anything that is not a whole 0-10 has none.
 
     Tracker data is read as it was written, so a missing, NaN, boolean or
@@ -55,9 +56,9 @@ class NpsResult:
     promoters: int
     passives: int
     detractors: int
-    nps: Optional[float]  # None when n == 0: no answers, no score
-    ci_low: Optional[float]
-    ci_high: Optional[float]
+    nps: float | None  # None when n == 0: no answers, no score
+    ci_low: float | None
+    ci_high: float | None
 
     @property
     def groups(self) -> dict:
@@ -79,7 +80,9 @@ def _adjusted_variance(p_adj: float, d_adj: float) -> float:
     return p_adj + d_adj - (p_adj - d_adj) ** 2
 
 
-def adjusted_wald_ci(promoters: int, detractors: int, n: int, z: float = Z95) -> tuple[float, float]:
+def adjusted_wald_ci(
+    promoters: int, detractors: int, n: int, z: float = Z95
+) -> tuple[float, float]:
     """95% interval for NPS by the adjusted Wald method (MeasuringU), in NPS
     points, clipped to [-100, 100]."""
     if n < 0 or promoters < 0 or detractors < 0 or promoters + detractors > n:
@@ -122,11 +125,11 @@ def nps(scores: Iterable) -> NpsResult:
 class NpsChange:
     """Change of NPS from period 1 to period 2, with its significance."""
 
-    nps_before: Optional[float]
-    nps_after: Optional[float]
-    change: Optional[float]  # raw NPS points, after - before
-    z: Optional[float]
-    p_value: Optional[float]
+    nps_before: float | None
+    nps_after: float | None
+    change: float | None  # raw NPS points, after - before
+    z: float | None
+    p_value: float | None
     significant: bool
 
 
@@ -161,6 +164,7 @@ def compare_nps(before: NpsResult, after: NpsResult, alpha: float = 0.05) -> Nps
 
 # --- tables --------------------------------------------------------------
 
+
 def nps_groups(scores: pd.Series) -> pd.Series:
     """`nps_group` for a whole column at once (the same rules, vectorised:
     100k responses are grouped in milliseconds)."""
@@ -186,7 +190,9 @@ def _scored(responses: pd.DataFrame) -> pd.DataFrame:
 
 def _counts(groups: pd.Series) -> NpsResult:
     counts = groups.value_counts()
-    return nps_from_counts(int(counts.get(PROMOTER, 0)), int(counts.get(PASSIVE, 0)), int(counts.get(DETRACTOR, 0)))
+    return nps_from_counts(
+        int(counts.get(PROMOTER, 0)), int(counts.get(PASSIVE, 0)), int(counts.get(DETRACTOR, 0))
+    )
 
 
 def nps_of_frame(responses: pd.DataFrame) -> NpsResult:
@@ -238,7 +244,9 @@ def nps_by(responses: pd.DataFrame, column: str, missing_label: str = "(none)") 
         )
         rows.append([value, r.n, r.promoters, r.passives, r.detractors, r.nps, r.ci_low, r.ci_high])
     out = pd.DataFrame(rows, columns=cols)
-    return out.sort_values(["n", column], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    return out.sort_values(["n", column], ascending=[False, True], kind="mergesort").reset_index(
+        drop=True
+    )
 
 
 PERIODS = {"week": "W-MON", "month": "M", "quarter": "Q", "year": "Y"}
@@ -255,7 +263,17 @@ def trend(responses: pd.DataFrame, period: str = "month", alpha: float = 0.05) -
     p_value, significant."""
     if period not in PERIODS:
         raise ValueError(f"period must be one of {sorted(PERIODS)}")
-    cols = ["period", "period_start", "n", "nps", "ci_low", "ci_high", "change", "p_value", "significant"]
+    cols = [
+        "period",
+        "period_start",
+        "n",
+        "nps",
+        "ci_low",
+        "ci_high",
+        "change",
+        "p_value",
+        "significant",
+    ]
     scored = _scored(responses)
     if scored.empty:
         return pd.DataFrame(columns=cols)
@@ -264,7 +282,7 @@ def trend(responses: pd.DataFrame, period: str = "month", alpha: float = 0.05) -
     freq = "W-SUN" if period == "week" else PERIODS[period]
     buckets = when.dt.to_period(freq)
     rows = []
-    previous: Optional[NpsResult] = None
+    previous: NpsResult | None = None
     for bucket, part in scored.groupby(buckets, sort=True):
         counts = part["nps_group"].value_counts()
         r = nps_from_counts(
@@ -338,16 +356,34 @@ def driver_table(
 
     # One pass over the mentions instead of one pass over all respondents per
     # driver: NPS of the rest = totals minus the mentioners' counts.
-    group_of = scored.set_index("response_id")["nps_group"] if not scored.empty else pd.Series(dtype="object")
+    group_of = (
+        scored.set_index("response_id")["nps_group"]
+        if not scored.empty
+        else pd.Series(dtype="object")
+    )
     m = mentions[mentions["response_id"].isin(group_of.index)] if not mentions.empty else mentions
     who = m.drop_duplicates(["driver", "response_id"]) if not m.empty else m
     if not who.empty:
         who = who.assign(nps_group=who["response_id"].map(group_of).values)
         by_group = who.groupby(["driver", "nps_group"]).size()
-        pos = m[m["polarity"] == "pos"].drop_duplicates(["driver", "response_id"]).groupby("driver").size()
-        neg = m[m["polarity"] == "neg"].drop_duplicates(["driver", "response_id"]).groupby("driver").size()
+        pos = (
+            m[m["polarity"] == "pos"]
+            .drop_duplicates(["driver", "response_id"])
+            .groupby("driver")
+            .size()
+        )
+        neg = (
+            m[m["polarity"] == "neg"]
+            .drop_duplicates(["driver", "response_id"])
+            .groupby("driver")
+            .size()
+        )
     else:
-        by_group, pos, neg = pd.Series(dtype="int64"), pd.Series(dtype="int64"), pd.Series(dtype="int64")
+        by_group, pos, neg = (
+            pd.Series(dtype="int64"),
+            pd.Series(dtype="int64"),
+            pd.Series(dtype="int64"),
+        )
 
     def count(d, g):
         return int(by_group.get((d, g), 0))
@@ -357,15 +393,28 @@ def driver_table(
         p_who, pa_who, d_who = count(d, PROMOTER), count(d, PASSIVE), count(d, DETRACTOR)
         n_who = p_who + pa_who + d_who
         mentioners = nps_from_counts(p_who, pa_who, d_who)
-        rest = nps_from_counts(overall.promoters - p_who, overall.passives - pa_who, overall.detractors - d_who)
+        rest = nps_from_counts(
+            overall.promoters - p_who, overall.passives - pa_who, overall.detractors - d_who
+        )
         impact = overall.nps - rest.nps if overall.n and rest.n else None
-        rows.append([d, n_who, (n_who / overall.n) if overall.n else 0.0, int(pos.get(d, 0)), int(neg.get(d, 0)),
-                     mentioners.nps, impact])
+        rows.append(
+            [
+                d,
+                n_who,
+                (n_who / overall.n) if overall.n else 0.0,
+                int(pos.get(d, 0)),
+                int(neg.get(d, 0)),
+                mentioners.nps,
+                impact,
+            ]
+        )
     out = pd.DataFrame(rows, columns=DRIVER_COLUMNS)
-    return out.sort_values(["mentions", "driver"], ascending=[False, True], kind="mergesort").reset_index(drop=True)
+    return out.sort_values(
+        ["mentions", "driver"], ascending=[False, True], kind="mergesort"
+    ).reset_index(drop=True)
 
 
-def main_negative_driver(drivers: Sequence[str]) -> Optional[str]:
+def main_negative_driver(drivers: Sequence[str]) -> str | None:
     """The driver the why-questions probe: the first negative one named, else
     the first one named at all (as "driver_id:polarity" strings or ids)."""
     ids = [str(d) for d in drivers if d]
@@ -377,7 +426,7 @@ def main_negative_driver(drivers: Sequence[str]) -> Optional[str]:
     return None
 
 
-def two_proportion_z(hits_a: int, n_a: int, hits_b: int, n_b: int) -> Optional[float]:
+def two_proportion_z(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float | None:
     """z statistic of the pooled two-proportion test, hits_a/n_a vs
     hits_b/n_b; None when a group is empty or nobody / everybody has it."""
     if n_a == 0 or n_b == 0:

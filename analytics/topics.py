@@ -9,11 +9,12 @@ pipeline has not, so we look each word up in the adjective, noun, verb and
 adverb tables in that order (a word that is itself a noun lemma stays as it
 is: "dostawa" must not become the verb "dostawać").
 """
+
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable, Optional
 
 import pandas as pd
 
@@ -81,8 +82,16 @@ class PolishLemmatizer:
     # Inflected adjective forms first ("miła" -> "miły", not the noun
     # "miła"), then inflected nouns, then words that already are a noun or
     # adjective lemma, then verbs and adverbs.
-    PRIORITY = (("key", "adj"), ("key", "noun"), ("ident", "noun"), ("ident", "adj"),
-                ("key", "verb"), ("ident", "verb"), ("key", "adv"), ("ident", "adv"))
+    PRIORITY = (
+        ("key", "adj"),
+        ("key", "noun"),
+        ("ident", "noun"),
+        ("ident", "adj"),
+        ("key", "verb"),
+        ("ident", "verb"),
+        ("key", "adv"),
+        ("ident", "adv"),
+    )
 
     @classmethod
     def _choose(cls, word: str, keys: dict, idents: dict) -> str:
@@ -109,15 +118,26 @@ class PolishLemmatizer:
         for tokens in token_lists:
             content = [self.lemma(w) for w in tokens if w not in self.stop_words]
             content = [w for w in content if w not in self.stop_words]
-            pairs = [f"{a} {b}" for a, b in zip(content, content[1:]) if a != b]
+            pairs = [f"{a} {b}" for a, b in zip(content, content[1:], strict=False) if a != b]
             out.append(content + pairs)
         return out
 
 
-TERM_COLUMNS = ["term", "docs_group", "docs_rest", "share_group", "share_rest", "lift", "z", "uncaught_docs"]
+TERM_COLUMNS = [
+    "term",
+    "docs_group",
+    "docs_rest",
+    "share_group",
+    "share_rest",
+    "lift",
+    "z",
+    "uncaught_docs",
+]
 
 
-def over_represented(docs: pd.DataFrame, group: str, min_docs: int = MIN_DOCS, z_min: float = Z_MIN) -> pd.DataFrame:
+def over_represented(
+    docs: pd.DataFrame, group: str, min_docs: int = MIN_DOCS, z_min: float = Z_MIN
+) -> pd.DataFrame:
     """Terms that more of `group`'s respondents use than the others do.
 
     `docs`: one row per response with `nps_group`, `caught` (a driver was
@@ -131,7 +151,7 @@ def over_represented(docs: pd.DataFrame, group: str, min_docs: int = MIN_DOCS, z
     in_group = docs["nps_group"] == group
     n_group, n_rest = int(in_group.sum()), int((~in_group).sum())
     counts: dict[str, list[int]] = {}
-    for terms, mine, caught in zip(docs["terms"], in_group, docs["caught"]):
+    for terms, mine, caught in zip(docs["terms"], in_group, docs["caught"], strict=False):
         for term in set(terms):
             c = counts.setdefault(term, [0, 0, 0])
             c[0 if mine else 1] += 1
@@ -151,7 +171,9 @@ def over_represented(docs: pd.DataFrame, group: str, min_docs: int = MIN_DOCS, z
     return out.sort_values(["z", "term"], ascending=[False, True]).reset_index(drop=True)
 
 
-def documents(comments: pd.DataFrame, caught_ids: set, lemmatizer: PolishLemmatizer) -> pd.DataFrame:
+def documents(
+    comments: pd.DataFrame, caught_ids: set, lemmatizer: PolishLemmatizer
+) -> pd.DataFrame:
     """One document per scored response: its reason, why-answers and
     group-specific answers, as terms."""
     c = comments[comments["nps_group"].notna()]
@@ -159,13 +181,15 @@ def documents(comments: pd.DataFrame, caught_ids: set, lemmatizer: PolishLemmati
     for row in c.itertuples(index=False):
         parts = [row.reason, *row.why_chain, row.improvement, row.valued_most]
         texts.append(" . ".join(p for p in parts if isinstance(p, str) and p))
-    return pd.DataFrame({
-        "response_id": c["response_id"].tolist(),
-        "nps_group": c["nps_group"].tolist(),
-        "caught": [rid in caught_ids for rid in c["response_id"]],
-        "text": texts,
-        "terms": lemmatizer.terms(texts),
-    })
+    return pd.DataFrame(
+        {
+            "response_id": c["response_id"].tolist(),
+            "nps_group": c["nps_group"].tolist(),
+            "caught": [rid in caught_ids for rid in c["response_id"]],
+            "text": texts,
+            "terms": lemmatizer.terms(texts),
+        }
+    )
 
 
 def suggestions(docs: pd.DataFrame, group: str, only_uncaught: bool) -> pd.DataFrame:
@@ -175,7 +199,7 @@ def suggestions(docs: pd.DataFrame, group: str, only_uncaught: bool) -> pd.DataF
     return over_represented(part, group)
 
 
-def examples(docs: pd.DataFrame, term: str, group: Optional[str] = None, limit: int = 10) -> list[str]:
+def examples(docs: pd.DataFrame, term: str, group: str | None = None, limit: int = 10) -> list[str]:
     hit = docs[[term in set(t) for t in docs["terms"]]]
     if group:
         hit = hit[hit["nps_group"] == group]

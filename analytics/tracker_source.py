@@ -9,10 +9,12 @@ events is the slot name and for `active_loop` events the form name. That
 lets us pick the survey slots in SQL and skip the rest of the (large) event
 stream without parsing its JSON.
 """
+
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable, Iterator, NamedTuple, Optional, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any, NamedTuple
 
 import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
@@ -66,11 +68,11 @@ class RawEvent(NamedTuple):
     id: int
     sender_id: str
     type_name: str
-    timestamp: Optional[float]
-    action_name: Optional[str]  # slot name for slot events, form name for active_loop
-    channel: Optional[str]  # input_channel, user events only
+    timestamp: float | None
+    action_name: str | None  # slot name for slot events, form name for active_loop
+    channel: str | None  # input_channel, user events only
     value: Any  # slot value (decoded by decode_value), slot events only
-    value_type: Optional[str]  # SQLite's json_type of the value; None on PostgreSQL
+    value_type: str | None  # SQLite's json_type of the value; None on PostgreSQL
 
 
 def _relevant():
@@ -98,14 +100,18 @@ def _columns(dialect: str) -> list:
         # json_extract raises on malformed JSON; such an event is skipped.
         valid = sa.func.json_valid(events.c.data) == 1
     return [
-        events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.action_name,
+        events.c.id,
+        events.c.sender_id,
+        events.c.type_name,
+        events.c.timestamp,
+        events.c.action_name,
         sa.case((sa.and_(is_user, valid), channel), else_=sa.null()).label("channel"),
         sa.case((sa.and_(is_slot, valid), value), else_=sa.null()).label("value"),
         sa.case((sa.and_(is_slot, valid), kind), else_=sa.null()).label("value_type"),
     ]
 
 
-def decode_value(value: Any, value_type: Optional[str]) -> Any:
+def decode_value(value: Any, value_type: str | None) -> Any:
     """SQLite's json_extract gives SQL values: booleans as 1/0 and lists as
     JSON text; json_type says which it was."""
     if value_type is None:
@@ -138,7 +144,9 @@ def check_events_table(engine: Engine) -> None:
     except sa.exc.DBAPIError as exc:
         raise AnalyticsError(f"cannot read the tracker store: {_first_line(exc)}") from None
     if not has:
-        raise AnalyticsError("the tracker store has no `events` table (is this Rasa's SQL tracker store?)")
+        raise AnalyticsError(
+            "the tracker store has no `events` table (is this Rasa's SQL tracker store?)"
+        )
 
 
 def _first_line(exc: Exception) -> str:
@@ -146,7 +154,7 @@ def _first_line(exc: Exception) -> str:
     return text.splitlines()[0] if text else exc.__class__.__name__
 
 
-def event_bounds(engine: Engine) -> tuple[Optional[int], Optional[int]]:
+def event_bounds(engine: Engine) -> tuple[int | None, int | None]:
     """(first id, last id) of the events table, (None, None) when empty."""
     # Two queries on purpose: each alone is answered from the primary key
     # index at once, while min() and max() together make SQLite scan the table.
@@ -156,7 +164,7 @@ def event_bounds(engine: Engine) -> tuple[Optional[int], Optional[int]]:
     return first, last
 
 
-def source_fingerprint(engine: Engine, first_id: Optional[int]) -> str:
+def source_fingerprint(engine: Engine, first_id: int | None) -> str:
     """Identity of the store: its URL (no password) and its first event, so a
     projection notices when it is pointed at another or a recreated store."""
     where = engine.url.render_as_string(hide_password=True)
@@ -174,7 +182,9 @@ def source_fingerprint(engine: Engine, first_id: Optional[int]) -> str:
     return f"{where}#{first_id}:{row[0]}:{row[1]!r}"
 
 
-def iter_events(engine: Engine, after_id: int, upto_id: int, chunk_ids: int = 100_000) -> Iterator[tuple]:
+def iter_events(
+    engine: Engine, after_id: int, upto_id: int, chunk_ids: int = 100_000
+) -> Iterator[tuple]:
     """Relevant events with after_id < id <= upto_id, in id order, as
     RawEvent-ordered tuples.
 
@@ -223,7 +233,9 @@ def iter_sender_events(
 def latest_messages(engine: Engine, limit: int = 50) -> list[dict]:
     """The newest user and bot messages, for the live view."""
     query = (
-        sa.select(events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.data)
+        sa.select(
+            events.c.id, events.c.sender_id, events.c.type_name, events.c.timestamp, events.c.data
+        )
         .where(events.c.type_name.in_(("user", "bot")))
         .order_by(events.c.id.desc())
         .limit(limit)

@@ -10,6 +10,7 @@ incremental update with 1k new conversations < 2 s.
 PostgreSQL: 127.0.0.1:5432, user postgres, database `test`; the benchmark
 uses its own schemas and drops them afterwards.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -23,7 +24,6 @@ import uuid
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
 END = "2026-06-30"  # fixed, so runs are comparable
@@ -35,6 +35,7 @@ def _peak_mb() -> float:
 
 
 # --- phases (each in its own process) -------------------------------------
+
 
 def phase_generate(args) -> dict:
     import datetime as dt
@@ -60,8 +61,12 @@ def phase_project(args) -> dict:
 
     t = time.perf_counter()
     result = _projection(args).update(tracker_engine(args.db), rebuild=args.rebuild)
-    return {"seconds": time.perf_counter() - t, "mode": result.mode, "responses": result.responses,
-            "senders": result.senders}
+    return {
+        "seconds": time.perf_counter() - t,
+        "mode": result.mode,
+        "responses": result.responses,
+        "senders": result.senders,
+    }
 
 
 def phase_report(args) -> dict:
@@ -80,10 +85,17 @@ def phase_report(args) -> dict:
     projection = _projection(args)
     projection.update(tracker_engine(args.db))
     ds = load_dataset(projection, parts=())
-    report = build_report(ds, load_catalogue(settings.drivers_file, settings.known_issues_file), Filters())
+    report = build_report(
+        ds, load_catalogue(settings.drivers_file, settings.known_issues_file), Filters()
+    )
     text = to_json(report)
-    return {"seconds": time.perf_counter() - t, "imports": imported, "responses": report["responses"],
-            "nps": report["nps"], "bytes": len(text)}
+    return {
+        "seconds": time.perf_counter() - t,
+        "imports": imported,
+        "responses": report["responses"],
+        "nps": report["nps"],
+        "bytes": len(text),
+    }
 
 
 def phase_render(args) -> dict:
@@ -93,7 +105,9 @@ def phase_render(args) -> dict:
     os.environ["NPS_ANALYTICS_DB_URL"] = args.analytics_db
     os.environ["NPS_ANALYTICS_SCHEMA"] = args.schema
     t = time.perf_counter()
-    at = AppTest.from_file(str(ROOT / "analytics" / "dashboard" / "views" / "overview.py"), default_timeout=600)
+    at = AppTest.from_file(
+        str(ROOT / "analytics" / "dashboard" / "views" / "overview.py"), default_timeout=600
+    )
     at.run()
     seconds = time.perf_counter() - t
     if at.exception:
@@ -102,7 +116,12 @@ def phase_render(args) -> dict:
     return {"seconds": seconds, "nps": nps}
 
 
-PHASES = {"generate": phase_generate, "project": phase_project, "report": phase_report, "render": phase_render}
+PHASES = {
+    "generate": phase_generate,
+    "project": phase_project,
+    "report": phase_report,
+    "render": phase_render,
+}
 
 
 def run_phase(name: str, **kw) -> dict:
@@ -120,6 +139,7 @@ def run_phase(name: str, **kw) -> dict:
 
 # --- driver ---------------------------------------------------------------
 
+
 def _stores(backend: str, n: int):
     """(tracker URL, projection URL, projection schema, cleanup)."""
     if backend == "sqlite":
@@ -132,6 +152,7 @@ def _stores(backend: str, n: int):
         def cleanup():
             for p in (tracker, projection):
                 p.unlink(missing_ok=True)
+
         return f"sqlite:///{tracker}", f"sqlite:///{projection}", "nps_analytics", cleanup
 
     import sqlalchemy as sa
@@ -147,7 +168,13 @@ def _stores(backend: str, n: int):
             for s in (tracker_schema, projection_schema):
                 conn.execute(sa.schema.DropSchema(s, cascade=True, if_exists=True))
         admin.dispose()
-    return f"{PG_BASE}?options=-csearch_path%3D{tracker_schema}", PG_BASE, projection_schema, cleanup
+
+    return (
+        f"{PG_BASE}?options=-csearch_path%3D{tracker_schema}",
+        PG_BASE,
+        projection_schema,
+        cleanup,
+    )
 
 
 def bench(backend: str, n: int) -> dict:
@@ -163,11 +190,21 @@ def bench(backend: str, n: int) -> dict:
     finally:
         cleanup()
     return {
-        "backend": backend, "conversations": n, "surveys": gen["surveys"] + gen_new["surveys"],
-        "generate_s": gen["seconds"], "full_s": full["seconds"], "full_peak_mb": full["peak_mb"],
-        "incremental_s": inc["seconds"], "incremental_mode": inc["mode"], "incremental_senders": inc["senders"],
-        "report_s": rep["seconds"], "report_imports_s": rep["imports"], "report_peak_mb": rep["peak_mb"],
-        "render_s": render["seconds"], "render_peak_mb": render["peak_mb"], "nps": rep["nps"],
+        "backend": backend,
+        "conversations": n,
+        "surveys": gen["surveys"] + gen_new["surveys"],
+        "generate_s": gen["seconds"],
+        "full_s": full["seconds"],
+        "full_peak_mb": full["peak_mb"],
+        "incremental_s": inc["seconds"],
+        "incremental_mode": inc["mode"],
+        "incremental_senders": inc["senders"],
+        "report_s": rep["seconds"],
+        "report_imports_s": rep["imports"],
+        "report_peak_mb": rep["peak_mb"],
+        "render_s": render["seconds"],
+        "render_peak_mb": render["peak_mb"],
+        "nps": rep["nps"],
         "dashboard_nps": render["nps"],
     }
 
@@ -196,26 +233,39 @@ def main() -> None:
         for n in (int(s) for s in args.sizes.split(",")):
             row = bench(backend, n)
             rows.append(row)
-            print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}), flush=True)
+            print(
+                json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in row.items()}),
+                flush=True,
+            )
     print()
-    print("| backend | conversations | surveys | generate s | full projection s | peak MB | incremental +1k s "
-          "| report s | report peak MB | dashboard first render s | render peak MB |")
+    print(
+        "| backend | conversations | surveys | generate s | full projection s | peak MB | incremental +1k s "
+        "| report s | report peak MB | dashboard first render s | render peak MB |"
+    )
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
     for r in rows:
-        print(f"| {r['backend']} | {r['conversations']:,} | {r['surveys']:,} | {r['generate_s']:.1f} | "
-              f"{r['full_s']:.2f} | {r['full_peak_mb']:.0f} | {r['incremental_s']:.2f} | {r['report_s']:.2f} | "
-              f"{r['report_peak_mb']:.0f} | {r['render_s']:.2f} | {r['render_peak_mb']:.0f} |")
+        print(
+            f"| {r['backend']} | {r['conversations']:,} | {r['surveys']:,} | {r['generate_s']:.1f} | "
+            f"{r['full_s']:.2f} | {r['full_peak_mb']:.0f} | {r['incremental_s']:.2f} | {r['report_s']:.2f} | "
+            f"{r['report_peak_mb']:.0f} | {r['render_s']:.2f} | {r['render_peak_mb']:.0f} |"
+        )
     print()
     for r in rows:
-        checks = [("incremental +1k", r["incremental_s"], GOALS["incremental_1k"]),
-                  ("report", r["report_s"], GOALS["report"])]
+        checks = [
+            ("incremental +1k", r["incremental_s"], GOALS["incremental_1k"]),
+            ("report", r["report_s"], GOALS["report"]),
+        ]
         if r["conversations"] >= 100_000:
             checks.append(("full projection", r["full_s"], GOALS["full_100k"]))
         for name, value, goal in checks:
             verdict = "ok" if value < goal else "MISSED"
-            print(f"{r['backend']} {r['conversations']:,}: {name} {value:.2f} s (goal < {goal:.0f} s): {verdict}")
+            print(
+                f"{r['backend']} {r['conversations']:,}: {name} {value:.2f} s (goal < {goal:.0f} s): {verdict}"
+            )
         if str(r["nps"]) != str(r["dashboard_nps"]).replace("–", "None"):
-            print(f"{r['backend']} {r['conversations']:,}: report NPS {r['nps']} vs dashboard {r['dashboard_nps']}")
+            print(
+                f"{r['backend']} {r['conversations']:,}: report NPS {r['nps']} vs dashboard {r['dashboard_nps']}"
+            )
 
 
 if __name__ == "__main__":

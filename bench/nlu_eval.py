@@ -24,6 +24,7 @@ its characters. Per driver it prints precision / recall / F1 ignoring the
 role, the share of found mentions whose polarity is right, and per
 driver:role precision / recall / F1 (type and role must both match).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -37,12 +38,11 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import yaml
+
+from nps.drivers import load_catalogue
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-
-import yaml  # noqa: E402  (after the sys.path line)
-
-from nps.drivers import load_catalogue  # noqa: E402
 
 RASA = REPO / ".venv" / "bin" / "rasa"
 DEFAULT_OUT = REPO / "results" / "nlu_cv"
@@ -67,26 +67,48 @@ def config_with_epochs(config_path: Path, epochs: int, tmp: Path) -> Path:
     return path
 
 
-def run_cross_validation(config: Path, nlu: Path, folds: int, out: Path, tmp: Path,
-                         timeout: float) -> float:
+def run_cross_validation(
+    config: Path, nlu: Path, folds: int, out: Path, tmp: Path, timeout: float
+) -> float:
     """``rasa test nlu --cross-validation``; returns the seconds it took."""
     if out.exists():
         shutil.rmtree(out)  # a report left from an earlier run must not be read as this one's
     out.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ, PYTHONPATH=str(REPO), RASA_TELEMETRY_ENABLED="false",
-               TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-               # Fold models are throw-away: keep them out of the project's .rasa/cache.
-               RASA_CACHE_DIRECTORY=str(tmp / "cache"))
-    command = [str(RASA), "test", "nlu", "--nlu", str(nlu), "--config", str(config),
-               "--cross-validation", "--folds", str(folds), "--out", str(out),
-               "--successes", "--no-plot"]
-    print("$ " + " ".join(shown(Path(c)) if c.startswith(str(REPO)) else c
-                          for c in command), flush=True)
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        # Fold models are throw-away: keep them out of the project's .rasa/cache.
+        RASA_CACHE_DIRECTORY=str(tmp / "cache"),
+    )
+    command = [
+        str(RASA),
+        "test",
+        "nlu",
+        "--nlu",
+        str(nlu),
+        "--config",
+        str(config),
+        "--cross-validation",
+        "--folds",
+        str(folds),
+        "--out",
+        str(out),
+        "--successes",
+        "--no-plot",
+    ]
+    print(
+        "$ " + " ".join(shown(Path(c)) if c.startswith(str(REPO)) else c for c in command),
+        flush=True,
+    )
     log_path = tmp / "rasa-test.log"
     started = time.monotonic()
     with open(log_path, "wb") as log:
-        completed = subprocess.run(command, cwd=REPO, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, timeout=timeout)
+        completed = subprocess.run(
+            command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
+        )
     elapsed = time.monotonic() - started
     if completed.returncode != 0:
         tail = log_path.read_text(errors="replace").splitlines()[-40:]
@@ -127,8 +149,11 @@ def held_out_messages(out: Path) -> list[dict]:
             key = json.dumps(entry, sort_keys=True, ensure_ascii=False)
             counts[name][key] += 1
             entries[key] = entry
-    return [entries[key] for key in entries
-            for _ in range(max(counts["errors"][key], counts["successes"][key]))]
+    return [
+        entries[key]
+        for key in entries
+        for _ in range(max(counts["errors"][key], counts["successes"][key]))
+    ]
 
 
 def _overlap(a: dict, b: dict) -> bool:
@@ -142,22 +167,29 @@ def score_mentions(messages: list[dict], drivers: list[str]) -> dict:
     by_role = defaultdict(Counter)
     for message in messages:
         gold = [e for e in message.get("entities") or [] if e.get("entity") in driver_set]
-        pred = [e for e in message.get("predicted_entities") or []
-                if e.get("entity") in driver_set and e.get("extractor", EXTRACTOR) == EXTRACTOR]
+        pred = [
+            e
+            for e in message.get("predicted_entities") or []
+            if e.get("entity") in driver_set and e.get("extractor", EXTRACTOR) == EXTRACTOR
+        ]
         for g in gold:
             same_driver = [p for p in pred if p["entity"] == g["entity"] and _overlap(g, p)]
             if same_driver:
                 by_driver[g["entity"]]["tp"] += 1
                 by_driver[g["entity"]]["polarity_checked"] += 1
                 # the prediction that shares the most characters decides the polarity
-                best = max(same_driver, key=lambda p: min(g["end"], p["end"]) - max(g["start"], p["start"]))
+                best = max(
+                    same_driver, key=lambda p: min(g["end"], p["end"]) - max(g["start"], p["start"])
+                )
                 if best.get("role") == g.get("role"):
                     by_driver[g["entity"]]["polarity_right"] += 1
             else:
                 by_driver[g["entity"]]["fn"] += 1
             label = f"{g['entity']}:{g.get('role')}"
-            if any(p["entity"] == g["entity"] and p.get("role") == g.get("role") and _overlap(g, p)
-                   for p in pred):
+            if any(
+                p["entity"] == g["entity"] and p.get("role") == g.get("role") and _overlap(g, p)
+                for p in pred
+            ):
                 by_role[label]["tp"] += 1
             else:
                 by_role[label]["fn"] += 1
@@ -165,8 +197,10 @@ def score_mentions(messages: list[dict], drivers: list[str]) -> dict:
             if not any(g["entity"] == p["entity"] and _overlap(g, p) for g in gold):
                 by_driver[p["entity"]]["fp"] += 1
             label = f"{p['entity']}:{p.get('role')}"
-            if not any(g["entity"] == p["entity"] and g.get("role") == p.get("role")
-                       and _overlap(g, p) for g in gold):
+            if not any(
+                g["entity"] == p["entity"] and g.get("role") == p.get("role") and _overlap(g, p)
+                for g in gold
+            ):
                 by_role[label]["fp"] += 1
     return {"driver": by_driver, "role": by_role}
 
@@ -175,8 +209,11 @@ def prf(c: Counter) -> tuple[float, float, float]:
     tp, fp, fn = c["tp"], c["fp"], c["fn"]
     precision = tp / (tp + fp) if tp + fp else float("nan")
     recall = tp / (tp + fn) if tp + fn else float("nan")
-    f1 = (2 * precision * recall / (precision + recall)
-          if tp and precision + recall else (0.0 if tp + fp + fn else float("nan")))
+    f1 = (
+        2 * precision * recall / (precision + recall)
+        if tp and precision + recall
+        else (0.0 if tp + fp + fn else float("nan"))
+    )
     return precision, recall, f1
 
 
@@ -186,11 +223,22 @@ def pct(value: float | None) -> str:
 
 def table(header: list[str], rows: list[list[str]]) -> str:
     widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-    line = lambda row: "| " + " | ".join(  # noqa: E731
-        str(c).ljust(w) if i == 0 else str(c).rjust(w)
-        for i, (c, w) in enumerate(zip(row, widths))) + " |"
-    rule = "|" + "|".join(("-" * (w + 1) + ":") if i else ("-" * (w + 2))
-                          for i, w in enumerate(widths)) + "|"
+
+    def line(row):
+        return (
+            "| "
+            + " | ".join(
+                str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=False))
+            )
+            + " |"
+        )
+
+    rule = (
+        "|"
+        + "|".join(("-" * (w + 1) + ":") if i else ("-" * (w + 2)) for i, w in enumerate(widths))
+        + "|"
+    )
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
@@ -201,19 +249,34 @@ def report(out: Path, drivers: list[str]) -> int:
         return 2
 
     print("\n## Intents (held-out folds)\n")
-    print(table(["metric", "value"], [
-        ["accuracy", pct(intents.get("accuracy"))],
-        ["macro F1", pct(intents.get("macro avg", {}).get("f1-score"))],
-        ["weighted F1", pct(intents.get("weighted avg", {}).get("f1-score"))],
-        ["messages", str(intents.get("macro avg", {}).get("support", "-"))],
-    ]))
+    print(
+        table(
+            ["metric", "value"],
+            [
+                ["accuracy", pct(intents.get("accuracy"))],
+                ["macro F1", pct(intents.get("macro avg", {}).get("f1-score"))],
+                ["weighted F1", pct(intents.get("weighted avg", {}).get("f1-score"))],
+                ["messages", str(intents.get("macro avg", {}).get("support", "-"))],
+            ],
+        )
+    )
     rows = []
     for name, m in sorted(intents.items()):
         if not isinstance(m, dict) or name.endswith(" avg"):
             continue
-        confused = ", ".join(f"{k} {v}" for k, v in list((m.get("confused_with") or {}).items())[:2])
-        rows.append([name, str(m.get("support")), pct(m.get("precision")), pct(m.get("recall")),
-                     pct(m.get("f1-score")), confused])
+        confused = ", ".join(
+            f"{k} {v}" for k, v in list((m.get("confused_with") or {}).items())[:2]
+        )
+        rows.append(
+            [
+                name,
+                str(m.get("support")),
+                pct(m.get("precision")),
+                pct(m.get("recall")),
+                pct(m.get("f1-score")),
+                confused,
+            ]
+        )
     print()
     print(table(["intent", "n", "precision", "recall", "F1", "most confused with"], rows))
 
@@ -232,9 +295,12 @@ def report(out: Path, drivers: list[str]) -> int:
         polarity = c["polarity_right"] / c["polarity_checked"] if c["polarity_checked"] else None
         rows.append([d, str(c["tp"] + c["fn"]), pct(p), pct(r), pct(f), pct(polarity)])
     p, r, f = prf(total)
-    polarity = total["polarity_right"] / total["polarity_checked"] if total["polarity_checked"] else None
-    rows.append(["**all (micro)**", str(total["tp"] + total["fn"]), pct(p), pct(r), pct(f),
-                 pct(polarity)])
+    polarity = (
+        total["polarity_right"] / total["polarity_checked"] if total["polarity_checked"] else None
+    )
+    rows.append(
+        ["**all (micro)**", str(total["tp"] + total["fn"]), pct(p), pct(r), pct(f), pct(polarity)]
+    )
     rows.append(["**macro F1**", "", "", "", pct(sum(f1s) / len(f1s) if f1s else None), ""])
     print(table(["driver", "mentions", "precision", "recall", "F1", "polarity right"], rows))
 
@@ -258,31 +324,55 @@ def report(out: Path, drivers: list[str]) -> int:
         for role in ("pos", "neg"):
             m = diet.get(f"{d}.{role}")
             if m:
-                rows.append([f"{d}.{role}", str(m.get("support")), pct(m.get("precision")),
-                             pct(m.get("recall")), pct(m.get("f1-score"))])
+                rows.append(
+                    [
+                        f"{d}.{role}",
+                        str(m.get("support")),
+                        pct(m.get("precision")),
+                        pct(m.get("recall")),
+                        pct(m.get("f1-score")),
+                    ]
+                )
     for name in ("micro avg", "macro avg", "weighted avg"):
         m = diet.get(name)
         if m:
-            rows.append([f"**{name}**", str(m.get("support")), pct(m.get("precision")),
-                         pct(m.get("recall")), pct(m.get("f1-score"))])
+            rows.append(
+                [
+                    f"**{name}**",
+                    str(m.get("support")),
+                    pct(m.get("precision")),
+                    pct(m.get("recall")),
+                    pct(m.get("f1-score")),
+                ]
+            )
     print(table(["label", "tokens", "precision", "recall", "F1"], rows))
-    print(f"\n(mention-level figures from {len(messages)} held-out messages with entities; "
-          f"reports in {shown(out)}/)")
+    print(
+        f"\n(mention-level figures from {len(messages)} held-out messages with entities; "
+        f"reports in {shown(out)}/)"
+    )
     return 0
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
-    parser.add_argument("--epochs", type=int, default=None,
-                        help="DIET epochs for this evaluation (default: config.yml's own)")
+    parser.add_argument(
+        "--epochs",
+        type=int,
+        default=None,
+        help="DIET epochs for this evaluation (default: config.yml's own)",
+    )
     parser.add_argument("--config", type=Path, default=REPO / "config.yml")
     parser.add_argument("--nlu", type=Path, default=REPO / "data" / "nlu")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--timeout", type=float, default=3600,
-                        help="give up on rasa test after this many seconds")
-    parser.add_argument("--report-only", action="store_true",
-                        help="do not run Rasa; read the reports already in --out")
+    parser.add_argument(
+        "--timeout", type=float, default=3600, help="give up on rasa test after this many seconds"
+    )
+    parser.add_argument(
+        "--report-only",
+        action="store_true",
+        help="do not run Rasa; read the reports already in --out",
+    )
     args = parser.parse_args(argv)
     if args.folds < 2:
         parser.error("--folds must be at least 2")
@@ -294,13 +384,21 @@ def main(argv: list[str] | None = None) -> int:
             config = args.config
             if args.epochs is not None:
                 config = config_with_epochs(args.config, args.epochs, tmp_path)
-            epochs = next((c.get("epochs") for c in
-                           yaml.safe_load(config.read_text(encoding="utf-8"))["pipeline"]
-                           if c.get("name") == "DIETClassifier"), None)
-            print(f"NLU cross-validation: {args.folds} folds, DIET epochs {epochs}, "
-                  f"data {shown(args.nlu)}")
-            seconds = run_cross_validation(config, args.nlu, args.folds, args.out, tmp_path,
-                                           args.timeout)
+            epochs = next(
+                (
+                    c.get("epochs")
+                    for c in yaml.safe_load(config.read_text(encoding="utf-8"))["pipeline"]
+                    if c.get("name") == "DIETClassifier"
+                ),
+                None,
+            )
+            print(
+                f"NLU cross-validation: {args.folds} folds, DIET epochs {epochs}, "
+                f"data {shown(args.nlu)}"
+            )
+            seconds = run_cross_validation(
+                config, args.nlu, args.folds, args.out, tmp_path, args.timeout
+            )
             print(f"rasa test nlu took {seconds:.0f} s")
     return report(args.out, drivers)
 

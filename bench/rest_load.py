@@ -33,6 +33,7 @@ With ``--breakdown`` two more measurements say where the full bot's time goes:
 Everything talks to 127.0.0.1 only, and every phase is bounded in count
 (``--conversations``) and time (``--max-seconds``).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -53,14 +54,12 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import aiohttp
+import yaml
+
+from tests.bot_process import DEFAULT_MODEL, VENV_BIN, BotProcess
+
 REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
-sys.path.insert(0, str(REPO / "tests"))
-
-import aiohttp  # noqa: E402  (bot environment; after the sys.path lines)
-import yaml  # noqa: E402
-
-from bot_process import DEFAULT_MODEL, VENV_BIN, BotProcess  # noqa: E402
 
 # var/bench/ is shared with other benchmarks: ours go in a folder of their own.
 BENCH_VAR = REPO / "var" / "bench" / "rest_load"
@@ -128,15 +127,26 @@ def conversation(kind: int, rng: random.Random) -> list[str]:
         # passive with a complaint: one why, then done, then what would make it a 10
         lambda: [c(GREETINGS), c(PASSIVE_SCORES), c(MIXED), c(WHYS), c(DONE), c(IMPROVEMENTS)],
         # detractor probed with whys, then asked for contact consent
-        lambda: [c(GREETINGS), c(DETRACTOR_SCORES), c(COMPLAINTS),
-                 *rng.sample(WHYS, 2), c(DONE), c(YES + NO)],
+        lambda: [
+            c(GREETINGS),
+            c(DETRACTOR_SCORES),
+            c(COMPLAINTS),
+            *rng.sample(WHYS, 2),
+            c(DONE),
+            c(YES + NO),
+        ],
         # detractor whose known issue has a fix that helps, then re-rates
         lambda: [c(GREETINGS), "2, nie wiem gdzie jest moja paczka", "tak, pomogło", "7", c(NO)],
         # detractor whose known issue fix did not help
         lambda: [c(GREETINGS), "3", "nie mogę się zalogować do aplikacji", "nie", "tak"],
         # an interruption mid-survey, then a passive without complaints
-        lambda: [c(GREETINGS), "czy jesteś botem?", c(PASSIVE_SCORES), "miła obsługa",
-                 c(IMPROVEMENTS)],
+        lambda: [
+            c(GREETINGS),
+            "czy jesteś botem?",
+            c(PASSIVE_SCORES),
+            "miła obsługa",
+            c(IMPROVEMENTS),
+        ],
         # leaves mid-survey
         lambda: [c(GREETINGS), "5", "koniec"],
     ]
@@ -292,8 +302,17 @@ def measure(bot: BotProcess, name: str, args, seed: int, parse: bool = False) ->
     token = bot.token if parse else None
     # Warm-up: TensorFlow builds its graphs on the first predictions and the
     # SQL store creates its tables on the first write; neither is steady state.
-    asyncio.run(_drive(bot.url, conversations(args.warmup, seed + 1), args.concurrency,
-                       args.max_seconds, args.request_timeout, None, token))
+    asyncio.run(
+        _drive(
+            bot.url,
+            conversations(args.warmup, seed + 1),
+            args.concurrency,
+            args.max_seconds,
+            args.request_timeout,
+            None,
+            token,
+        )
+    )
     think = 0.0 if parse else args.think_time
     result = PhaseResult(name, loadavg=loadavg())
     # CPU time per message of each process says which one the time goes to;
@@ -301,10 +320,22 @@ def measure(bot: BotProcess, name: str, args, seed: int, parse: bool = False) ->
     # counts the time other conversations hold the loop).
     pids = {n: p.pid for n, p in bot.processes.items()}
     cpu_before = {n: cpu_seconds(pid) for n, pid in pids.items()}
-    asyncio.run(_drive(bot.url, conversations(args.conversations, seed), args.concurrency,
-                       args.max_seconds, args.request_timeout, result, token, think))
-    used = {n: (cpu_seconds(pid) - cpu_before[n]) if cpu_before[n] is not None else None
-            for n, pid in pids.items()}
+    asyncio.run(
+        _drive(
+            bot.url,
+            conversations(args.conversations, seed),
+            args.concurrency,
+            args.max_seconds,
+            args.request_timeout,
+            result,
+            token,
+            think,
+        )
+    )
+    used = {
+        n: (cpu_seconds(pid) - cpu_before[n]) if cpu_before[n] is not None else None
+        for n, pid in pids.items()
+    }
     result.rasa_cpu_s = used.get("rasa")
     result.actions_cpu_s = used.get("actions")
     result.peak_rss_mib = vm_hwm_mib(bot.processes["rasa"].pid)
@@ -351,8 +382,11 @@ def bare_project(config_path: Path, nlu_dir: Path) -> dict[str, str]:
     # Rules only, answered by Rasa's own default fallback: nothing custom.
     bare_config["policies"] = [
         {"name": "MemoizationPolicy", "max_history": 5},
-        {"name": "RulePolicy", "core_fallback_threshold": 0.3,
-         "core_fallback_action_name": "action_default_fallback"},
+        {
+            "name": "RulePolicy",
+            "core_fallback_threshold": 0.3,
+            "core_fallback_action_name": "action_default_fallback",
+        },
     ]
     domain = {
         "version": "3.1",
@@ -372,7 +406,8 @@ def bare_project(config_path: Path, nlu_dir: Path) -> dict[str, str]:
     rules = [{"rule": "greeting", "steps": [{"intent": "greet"}, {"action": "utter_greet"}]}]
     rules += [
         {"rule": f"any {intent}", "steps": [{"intent": intent}, {"action": "utter_ok"}]}
-        for intent in [*intents, "nlu_fallback"] if intent != "greet"
+        for intent in [*intents, "nlu_fallback"]
+        if intent != "greet"
     ]
     dump = lambda data: yaml.safe_dump(data, allow_unicode=True, sort_keys=False)  # noqa: E731
     return {
@@ -407,17 +442,37 @@ def bare_model(config_path: Path, nlu_dir: Path, train_timeout: float) -> Path:
         tmp_path = Path(tmp)
         for name, text in files.items():
             (tmp_path / name).write_text(text, encoding="utf-8")
-        env = dict(os.environ, PYTHONPATH=str(REPO), RASA_TELEMETRY_ENABLED="false",
-                   TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-                   # its own empty cache: the project's .rasa/cache stays untouched
-                   RASA_CACHE_DIRECTORY=str(tmp_path / "cache"))
+        env = dict(
+            os.environ,
+            PYTHONPATH=str(REPO),
+            RASA_TELEMETRY_ENABLED="false",
+            TF_CPP_MIN_LOG_LEVEL="2",
+            SQLALCHEMY_SILENCE_UBER_WARNING="1",
+            # its own empty cache: the project's .rasa/cache stays untouched
+            RASA_CACHE_DIRECTORY=str(tmp_path / "cache"),
+        )
         started = time.monotonic()
         with open(tmp_path / "train.log", "wb") as log:
             completed = subprocess.run(
-                [str(VENV_BIN / "rasa"), "train", "--config", "config.yml",
-                 "--domain", "domain.yml", "--data", str(nlu_dir), "rules.yml",
-                 "--out", "out", "--fixed-model-name", "bare"],
-                cwd=tmp_path, env=env, stdout=log, stderr=subprocess.STDOUT,
+                [
+                    str(VENV_BIN / "rasa"),
+                    "train",
+                    "--config",
+                    "config.yml",
+                    "--domain",
+                    "domain.yml",
+                    "--data",
+                    str(nlu_dir),
+                    "rules.yml",
+                    "--out",
+                    "out",
+                    "--fixed-model-name",
+                    "bare",
+                ],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
                 timeout=train_timeout,
             )
         if completed.returncode != 0:
@@ -426,8 +481,10 @@ def bare_model(config_path: Path, nlu_dir: Path, train_timeout: float) -> Path:
         for old in BENCH_VAR.glob("bare-*.tar.gz"):
             old.unlink()  # inputs changed: the old one will never be used again
         shutil.move(str(tmp_path / "out" / "bare.tar.gz"), cached)
-        print(f"bare model: trained in {time.monotonic() - started:.0f} s -> "
-              f"{cached.relative_to(REPO)}")
+        print(
+            f"bare model: trained in {time.monotonic() - started:.0f} s -> "
+            f"{cached.relative_to(REPO)}"
+        )
     return cached
 
 
@@ -443,20 +500,26 @@ def postgres_database(admin_url: str):
         admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
-    except Exception as error:  # any driver error: no server to measure on
+    except Exception as error:  # noqa: BLE001 - any driver error: no server to measure on
         yield None, str(error).splitlines()[0]
         return
     name = f"nps_bench_{uuid.uuid4().hex[:10]}"
     with admin.connect() as connection:
         connection.execute(sa.text(f'CREATE DATABASE "{name}"'))  # our name, not input
     try:
-        yield sa.engine.make_url(admin_url).set(database=name).render_as_string(
-            hide_password=False), None
+        yield (
+            sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False),
+            None,
+        )
     finally:
         with admin.connect() as connection:
             connection.execute(
-                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                        "WHERE datname = :n AND pid <> pg_backend_pid()"), {"n": name})
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                    "WHERE datname = :n AND pid <> pg_backend_pid()"
+                ),
+                {"n": name},
+            )
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
         admin.dispose()
 
@@ -469,23 +532,54 @@ def _fmt(value: float | None, spec: str = ".0f") -> str:
 
 
 def print_table(results: list[PhaseResult]) -> None:
-    header = ["scenario", "conv", "msgs", "errors", "msg/s", "p50 ms", "p95 ms", "p99 ms",
-              "max ms", "rasa VmHWM MiB", "actions VmHWM MiB", "rasa CPU ms/msg",
-              "actions CPU ms/msg", "load avg before"]
+    header = [
+        "scenario",
+        "conv",
+        "msgs",
+        "errors",
+        "msg/s",
+        "p50 ms",
+        "p95 ms",
+        "p99 ms",
+        "max ms",
+        "rasa VmHWM MiB",
+        "actions VmHWM MiB",
+        "rasa CPU ms/msg",
+        "actions CPU ms/msg",
+        "load avg before",
+    ]
     rows = [header]
     for r in results:
-        rows.append([
-            r.name, str(r.conversations), str(r.messages), str(r.errors),
-            _fmt(r.throughput, ".1f"), _fmt(r.percentile(50)), _fmt(r.percentile(95)),
-            _fmt(r.percentile(99)), _fmt(max(r.latencies_ms) if r.latencies_ms else None),
-            _fmt(r.peak_rss_mib), _fmt(r.actions_peak_rss_mib),
-            _fmt(cpu_ms_per_message(r.rasa_cpu_s, r.messages), ".1f"),
-            _fmt(cpu_ms_per_message(r.actions_cpu_s, r.messages), ".1f"), r.loadavg,
-        ])
+        rows.append(
+            [
+                r.name,
+                str(r.conversations),
+                str(r.messages),
+                str(r.errors),
+                _fmt(r.throughput, ".1f"),
+                _fmt(r.percentile(50)),
+                _fmt(r.percentile(95)),
+                _fmt(r.percentile(99)),
+                _fmt(max(r.latencies_ms) if r.latencies_ms else None),
+                _fmt(r.peak_rss_mib),
+                _fmt(r.actions_peak_rss_mib),
+                _fmt(cpu_ms_per_message(r.rasa_cpu_s, r.messages), ".1f"),
+                _fmt(cpu_ms_per_message(r.actions_cpu_s, r.messages), ".1f"),
+                r.loadavg,
+            ]
+        )
     widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-    line = lambda row: "| " + " | ".join(  # noqa: E731
-        cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(row, widths))
-    ) + " |"
+
+    def line(row):
+        return (
+            "| "
+            + " | ".join(
+                cell.ljust(w) if i == 0 else cell.rjust(w)
+                for i, (cell, w) in enumerate(zip(row, widths, strict=False))
+            )
+            + " |"
+        )
+
     print(line(header))
     print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
     for row in rows[1:]:
@@ -499,8 +593,10 @@ def print_goals(results: list[PhaseResult], concurrency: int, think_time: float)
     by_name = {r.name: r for r in results}
     bare = by_name.get("bare/memory")
     print()
-    print(f"Goals: p95 < {P95_GOAL_MS:.0f} ms with {concurrency} concurrent conversations; "
-          f"throughput >= {THROUGHPUT_GOAL:.0%} of bare")
+    print(
+        f"Goals: p95 < {P95_GOAL_MS:.0f} ms with {concurrency} concurrent conversations; "
+        f"throughput >= {THROUGHPUT_GOAL:.0%} of bare"
+    )
     for r in results:
         if not r.name.startswith("full/"):
             continue
@@ -509,16 +605,20 @@ def print_goals(results: list[PhaseResult], concurrency: int, think_time: float)
         text = f"  {r.name:16} p95 {p95:6.0f} ms: {verdict}"
         if bare and bare.throughput and not think_time:
             ratio = r.throughput / bare.throughput
-            text += (f";  throughput {r.throughput:.1f} / {bare.throughput:.1f} msg/s = "
-                     f"{ratio:.0%} of bare: {'met' if ratio >= THROUGHPUT_GOAL else 'MISSED'}")
+            text += (
+                f";  throughput {r.throughput:.1f} / {bare.throughput:.1f} msg/s = "
+                f"{ratio:.0%} of bare: {'met' if ratio >= THROUGHPUT_GOAL else 'MISSED'}"
+            )
         print(text)
         # Rasa's CPU per message bounds the throughput whatever else runs on the
         # machine, so this ratio is the steadier one on a shared machine.
         full_cpu = cpu_ms_per_message(r.rasa_cpu_s, r.messages)
         bare_cpu = cpu_ms_per_message(bare.rasa_cpu_s, bare.messages) if bare else None
         if full_cpu and bare_cpu:
-            print(f"  {'':16} Rasa CPU per message {full_cpu:.1f} ms vs bare {bare_cpu:.1f} ms: "
-                  f"capacity {bare_cpu / full_cpu:.0%} of bare")
+            print(
+                f"  {'':16} Rasa CPU per message {full_cpu:.1f} ms vs bare {bare_cpu:.1f} ms: "
+                f"capacity {bare_cpu / full_cpu:.0%} of bare"
+            )
     if think_time:
         print(f"  (with --think-time {think_time:g} the pace sets msg/s: no throughput verdict)")
 
@@ -528,34 +628,69 @@ def print_goals(results: list[PhaseResult], concurrency: int, think_time: float)
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--concurrency", type=int, default=10,
-                        help="conversations in flight at once (default 10)")
-    parser.add_argument("--conversations", type=int, default=100,
-                        help="measured conversations per scenario (default 100)")
-    parser.add_argument("--warmup", type=int, default=10,
-                        help="warm-up conversations per scenario, not measured (default 10)")
-    parser.add_argument("--think-time", type=float, default=0.0,
-                        help="seconds a customer pauses before each answer (0.5-1.5x at "
-                             "random; default 0: back to back, the worst case). With a "
-                             "pause, msg/s is set by the pace, not by the bot")
-    parser.add_argument("--max-seconds", type=float, default=300,
-                        help="no new conversation starts after this many seconds of a phase")
+    parser.add_argument(
+        "--concurrency", type=int, default=10, help="conversations in flight at once (default 10)"
+    )
+    parser.add_argument(
+        "--conversations",
+        type=int,
+        default=100,
+        help="measured conversations per scenario (default 100)",
+    )
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=10,
+        help="warm-up conversations per scenario, not measured (default 10)",
+    )
+    parser.add_argument(
+        "--think-time",
+        type=float,
+        default=0.0,
+        help="seconds a customer pauses before each answer (0.5-1.5x at "
+        "random; default 0: back to back, the worst case). With a "
+        "pause, msg/s is set by the pace, not by the bot",
+    )
+    parser.add_argument(
+        "--max-seconds",
+        type=float,
+        default=300,
+        help="no new conversation starts after this many seconds of a phase",
+    )
     parser.add_argument("--request-timeout", type=float, default=60)
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--endpoints", type=Path, default=None,
-                        help="endpoints.yml of the full bot (default: the project's)")
+    parser.add_argument(
+        "--endpoints",
+        type=Path,
+        default=None,
+        help="endpoints.yml of the full bot (default: the project's)",
+    )
     parser.add_argument("--no-postgres", action="store_true", help="skip full/postgresql")
     parser.add_argument("--no-bare", action="store_true", help="skip the bare baseline")
-    parser.add_argument("--breakdown", action="store_true",
-                        help="also full/memory and nlu-only, to see where the time goes")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra environment of the bot processes, for what-if runs "
-                             "(e.g. PYTHONPATH=/tmp/other-libs:.); repeatable")
-    parser.add_argument("--pg-admin-url", default=PG_ADMIN_URL,
-                        help="PostgreSQL server to CREATE / DROP a throw-away database on")
+    parser.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also full/memory and nlu-only, to see where the time goes",
+    )
+    parser.add_argument(
+        "--env",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra environment of the bot processes, for what-if runs "
+        "(e.g. PYTHONPATH=/tmp/other-libs:.); repeatable",
+    )
+    parser.add_argument(
+        "--pg-admin-url",
+        default=PG_ADMIN_URL,
+        help="PostgreSQL server to CREATE / DROP a throw-away database on",
+    )
     parser.add_argument("--seed", type=int, default=2024)
-    parser.add_argument("--show", action="store_true",
-                        help="print one transcript of each conversation shape and stop")
+    parser.add_argument(
+        "--show",
+        action="store_true",
+        help="print one transcript of each conversation shape and stop",
+    )
     parser.add_argument("--bare-train-timeout", type=float, default=1800)
     args = parser.parse_args(argv)
     if args.concurrency < 1 or args.conversations < 1 or args.warmup < 0:
@@ -572,11 +707,13 @@ def main(argv: list[str] | None = None) -> int:
 
     if extra_env:
         print(f"extra environment of the bot processes: {extra_env}")
-    print(f"REST load: {args.conversations} conversations per scenario "
-          f"({args.warmup} warm-up), concurrency {args.concurrency}, "
-          f"think time {args.think_time:g} s, "
-          f"model {args.model.name}, rasa {rasa_version()}, {os.cpu_count()} CPUs, "
-          f"load avg {loadavg()}")
+    print(
+        f"REST load: {args.conversations} conversations per scenario "
+        f"({args.warmup} warm-up), concurrency {args.concurrency}, "
+        f"think time {args.think_time:g} s, "
+        f"model {args.model.name}, rasa {rasa_version()}, {os.cpu_count()} CPUs, "
+        f"load avg {loadavg()}"
+    )
     results: list[PhaseResult] = []
     with tempfile.TemporaryDirectory(prefix="nps-bench-") as tmp:
         tmp_path = Path(tmp)
@@ -585,8 +722,9 @@ def main(argv: list[str] | None = None) -> int:
             log_dir = tmp_path / name.replace("/", "-")
             log_dir.mkdir()
             print(f"{name}: starting the bot", flush=True)
-            with BotProcess(db_url=db_url, model=args.model, endpoints=endpoints,
-                            log_dir=log_dir, env=extra_env) as bot:
+            with BotProcess(
+                db_url=db_url, model=args.model, endpoints=endpoints, log_dir=log_dir, env=extra_env
+            ) as bot:
                 if args.show:
                     show(bot, args.seed)
                     return
@@ -620,8 +758,14 @@ def main(argv: list[str] | None = None) -> int:
             print("bare/memory: starting the bot", flush=True)
             log_dir = tmp_path / "bare"
             log_dir.mkdir()
-            with BotProcess(db_url="sqlite://", model=model, endpoints=endpoints,
-                            with_actions=False, log_dir=log_dir, env=extra_env) as bot:
+            with BotProcess(
+                db_url="sqlite://",
+                model=model,
+                endpoints=endpoints,
+                with_actions=False,
+                log_dir=log_dir,
+                env=extra_env,
+            ) as bot:
                 results.append(measure(bot, "bare/memory", args, args.seed))
 
     print()
@@ -639,10 +783,17 @@ def show(bot: BotProcess, seed: int) -> None:
         for text in conversation(kind, rng):
             print(f"> {text}")
             print("  " + bot.say(sender, text).replace("\n", "\n  "))
-        print("  slots:", json.dumps({k: v for k, v in bot.slots(sender).items()
-                                      if k in ("nps_score", "nps_group", "drivers",
-                                               "known_issue", "survey_outcome")},
-                                     ensure_ascii=False))
+        print(
+            "  slots:",
+            json.dumps(
+                {
+                    k: v
+                    for k, v in bot.slots(sender).items()
+                    if k in ("nps_score", "nps_group", "drivers", "known_issue", "survey_outcome")
+                },
+                ensure_ascii=False,
+            ),
+        )
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ Run from the repository root:
 A case counts as correct when both the status and the score match the label.
 Prints the accuracy overall and per labelled status, then every miss.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -15,12 +16,11 @@ import os
 import sys
 from collections import Counter
 
+import yaml
+
+from nps.score import parse_score
+
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, REPO_ROOT)
-
-import yaml  # noqa: E402  (after the sys.path line, like the import below)
-
-from nps.score import parse_score  # noqa: E402
 
 DEFAULT_SET = os.path.join(REPO_ROOT, "data", "eval", "score_answers.yml")
 STATUSES = ("ok", "out_of_range", "ambiguous", "none")
@@ -55,10 +55,14 @@ def main(argv: list[str] | None = None) -> int:
             misses.append((a, got))
 
     n, k = sum(total.values()), sum(right.values())
-    print(f"score parsing accuracy: {k}/{n} = {k / n:.1%}  ({os.path.relpath(args.path, REPO_ROOT)})")
+    print(
+        f"score parsing accuracy: {k}/{n} = {k / n:.1%}  ({os.path.relpath(args.path, REPO_ROOT)})"
+    )
     for status in STATUSES:
         if total[status]:
-            print(f"  {status:<13} {right[status]:>3}/{total[status]:<3} = {right[status] / total[status]:.1%}")
+            print(
+                f"  {status:<13} {right[status]:>3}/{total[status]:<3} = {right[status] / total[status]:.1%}"
+            )
     if misses:
         print(f"\nmisses ({len(misses)}):")
         for a, got in misses:

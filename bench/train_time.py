@@ -17,6 +17,7 @@ The exact command of `make train` is used. Per run the script prints the
 wall-clock time and which components Rasa trained and which it restored
 from the cache (from Rasa's own log lines).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -29,10 +30,9 @@ import tempfile
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(REPO))
+import yaml
 
-import yaml  # noqa: E402  (after the sys.path line)
+REPO = Path(__file__).resolve().parent.parent
 
 RASA = REPO / ".venv" / "bin" / "rasa"
 DRIVER_FILE = Path("data/nlu/drivers/delivery.yml")
@@ -44,8 +44,10 @@ _RESTORED = re.compile(r"Restored component '([^']+)' from cache")
 
 def count_examples(path: Path) -> int:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    return sum(len([line for line in (item.get("examples") or "").splitlines() if line.strip()])
-               for item in data.get("nlu") or [])
+    return sum(
+        len([line for line in (item.get("examples") or "").splitlines() if line.strip()])
+        for item in data.get("nlu") or []
+    )
 
 
 def add_one_example(path: Path) -> None:
@@ -59,19 +61,40 @@ def add_one_example(path: Path) -> None:
         raise SystemExit(f"{path}: could not append an example to its last examples block")
 
 
-def train(project: Path, cache: Path, name: str, timeout: float) -> tuple[float, list[str], list[str]]:
+def train(
+    project: Path, cache: Path, name: str, timeout: float
+) -> tuple[float, list[str], list[str]]:
     """One `rasa train` in ``project``; returns seconds, trained and restored components."""
-    env = dict(os.environ, PYTHONPATH=str(REPO), RASA_TELEMETRY_ENABLED="false",
-               TF_CPP_MIN_LOG_LEVEL="2", SQLALCHEMY_SILENCE_UBER_WARNING="1",
-               RASA_CACHE_DIRECTORY=str(cache))
-    command = [str(RASA), "train", "--config", "config.yml", "--domain", "domain.yml",
-               "--data", "data/nlu", "data/stories", "data/rules.yml",
-               "--out", "models", "--fixed-model-name", name]
+    env = dict(
+        os.environ,
+        PYTHONPATH=str(REPO),
+        RASA_TELEMETRY_ENABLED="false",
+        TF_CPP_MIN_LOG_LEVEL="2",
+        SQLALCHEMY_SILENCE_UBER_WARNING="1",
+        RASA_CACHE_DIRECTORY=str(cache),
+    )
+    command = [
+        str(RASA),
+        "train",
+        "--config",
+        "config.yml",
+        "--domain",
+        "domain.yml",
+        "--data",
+        "data/nlu",
+        "data/stories",
+        "data/rules.yml",
+        "--out",
+        "models",
+        "--fixed-model-name",
+        name,
+    ]
     log_path = project / f"{name}.log"
     started = time.monotonic()
     with open(log_path, "wb") as log:
-        completed = subprocess.run(command, cwd=project, env=env, stdout=log,
-                                   stderr=subprocess.STDOUT, timeout=timeout)
+        completed = subprocess.run(
+            command, cwd=project, env=env, stdout=log, stderr=subprocess.STDOUT, timeout=timeout
+        )
     seconds = time.monotonic() - started
     log_text = log_path.read_text(errors="replace")
     if completed.returncode != 0 or not (project / "models" / f"{name}.tar.gz").exists():
@@ -85,12 +108,18 @@ def short(components: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--timeout", type=float, default=1800,
-                        help="give up on one training after this many seconds")
-    parser.add_argument("--skip-unchanged", action="store_true",
-                        help="skip the third run (nothing changed)")
-    parser.add_argument("--keep", action="store_true",
-                        help="keep the temporary project (to read Rasa's logs)")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=1800,
+        help="give up on one training after this many seconds",
+    )
+    parser.add_argument(
+        "--skip-unchanged", action="store_true", help="skip the third run (nothing changed)"
+    )
+    parser.add_argument(
+        "--keep", action="store_true", help="keep the temporary project (to read Rasa's logs)"
+    )
     args = parser.parse_args(argv)
 
     tmp = Path(tempfile.mkdtemp(prefix="nps-train-time-"))
@@ -105,9 +134,11 @@ def main(argv: list[str] | None = None) -> int:
         shutil.copy(REPO / "data" / "rules.yml", project / "data" / "rules.yml")
         cache = tmp / "cache"  # empty: Rasa creates it
 
-        print(f"training time, Rasa cache in {cache} (empty at start); "
-              f"{os.cpu_count()} CPUs, load avg {Path('/proc/loadavg').read_text().split()[0]}",
-              flush=True)
+        print(
+            f"training time, Rasa cache in {cache} (empty at start); "
+            f"{os.cpu_count()} CPUs, load avg {Path('/proc/loadavg').read_text().split()[0]}",
+            flush=True,
+        )
         runs = []
         seconds, trained, restored = train(project, cache, "scratch", args.timeout)
         runs.append(("from scratch (empty cache)", seconds, trained, restored))
@@ -127,8 +158,10 @@ def main(argv: list[str] | None = None) -> int:
         print("| run | wall time | components trained | restored from cache |")
         print("|---|---:|---|---|")
         for label, seconds, trained, restored in runs:
-            print(f"| {label} | {seconds:.1f} s | {short(trained)} | "
-                  f"{len(set(restored))} components |")
+            print(
+                f"| {label} | {seconds:.1f} s | {short(trained)} | "
+                f"{len(set(restored))} components |"
+            )
         if args.keep:
             print(f"\nlogs and models kept in {project}")
     finally:

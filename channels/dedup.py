@@ -13,12 +13,14 @@ Several Rasa processes behind a load balancer need a shared store:
 ``RedisSeenIds`` (``SET key 1 NX EX ttl`` is atomic, so exactly one process
 wins a given id). See docs/channels.md.
 """
+
 from __future__ import annotations
 
 import logging
 import time
 from collections import OrderedDict
-from typing import Any, Callable, Dict, Generic, Hashable, Optional, TypeVar
+from collections.abc import Callable, Hashable
+from typing import Any, Generic, TypeVar
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +50,7 @@ class TTLCache(Generic[K, V]):
         self.ttl = ttl
         self.max_items = max_items
         self._clock = clock
-        self._data: "OrderedDict[K, tuple[float, V]]" = OrderedDict()
+        self._data: OrderedDict[K, tuple[float, V]] = OrderedDict()
 
     def _expire(self, now: float) -> None:
         # Entries are in insertion order and share one TTL, so expired ones
@@ -59,7 +61,7 @@ class TTLCache(Generic[K, V]):
                 break
             self._data.popitem(last=False)
 
-    def get(self, key: K) -> Optional[V]:
+    def get(self, key: K) -> V | None:
         self._expire(self._clock())
         item = self._data.get(key)
         return None if item is None else item[1]
@@ -72,7 +74,7 @@ class TTLCache(Generic[K, V]):
         while len(self._data) > self.max_items:
             self._data.popitem(last=False)
 
-    def pop(self, key: K) -> Optional[V]:
+    def pop(self, key: K) -> V | None:
         item = self._data.pop(key, None)
         return None if item is None else item[1]
 
@@ -91,11 +93,15 @@ class TTLCache(Generic[K, V]):
 class SeenIds:
     """In-memory, per-process record of handled message ids."""
 
-    def __init__(self, ttl: float = DEFAULT_TTL_SECONDS, max_items: int = DEFAULT_MAX_ITEMS,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(
+        self,
+        ttl: float = DEFAULT_TTL_SECONDS,
+        max_items: int = DEFAULT_MAX_ITEMS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._cache: TTLCache[str, bool] = TTLCache(ttl, max_items, clock)
 
-    async def first_time(self, message_id: Optional[str]) -> bool:
+    async def first_time(self, message_id: str | None) -> bool:
         """True the first time an id is seen; messages without id always pass."""
         if not message_id:
             return True
@@ -111,8 +117,13 @@ class RedisSeenIds:
     than silently dropping a customer's message) and log it.
     """
 
-    def __init__(self, url: str, prefix: str = "nps:seen:", ttl: float = DEFAULT_TTL_SECONDS,
-                 client: Any = None) -> None:
+    def __init__(
+        self,
+        url: str,
+        prefix: str = "nps:seen:",
+        ttl: float = DEFAULT_TTL_SECONDS,
+        client: Any = None,
+    ) -> None:
         if client is None:
             import redis.asyncio as redis_asyncio  # installed with Rasa
 
@@ -121,18 +132,21 @@ class RedisSeenIds:
         self._prefix = prefix
         self._ttl = int(ttl)
 
-    async def first_time(self, message_id: Optional[str]) -> bool:
+    async def first_time(self, message_id: str | None) -> bool:
         if not message_id:
             return True
         try:
             return bool(await self._redis.set(self._prefix + message_id, 1, nx=True, ex=self._ttl))
         except Exception as exc:  # noqa: BLE001 - any Redis failure: fail open
-            logger.warning("dedup store unavailable (%s); handling message %s anyway",
-                           exc.__class__.__name__, message_id)
+            logger.warning(
+                "dedup store unavailable (%s); handling message %s anyway",
+                exc.__class__.__name__,
+                message_id,
+            )
             return True
 
 
-def seen_ids_from_url(url: Optional[str]) -> "SeenIds | RedisSeenIds":
+def seen_ids_from_url(url: str | None) -> SeenIds | RedisSeenIds:
     """``redis://...`` gives a shared store; empty gives the in-memory one."""
     if url and url.startswith(("redis://", "rediss://", "unix://")):
         return RedisSeenIds(url)
@@ -143,9 +157,9 @@ class ChoiceMemory:
     """Per-sender mapping from option numbers to payloads, for numbered text."""
 
     def __init__(self, ttl: float = 24 * 3600, max_items: int = 50_000) -> None:
-        self._cache: TTLCache[str, Dict[str, str]] = TTLCache(ttl, max_items)
+        self._cache: TTLCache[str, dict[str, str]] = TTLCache(ttl, max_items)
 
-    def remember(self, sender_id: str, choices: Dict[str, str]) -> None:
+    def remember(self, sender_id: str, choices: dict[str, str]) -> None:
         if choices:
             self._cache.set(sender_id, choices)
         else:
@@ -153,7 +167,7 @@ class ChoiceMemory:
             # an answer in its own right, not option 2 of an older question.
             self._cache.pop(sender_id)
 
-    def resolve(self, sender_id: str, text: Optional[str]) -> Optional[str]:
+    def resolve(self, sender_id: str, text: str | None) -> str | None:
         """The payload for a reply that is exactly an offered number, else None."""
         if not text:
             return None

@@ -14,11 +14,12 @@ fixes what Rasa 3.6's ``FacebookInput`` gets wrong (BRIEF section 6):
   calls without timeout inside the event loop), buttons as up to 13 quick
   replies (``fbmessenger`` refuses more than 11; the 0-10 question has 11).
 """
+
 from __future__ import annotations
 
 import json
 import re
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
 
@@ -45,7 +46,7 @@ def start_payload(ref: str) -> str:
     return "/start" + json.dumps({"touchpoint": touchpoint})
 
 
-def event_text(event: Dict[str, Any]) -> Optional[str]:
+def event_text(event: dict[str, Any]) -> str | None:
     """The user message carried by one ``messaging`` event, or None to ignore."""
     message = event.get("message")
     if isinstance(message, dict):
@@ -60,8 +61,7 @@ def event_text(event: Dict[str, Any]) -> Optional[str]:
         if isinstance(text, str) and text.strip():
             return text
         attachments = message.get("attachments") or []
-        if any(isinstance(a, dict) and a.get("type") in NON_TEXT_ATTACHMENTS
-               for a in attachments):
+        if any(isinstance(a, dict) and a.get("type") in NON_TEXT_ATTACHMENTS for a in attachments):
             return NON_TEXT
         return None
     postback = event.get("postback")
@@ -78,11 +78,11 @@ def event_text(event: Dict[str, Any]) -> Optional[str]:
     return None
 
 
-def messenger_events(payload: Dict[str, Any]) -> List[Incoming]:
+def messenger_events(payload: dict[str, Any]) -> list[Incoming]:
     """Every user message of a (possibly batched) webhook, in order."""
     if payload.get("object") != "page":
         return []
-    found: List[Incoming] = []
+    found: list[Incoming] = []
     for entry in payload.get("entry") or []:
         if not isinstance(entry, dict):
             continue
@@ -95,38 +95,50 @@ def messenger_events(payload: Dict[str, Any]) -> List[Incoming]:
             text = event_text(event)
             if not sender or text is None:
                 continue
-            mid = ((event.get("message") or {}).get("mid")
-                   or (event.get("postback") or {}).get("mid"))
+            mid = (event.get("message") or {}).get("mid") or (event.get("postback") or {}).get(
+                "mid"
+            )
             found.append(Incoming(sender_id=str(sender), text=text, message_id=mid))
     return found
 
 
 class MessengerOutput(RenderedOutput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "facebook"
 
-    def __init__(self, page_access_token: str, send_url: str, sender: HttpSender,
-                 texts: render.Texts = render.DEFAULT_TEXTS) -> None:
+    def __init__(
+        self,
+        page_access_token: str,
+        send_url: str,
+        sender: HttpSender,
+        texts: render.Texts = render.DEFAULT_TEXTS,
+    ) -> None:
         self.page_access_token = page_access_token
         self.send_url = send_url
         self.sender = sender
         self.texts = texts
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         for part in render.messenger_messages(dict(message), self.texts):
             result = await self.sender.post(
                 self.send_url,
-                json={"recipient": {"id": recipient_id}, "messaging_type": "RESPONSE",
-                      "message": part},
+                json={
+                    "recipient": {"id": recipient_id},
+                    "messaging_type": "RESPONSE",
+                    "message": part,
+                },
                 # Header, not ?access_token=: tokens in URLs end up in logs.
                 headers={"Authorization": f"Bearer {self.page_access_token}"},
-                conversation_id=recipient_id, what="messenger send")
+                conversation_id=recipient_id,
+                what="messenger send",
+            )
             if not result.ok:
                 break  # later parts without the earlier ones would not make sense
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
-                               **kwargs: Any) -> None:
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
         await self.send_response(recipient_id, {"custom": json_message})
 
 
@@ -135,11 +147,11 @@ class MessengerInput(MetaWebhookInput):
     env_names = "FB_APP_SECRET / FB_PAGE_ACCESS_TOKEN"
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "facebook"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         # Tolerates missing values: an unconfigured channel answers 503
         # instead of stopping `rasa run` for every other channel.
         return cls(
@@ -151,11 +163,18 @@ class MessengerInput(MetaWebhookInput):
             **shared_options(credentials, "-", DEFAULT_META_MAX_BODY),
         )
 
-    def __init__(self, verify: str = "", secret: str = "", page_access_token: str = "",
-                 graph_url: str = DEFAULT_GRAPH_URL, api_version: str = DEFAULT_API_VERSION,
-                 max_body_bytes: int = DEFAULT_META_MAX_BODY, dedup_url: str = "",
-                 policy: RetryPolicy = DEFAULT_POLICY,
-                 texts: render.Texts = render.DEFAULT_TEXTS) -> None:
+    def __init__(
+        self,
+        verify: str = "",
+        secret: str = "",
+        page_access_token: str = "",
+        graph_url: str = DEFAULT_GRAPH_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        max_body_bytes: int = DEFAULT_META_MAX_BODY,
+        dedup_url: str = "",
+        policy: RetryPolicy = DEFAULT_POLICY,
+        texts: render.Texts = render.DEFAULT_TEXTS,
+    ) -> None:
         self.verify = verify
         self.secret = secret
         self.page_access_token = page_access_token
@@ -169,5 +188,5 @@ class MessengerInput(MetaWebhookInput):
     def get_output_channel(self) -> OutputChannel:
         return MessengerOutput(self.page_access_token, self.send_url, self.sender, self.texts)
 
-    def events(self, payload: Dict[str, Any]) -> List[Incoming]:
+    def events(self, payload: dict[str, Any]) -> list[Incoming]:
         return messenger_events(payload)

@@ -10,13 +10,15 @@ failure is logged with the conversation id and returned, never raised: a
 customer's turn is already stored in the tracker and must not crash because
 the platform was briefly unavailable.
 """
+
 from __future__ import annotations
 
 import asyncio
 import logging
 import random
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Awaitable, Callable, Dict, Mapping, Optional, Tuple
+from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import aiohttp
@@ -43,7 +45,7 @@ DEFAULT_POLICY = RetryPolicy()
 def backoff_delay(
     attempt: int,
     policy: RetryPolicy,
-    retry_after: Optional[str] = None,
+    retry_after: str | None = None,
     rand: Callable[[], float] = random.random,
 ) -> float:
     """Seconds to wait after failed try number ``attempt`` (1-based).
@@ -73,10 +75,10 @@ def redact_url(url: str) -> str:
 @dataclass
 class SendResult:
     ok: bool
-    status: Optional[int] = None
+    status: int | None = None
     body: Any = None
     attempts: int = 0
-    error: Optional[str] = None
+    error: str | None = None
 
 
 class HttpSender:
@@ -89,8 +91,8 @@ class HttpSender:
     ) -> None:
         self.policy = policy
         self._sleep = sleep
-        self._session: Optional[aiohttp.ClientSession] = None
-        self._loop: Optional[asyncio.AbstractEventLoop] = None
+        self._session: aiohttp.ClientSession | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     def _get_session(self) -> aiohttp.ClientSession:
         loop = asyncio.get_running_loop()
@@ -116,9 +118,9 @@ class HttpSender:
         conversation_id: str,
         what: str,
         json: Any = None,
-        data: Optional[Mapping[str, str]] = None,
-        headers: Optional[Dict[str, str]] = None,
-        auth: Optional[Tuple[str, str]] = None,
+        data: Mapping[str, str] | None = None,
+        headers: dict[str, str] | None = None,
+        auth: tuple[str, str] | None = None,
     ) -> SendResult:
         """POST with retries; returns a SendResult and never raises.
 
@@ -128,11 +130,12 @@ class HttpSender:
         basic = aiohttp.BasicAuth(*auth) if auth else None
         for attempt in range(1, self.policy.attempts + 1):
             result.attempts = attempt
-            retry_after: Optional[str] = None
+            retry_after: str | None = None
             try:
                 session = self._get_session()
-                async with session.post(url, json=json, data=data, headers=headers,
-                                        auth=basic) as response:
+                async with session.post(
+                    url, json=json, data=data, headers=headers, auth=basic
+                ) as response:
                     result.status = response.status
                     text = await response.text()
                     result.body = _parse_body(text, response.content_type)
@@ -154,12 +157,25 @@ class HttpSender:
                 break
             if attempt < self.policy.attempts:
                 delay = backoff_delay(attempt, self.policy, retry_after)
-                logger.info("%s to %s failed for conversation %s (try %d/%d: %s); "
-                            "retrying in %.1fs", what, redact_url(url), conversation_id,
-                            attempt, self.policy.attempts, result.error, delay)
+                logger.info(
+                    "%s to %s failed for conversation %s (try %d/%d: %s); retrying in %.1fs",
+                    what,
+                    redact_url(url),
+                    conversation_id,
+                    attempt,
+                    self.policy.attempts,
+                    result.error,
+                    delay,
+                )
                 await self._sleep(delay)
-        logger.error("%s to %s failed for conversation %s after %d tries: %s",
-                     what, redact_url(url), conversation_id, result.attempts, result.error)
+        logger.error(
+            "%s to %s failed for conversation %s after %d tries: %s",
+            what,
+            redact_url(url),
+            conversation_id,
+            result.attempts,
+            result.error,
+        )
         return result
 
 

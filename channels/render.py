@@ -19,10 +19,12 @@ works best on it:
 * SMS (Twilio): the scale is a typed number, other options numbered text
   ("1. Tak / 2. Nie") whose numbers the connector maps back to payloads.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any
 
 # Messenger Send API limits (developers.facebook.com/docs/messenger-platform).
 MESSENGER_TEXT_MAX = 2000
@@ -60,7 +62,7 @@ class Texts:
     choose: str = "Wybierz odpowiedź:"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[str, Any]]) -> "Texts":
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> Texts:
         credentials = credentials or {}
         defaults = cls()
         return cls(
@@ -85,11 +87,11 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(0, limit - 1)].rstrip() + "…"
 
 
-def chunk_text(text: str, limit: int) -> List[str]:
+def chunk_text(text: str, limit: int) -> list[str]:
     """Split ``text`` into pieces of at most ``limit`` characters, preferring
     line breaks, then spaces, so no word is cut unless it alone is too long."""
     text = (text or "").strip()
-    pieces: List[str] = []
+    pieces: list[str] = []
     while len(text) > limit:
         window = text[:limit]
         cut = max(window.rfind("\n"), window.rfind(" "))
@@ -102,25 +104,26 @@ def chunk_text(text: str, limit: int) -> List[str]:
     return pieces
 
 
-def paragraphs(text: Optional[str]) -> List[str]:
+def paragraphs(text: str | None) -> list[str]:
     """Rasa's convention: a blank line separates two chat bubbles."""
     return [part.strip() for part in (text or "").strip().split("\n\n") if part.strip()]
 
 
-def buttons_of(message: Dict[str, Any]) -> List[Dict[str, Any]]:
+def buttons_of(message: dict[str, Any]) -> list[dict[str, Any]]:
     return list(message.get("quick_replies") or message.get("buttons") or [])
 
 
-def button_title(button: Dict[str, Any]) -> str:
+def button_title(button: dict[str, Any]) -> str:
     return str(button.get("title") or button.get("payload") or "").strip()
 
 
-def button_payload(button: Dict[str, Any]) -> str:
-    return str(button.get("payload") if button.get("payload") is not None
-               else button.get("title") or "")
+def button_payload(button: dict[str, Any]) -> str:
+    return str(
+        button.get("payload") if button.get("payload") is not None else button.get("title") or ""
+    )
 
 
-def numeric_scale(buttons: Sequence[Dict[str, Any]]) -> Optional[Tuple[int, int]]:
+def numeric_scale(buttons: Sequence[dict[str, Any]]) -> tuple[int, int] | None:
     """(lo, hi) when the buttons are a rating scale: consecutive integers.
 
     The payloads decide, not the titles ("0 - wcale", "10 - na pewno" are
@@ -128,7 +131,7 @@ def numeric_scale(buttons: Sequence[Dict[str, Any]]) -> Optional[Tuple[int, int]
     """
     if len(buttons) < SCALE_MIN_OPTIONS:
         return None
-    values: List[int] = []
+    values: list[int] = []
     for button in buttons:
         payload = button_payload(button).strip()
         if not payload.lstrip("-").isdigit():
@@ -140,31 +143,31 @@ def numeric_scale(buttons: Sequence[Dict[str, Any]]) -> Optional[Tuple[int, int]
     return ordered[0], ordered[-1]
 
 
-def link_buttons(buttons: Sequence[Dict[str, Any]]) -> List[str]:
+def link_buttons(buttons: Sequence[dict[str, Any]]) -> list[str]:
     """Buttons that open a URL cannot be replies: they become text lines."""
     return [f"{button_title(b)}: {b['url']}" for b in buttons if b.get("url")]
 
 
-def reply_buttons(buttons: Sequence[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def reply_buttons(buttons: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [b for b in buttons if not b.get("url")]
 
 
 def numbered_options(
-    buttons: Sequence[Dict[str, Any]], texts: Texts = DEFAULT_TEXTS
-) -> Tuple[str, Dict[str, str]]:
+    buttons: Sequence[dict[str, Any]], texts: Texts = DEFAULT_TEXTS
+) -> tuple[str, dict[str, str]]:
     """Text listing the options as "1. Tak" lines, and {"1": payload, ...}."""
     lines = [f"{i}. {button_title(b)}" for i, b in enumerate(buttons, start=1)]
     choices = {str(i): button_payload(b) for i, b in enumerate(buttons, start=1)}
     return "\n".join(lines + [texts.numbered_hint]), choices
 
 
-def _with_last(parts: List[str], suffix: str) -> List[str]:
+def _with_last(parts: list[str], suffix: str) -> list[str]:
     if not parts:
         return [suffix]
     return parts[:-1] + [parts[-1] + "\n\n" + suffix]
 
 
-def text_and_replies(message: Dict[str, Any]) -> Tuple[List[str], List[Dict[str, Any]]]:
+def text_and_replies(message: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
     """The paragraphs to send and the reply buttons, for every platform alike.
 
     Link buttons cannot be buttons on any of them, so their URLs go under the
@@ -182,14 +185,14 @@ def text_and_replies(message: Dict[str, Any]) -> Tuple[List[str], List[Dict[str,
 
 
 def messenger_messages(
-    message: Dict[str, Any], texts: Texts = DEFAULT_TEXTS
-) -> List[Dict[str, Any]]:
+    message: dict[str, Any], texts: Texts = DEFAULT_TEXTS
+) -> list[dict[str, Any]]:
     """Send API ``message`` objects for one Rasa bot message, in order."""
-    out: List[Dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
     parts, replies = text_and_replies(message)
     bubbles = [piece for part in parts for piece in chunk_text(part, MESSENGER_TEXT_MAX)]
 
-    quick_replies: List[Dict[str, Any]] = []
+    quick_replies: list[dict[str, Any]] = []
     if replies and len(replies) <= MESSENGER_MAX_QUICK_REPLIES:
         quick_replies = [
             {
@@ -204,26 +207,39 @@ def messenger_messages(
     elif replies:
         # More than Meta allows: list them; the reply text goes through NLU.
         listing = "\n".join(f"• {button_title(b)}" for b in replies)
-        bubbles = [p for part in _with_last(bubbles, listing)
-                   for p in chunk_text(part, MESSENGER_TEXT_MAX)]
+        bubbles = [
+            p for part in _with_last(bubbles, listing) for p in chunk_text(part, MESSENGER_TEXT_MAX)
+        ]
 
     for i, bubble in enumerate(bubbles):
-        msg: Dict[str, Any] = {"text": bubble}
+        msg: dict[str, Any] = {"text": bubble}
         if quick_replies and i == len(bubbles) - 1:
             msg["quick_replies"] = quick_replies
         out.append(msg)
 
     if message.get("image"):
-        out.append({"attachment": {"type": "image",
-                                   "payload": {"url": message["image"], "is_reusable": True}}})
+        out.append(
+            {
+                "attachment": {
+                    "type": "image",
+                    "payload": {"url": message["image"], "is_reusable": True},
+                }
+            }
+        )
     attachment = message.get("attachment")
     if isinstance(attachment, dict):
         out.append({"attachment": attachment})
     elif attachment:
         out.append({"text": truncate(str(attachment), MESSENGER_TEXT_MAX)})
     if message.get("elements"):
-        out.append({"attachment": {"type": "template", "payload": {
-            "template_type": "generic", "elements": list(message["elements"])}}})
+        out.append(
+            {
+                "attachment": {
+                    "type": "template",
+                    "payload": {"template_type": "generic", "elements": list(message["elements"])},
+                }
+            }
+        )
     if isinstance(message.get("custom"), dict):
         # A `custom` response for Messenger is a ready Send API message object.
         out.append(message["custom"])
@@ -233,44 +249,52 @@ def messenger_messages(
 # --------------------------------------------------------------- WhatsApp
 
 
-def _wa_text(body: str) -> Dict[str, Any]:
+def _wa_text(body: str) -> dict[str, Any]:
     return {"type": "text", "text": {"body": body, "preview_url": False}}
 
 
 def whatsapp_messages(
-    message: Dict[str, Any], texts: Texts = DEFAULT_TEXTS
-) -> Tuple[List[Dict[str, Any]], Dict[str, str]]:
+    message: dict[str, Any], texts: Texts = DEFAULT_TEXTS
+) -> tuple[list[dict[str, Any]], dict[str, str]]:
     """WhatsApp Cloud API message bodies (without ``to``/``messaging_product``)
     for one Rasa bot message, and the numbered choices offered ({} if none)."""
-    out: List[Dict[str, Any]] = []
-    choices: Dict[str, str] = {}
+    out: list[dict[str, Any]] = []
+    choices: dict[str, str] = {}
     parts, replies = text_and_replies(message)
 
-    interactive: Optional[Dict[str, Any]] = None
+    interactive: dict[str, Any] | None = None
     if replies:
         scale = numeric_scale(replies)
         titles = [button_title(b) for b in replies]
         ids = [button_payload(b) for b in replies]
-        ids_fit = len(set(ids)) == len(ids) and all(
-            0 < len(i) <= WHATSAPP_ROW_ID_MAX for i in ids)
+        ids_fit = len(set(ids)) == len(ids) and all(0 < len(i) <= WHATSAPP_ROW_ID_MAX for i in ids)
         if scale:
             parts = _with_last(parts, texts.scale_hint.format(lo=scale[0], hi=scale[1]))
-        elif (len(replies) <= WHATSAPP_MAX_REPLY_BUTTONS and ids_fit
-              and all(len(t) <= WHATSAPP_BUTTON_TITLE_MAX for t in titles)):
-            buttons = [{"type": "reply", "reply": {"id": i, "title": t}}
-                       for i, t in zip(ids, titles, strict=True)]
+        elif (
+            len(replies) <= WHATSAPP_MAX_REPLY_BUTTONS
+            and ids_fit
+            and all(len(t) <= WHATSAPP_BUTTON_TITLE_MAX for t in titles)
+        ):
+            buttons = [
+                {"type": "reply", "reply": {"id": i, "title": t}}
+                for i, t in zip(ids, titles, strict=True)
+            ]
             interactive = {"type": "button", "action": {"buttons": buttons}}
         elif len(replies) <= WHATSAPP_MAX_LIST_ROWS and ids_fit:
             rows = []
             for i, t in zip(ids, titles, strict=True):
-                row: Dict[str, Any] = {"id": i, "title": truncate(t, WHATSAPP_ROW_TITLE_MAX)}
+                row: dict[str, Any] = {"id": i, "title": truncate(t, WHATSAPP_ROW_TITLE_MAX)}
                 if len(t) > WHATSAPP_ROW_TITLE_MAX:
                     # The full wording survives in the row's description.
                     row["description"] = truncate(t, WHATSAPP_ROW_DESCRIPTION_MAX)
                 rows.append(row)
-            interactive = {"type": "list", "action": {
-                "button": truncate(texts.list_button, WHATSAPP_LIST_BUTTON_MAX),
-                "sections": [{"rows": rows}]}}
+            interactive = {
+                "type": "list",
+                "action": {
+                    "button": truncate(texts.list_button, WHATSAPP_LIST_BUTTON_MAX),
+                    "sections": [{"rows": rows}],
+                },
+            }
         else:
             listing, choices = numbered_options(replies, texts)
             parts = _with_last(parts, listing)
@@ -306,12 +330,12 @@ def whatsapp_messages(
 
 
 def sms_messages(
-    message: Dict[str, Any], texts: Texts = DEFAULT_TEXTS
-) -> Tuple[List[Dict[str, str]], Dict[str, str]]:
+    message: dict[str, Any], texts: Texts = DEFAULT_TEXTS
+) -> tuple[list[dict[str, str]], dict[str, str]]:
     """Twilio Messages API parameters (``Body`` or ``MediaUrl``) for one Rasa
     bot message, and the numbered choices offered ({} if none)."""
     parts, replies = text_and_replies(message)
-    choices: Dict[str, str] = {}
+    choices: dict[str, str] = {}
     if replies:
         scale = numeric_scale(replies)
         if scale:
@@ -319,8 +343,9 @@ def sms_messages(
         else:
             listing, choices = numbered_options(replies, texts)
             parts = _with_last(parts, listing)
-    out: List[Dict[str, str]] = [
-        {"Body": piece} for part in parts for piece in chunk_text(part, SMS_BODY_MAX)]
+    out: list[dict[str, str]] = [
+        {"Body": piece} for part in parts for piece in chunk_text(part, SMS_BODY_MAX)
+    ]
     if message.get("image"):
         out.append({"MediaUrl": str(message["image"])})
     if message.get("attachment") and not isinstance(message["attachment"], dict):

@@ -9,26 +9,27 @@ picks the hash function from the header itself (``getattr(hashlib, ...)``), so a
 sender chooses how the body is checked. Here the algorithm is fixed to
 SHA-256 and every comparison is ``hmac.compare_digest``.
 """
+
 from __future__ import annotations
 
 import base64
 import hashlib
 import hmac
-from typing import Iterable, Mapping, Sequence, Tuple, Union
+from collections.abc import Iterable, Mapping, Sequence
 from urllib.parse import urlsplit, urlunsplit
 
 META_SIGNATURE_HEADER = "X-Hub-Signature-256"
 META_SIGNATURE_PREFIX = "sha256="
 TWILIO_SIGNATURE_HEADER = "X-Twilio-Signature"
 
-ParamValue = Union[str, Sequence[str]]
+ParamValue = str | Sequence[str]
 
 
-def _as_bytes(value: Union[str, bytes]) -> bytes:
+def _as_bytes(value: str | bytes) -> bytes:
     return value if isinstance(value, bytes) else value.encode("utf-8")
 
 
-def meta_signature(app_secret: Union[str, bytes], body: bytes) -> str:
+def meta_signature(app_secret: str | bytes, body: bytes) -> str:
     """The ``X-Hub-Signature-256`` value Meta sends for ``body``.
 
     Meta signs the raw request body (before any JSON parsing: re-serialised
@@ -38,9 +39,7 @@ def meta_signature(app_secret: Union[str, bytes], body: bytes) -> str:
     return META_SIGNATURE_PREFIX + digest
 
 
-def verify_meta_signature(
-    app_secret: Union[str, bytes, None], body: bytes, header: Union[str, None]
-) -> bool:
+def verify_meta_signature(app_secret: str | bytes | None, body: bytes, header: str | None) -> bool:
     """True only when ``header`` is a valid SHA-256 signature of ``body``.
 
     An empty secret never validates: an unconfigured app must not accept
@@ -54,11 +53,11 @@ def verify_meta_signature(
     if not header[: len(META_SIGNATURE_PREFIX)].lower() == META_SIGNATURE_PREFIX:
         return False
     expected = meta_signature(app_secret, body)
-    given = META_SIGNATURE_PREFIX + header[len(META_SIGNATURE_PREFIX):].lower()
+    given = META_SIGNATURE_PREFIX + header[len(META_SIGNATURE_PREFIX) :].lower()
     return hmac.compare_digest(expected.encode("ascii"), given.encode("ascii", "replace"))
 
 
-def _param_items(params: Mapping[str, ParamValue]) -> Iterable[Tuple[str, str]]:
+def _param_items(params: Mapping[str, ParamValue]) -> Iterable[tuple[str, str]]:
     for name in sorted(set(params)):
         values = params[name]
         if isinstance(values, str):
@@ -68,9 +67,7 @@ def _param_items(params: Mapping[str, ParamValue]) -> Iterable[Tuple[str, str]]:
             yield name, value
 
 
-def twilio_signature(
-    auth_token: Union[str, bytes], url: str, params: Mapping[str, ParamValue]
-) -> str:
+def twilio_signature(auth_token: str | bytes, url: str, params: Mapping[str, ParamValue]) -> str:
     """The ``X-Twilio-Signature`` for a form POST to ``url``.
 
     Twilio's algorithm: the full URL (scheme, host, path, query) followed by
@@ -82,7 +79,7 @@ def twilio_signature(
     return base64.b64encode(mac.digest()).decode("ascii")
 
 
-def _url_port_variants(url: str) -> Tuple[str, ...]:
+def _url_port_variants(url: str) -> tuple[str, ...]:
     """The URL without and with its default port.
 
     Twilio's own validator accepts both, because Twilio is not consistent about
@@ -104,10 +101,10 @@ def _url_port_variants(url: str) -> Tuple[str, ...]:
 
 
 def verify_twilio_signature(
-    auth_token: Union[str, bytes, None],
+    auth_token: str | bytes | None,
     url: str,
     params: Mapping[str, ParamValue],
-    header: Union[str, None],
+    header: str | None,
 ) -> bool:
     """True only when ``header`` signs ``url`` + ``params`` with the token."""
     if not auth_token or not header:

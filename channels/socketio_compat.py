@@ -15,6 +15,7 @@ already-completed future is returned, so callers that do ``await`` it keep
 working. It is applied when the ``channels`` package is imported, which
 ``rasa run`` does while loading our connectors from credentials.yml.
 """
+
 from __future__ import annotations
 
 import asyncio

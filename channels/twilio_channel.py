@@ -14,10 +14,11 @@ Replies are sent with the Messages REST API from the number the customer wrote
 to (the webhook's ``To``), so SMS replies come from the SMS number and
 WhatsApp replies from the ``whatsapp:+...`` sender.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 from urllib.parse import parse_qs
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
@@ -42,13 +43,14 @@ def twiml_ok() -> HTTPResponse:
     return response.text(EMPTY_TWIML, content_type="text/xml")
 
 
-def form_params(body: bytes) -> Dict[str, List[str]]:
+def form_params(body: bytes) -> dict[str, list[str]]:
     """All POST parameters, repeated ones included (the signature covers them)."""
     return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
-def incoming_from_form(params: Dict[str, List[str]]) -> Optional[Incoming]:
+def incoming_from_form(params: dict[str, list[str]]) -> Incoming | None:
     """The user message in a Twilio messaging webhook, or None."""
+
     def first(name: str) -> str:
         return (params.get(name) or [""])[0]
 
@@ -67,8 +69,12 @@ def incoming_from_form(params: Dict[str, List[str]]) -> Optional[Incoming]:
         text = NON_TEXT
     else:
         return None
-    return Incoming(sender_id=sender, text=text, message_id=first("MessageSid") or None,
-                    metadata={"to": first("To")})
+    return Incoming(
+        sender_id=sender,
+        text=text,
+        message_id=first("MessageSid") or None,
+        metadata={"to": first("To")},
+    )
 
 
 def signed_url(public_url: str, request: Request) -> str:
@@ -82,12 +88,19 @@ def signed_url(public_url: str, request: Request) -> str:
 
 class TwilioOutput(RenderedOutput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "twilio"
 
-    def __init__(self, account_sid: str, auth_token: str, from_number: str, send_url: str,
-                 sender: HttpSender, choices: ChoiceMemory,
-                 texts: render.Texts = render.DEFAULT_TEXTS) -> None:
+    def __init__(
+        self,
+        account_sid: str,
+        auth_token: str,
+        from_number: str,
+        send_url: str,
+        sender: HttpSender,
+        choices: ChoiceMemory,
+        texts: render.Texts = render.DEFAULT_TEXTS,
+    ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.from_number = from_number
@@ -102,15 +115,19 @@ class TwilioOutput(RenderedOutput):
             sender = "whatsapp:" + sender
         return sender
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         parts, choices = render.sms_messages(dict(message), self.texts)
         if parts:
             self.choices.remember(recipient_id, choices)
         for part in parts:
             data = {"To": recipient_id, "From": self._from_for(recipient_id), **part}
             result = await self.sender.post(
-                self.send_url, data=data, auth=(self.account_sid, self.auth_token),
-                conversation_id=recipient_id, what="twilio send")
+                self.send_url,
+                data=data,
+                auth=(self.account_sid, self.auth_token),
+                conversation_id=recipient_id,
+                what="twilio send",
+            )
             if not result.ok:
                 break
 
@@ -120,11 +137,11 @@ class TwilioInput(WebhookInput):
     env_names = "TWILIO_ACCOUNT_SID / TWILIO_AUTH_TOKEN"
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "twilio"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls(
             account_sid=credential(credentials, "account_sid"),
             auth_token=credential(credentials, "auth_token"),
@@ -134,17 +151,23 @@ class TwilioInput(WebhookInput):
             **shared_options(credentials, "_", DEFAULT_TWILIO_MAX_BODY),
         )
 
-    def __init__(self, account_sid: str = "", auth_token: str = "", twilio_number: str = "",
-                 public_url: str = "", api_url: str = DEFAULT_API_URL,
-                 max_body_bytes: int = DEFAULT_TWILIO_MAX_BODY, dedup_url: str = "",
-                 policy: RetryPolicy = DEFAULT_POLICY,
-                 texts: render.Texts = render.DEFAULT_TEXTS) -> None:
+    def __init__(
+        self,
+        account_sid: str = "",
+        auth_token: str = "",
+        twilio_number: str = "",
+        public_url: str = "",
+        api_url: str = DEFAULT_API_URL,
+        max_body_bytes: int = DEFAULT_TWILIO_MAX_BODY,
+        dedup_url: str = "",
+        policy: RetryPolicy = DEFAULT_POLICY,
+        texts: render.Texts = render.DEFAULT_TEXTS,
+    ) -> None:
         self.account_sid = account_sid
         self.auth_token = auth_token
         self.twilio_number = twilio_number
         self.public_url = public_url
-        self.send_url = (f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}"
-                         "/Messages.json")
+        self.send_url = f"{api_url.rstrip('/')}/2010-04-01/Accounts/{account_sid}/Messages.json"
         self.choices = ChoiceMemory()
         self._setup(max_body_bytes, dedup_url, policy, texts)
 
@@ -153,9 +176,15 @@ class TwilioInput(WebhookInput):
         return bool(self.account_sid and self.auth_token)
 
     def output_for(self, from_number: str) -> TwilioOutput:
-        return TwilioOutput(self.account_sid, self.auth_token,
-                            from_number or self.twilio_number, self.send_url,
-                            self.sender, self.choices, self.texts)
+        return TwilioOutput(
+            self.account_sid,
+            self.auth_token,
+            from_number or self.twilio_number,
+            self.send_url,
+            self.sender,
+            self.choices,
+            self.texts,
+        )
 
     def get_output_channel(self) -> OutputChannel:
         return self.output_for(self.twilio_number)
@@ -166,15 +195,21 @@ class TwilioInput(WebhookInput):
 
     def signature_ok(self, request: Request) -> bool:
         # Twilio signs the URL plus the form parameters, not the raw body.
-        return verify_twilio_signature(self.auth_token, signed_url(self.public_url, request),
-                                       form_params(request.body or b""),
-                                       request.headers.get(TWILIO_SIGNATURE_HEADER))
+        return verify_twilio_signature(
+            self.auth_token,
+            signed_url(self.public_url, request),
+            form_params(request.body or b""),
+            request.headers.get(TWILIO_SIGNATURE_HEADER),
+        )
 
     def signature_refused(self) -> None:
-        logger.warning("twilio: webhook with missing or bad %s refused (is public_url "
-                       "the exact webhook URL set in Twilio?)", TWILIO_SIGNATURE_HEADER)
+        logger.warning(
+            "twilio: webhook with missing or bad %s refused (is public_url "
+            "the exact webhook URL set in Twilio?)",
+            TWILIO_SIGNATURE_HEADER,
+        )
 
-    def incoming(self, request: Request) -> List[Incoming]:
+    def incoming(self, request: Request) -> list[Incoming]:
         incoming = incoming_from_form(form_params(request.body or b""))
         if incoming is None:
             logger.info("twilio: webhook without Body or media ignored")

@@ -1,13 +1,15 @@
 """What the three webhook connectors share: credentials, request checks,
 handing messages to Rasa one by one."""
+
 from __future__ import annotations
 
 import json
 import logging
 import os
 import re
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
-from typing import Any, Awaitable, Callable, Dict, Iterable, Optional, Tuple
+from typing import Any
 
 from sanic import response
 from sanic.request import Request
@@ -25,7 +27,7 @@ DEFAULT_TWILIO_MAX_BODY = 256 * 1024
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
 
-def credential(credentials: Optional[Dict[str, Any]], key: str, default: str = "") -> str:
+def credential(credentials: dict[str, Any] | None, key: str, default: str = "") -> str:
     """A credentials.yml value as a string, with ``${VAR}`` expanded here.
 
     Why here and not by Rasa: Rasa expands an unquoted ``${VAR}`` itself but
@@ -42,14 +44,14 @@ def credential(credentials: Optional[Dict[str, Any]], key: str, default: str = "
     return value or default
 
 
-def flag(credentials: Optional[Dict[str, Any]], key: str, default: bool) -> bool:
+def flag(credentials: dict[str, Any] | None, key: str, default: bool) -> bool:
     raw = credential(credentials, key)
     if not raw:
         return default
     return raw.lower() in ("1", "true", "yes", "on")
 
 
-def number(credentials: Optional[Dict[str, Any]], key: str, default: float) -> float:
+def number(credentials: dict[str, Any] | None, key: str, default: float) -> float:
     raw = credential(credentials, key)
     try:
         return float(raw) if raw else default
@@ -64,18 +66,21 @@ class Incoming:
 
     sender_id: str
     text: str
-    message_id: Optional[str] = None
-    metadata: Dict[str, Any] = field(default_factory=dict)
+    message_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 def not_configured(channel: str) -> HTTPResponse:
     return response.json(
-        {"error": f"channel '{channel}' not configured",
-         "hint": "set its environment variables, see docs/channels.md"},
-        status=503)
+        {
+            "error": f"channel '{channel}' not configured",
+            "hint": "set its environment variables, see docs/channels.md",
+        },
+        status=503,
+    )
 
 
-def read_json_body(request: Request, max_bytes: int) -> Tuple[Any, Optional[HTTPResponse]]:
+def read_json_body(request: Request, max_bytes: int) -> tuple[Any, HTTPResponse | None]:
     """(payload, None) for a JSON object body, else (None, error response)."""
     body = request.body or b""
     if len(body) > max_bytes:
@@ -96,8 +101,12 @@ def verify_subscription(request: Request, verify_token: str) -> HTTPResponse:
     mode = request.args.get("hub.mode", "")
     token = request.args.get("hub.verify_token", "")
     challenge = request.args.get("hub.challenge", "")
-    if (verify_token and mode == "subscribe" and challenge
-            and hmac.compare_digest(token.encode(), verify_token.encode())):
+    if (
+        verify_token
+        and mode == "subscribe"
+        and challenge
+        and hmac.compare_digest(token.encode(), verify_token.encode())
+    ):
         return response.text(challenge)
     logger.warning("webhook verification refused: wrong mode or verify token")
     return response.text("forbidden", status=403)
@@ -107,7 +116,7 @@ async def deliver(
     messages: Iterable[Incoming],
     on_new_message: Callable[[Any], Awaitable[Any]],
     make_user_message: Callable[[Incoming], Any],
-    first_time: Callable[[Optional[str]], Awaitable[bool]],
+    first_time: Callable[[str | None], Awaitable[bool]],
     channel: str,
 ) -> int:
     """Hand each new message to Rasa in order; returns how many were handled.
@@ -118,13 +127,15 @@ async def deliver(
     handled = 0
     for incoming in messages:
         if not await first_time(incoming.message_id):
-            logger.info("%s: message %s already handled, skipping redelivery",
-                        channel, incoming.message_id)
+            logger.info(
+                "%s: message %s already handled, skipping redelivery", channel, incoming.message_id
+            )
             continue
         try:
             await on_new_message(make_user_message(incoming))
             handled += 1
-        except Exception:  # noqa: BLE001
-            logger.exception("%s: handling a message of conversation %s failed",
-                             channel, incoming.sender_id)
+        except Exception:
+            logger.exception(
+                "%s: handling a message of conversation %s failed", channel, incoming.sender_id
+            )
     return handled

@@ -10,10 +10,12 @@ in it" differ; a connector supplies those and nothing else.
 Log lines go to the connector's own logger (``channels.messenger``, ...), as
 they did when each connector had its own copy of this code.
 """
+
 from __future__ import annotations
 
 import logging
-from typing import Any, Awaitable, Callable, Dict, List, Optional, Text, Union
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
 from sanic import Blueprint, response
@@ -24,12 +26,18 @@ from channels import render
 from channels.dedup import ChoiceMemory, seen_ids_from_url
 from channels.outbound import HttpSender, RetryPolicy
 from channels.signatures import META_SIGNATURE_HEADER, verify_meta_signature
-from channels.webhook import (Incoming, credential, deliver, not_configured, number,
-                              read_json_body, verify_subscription)
+from channels.webhook import (
+    Incoming,
+    credential,
+    deliver,
+    not_configured,
+    number,
+    read_json_body,
+    verify_subscription,
+)
 
 
-def shared_options(credentials: Optional[Dict[Text, Any]], sep: str,
-                   max_body: int) -> Dict[str, Any]:
+def shared_options(credentials: dict[str, Any] | None, sep: str, max_body: int) -> dict[str, Any]:
     """Constructor arguments every connector reads the same way.
 
     ``sep`` is the key style: the Meta connectors keep Rasa's dashed keys
@@ -38,8 +46,10 @@ def shared_options(credentials: Optional[Dict[Text, Any]], sep: str,
     return {
         "max_body_bytes": int(number(credentials, f"max{sep}body{sep}bytes", max_body)),
         "dedup_url": credential(credentials, f"dedup{sep}url"),
-        "policy": RetryPolicy(timeout=number(credentials, "timeout", 10.0),
-                              attempts=int(number(credentials, "retries", 2)) + 1),
+        "policy": RetryPolicy(
+            timeout=number(credentials, "timeout", 10.0),
+            attempts=int(number(credentials, "retries", 2)) + 1,
+        ),
         "texts": render.Texts.from_credentials(credentials),
     }
 
@@ -49,14 +59,15 @@ class RenderedOutput(OutputChannel):
     renders a whole bot message at once (text, buttons, image together), so
     the per-kind entry points go back to it."""
 
-    async def send_text_message(self, recipient_id: Text, text: Text, **kwargs: Any) -> None:
+    async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text})
 
-    async def send_text_with_buttons(self, recipient_id: Text, text: Text,
-                                     buttons: List[Dict[Text, Any]], **kwargs: Any) -> None:
+    async def send_text_with_buttons(
+        self, recipient_id: str, text: str, buttons: list[dict[str, Any]], **kwargs: Any
+    ) -> None:
         await self.send_response(recipient_id, {"text": text, "buttons": buttons})
 
-    async def send_image_url(self, recipient_id: Text, image: Text, **kwargs: Any) -> None:
+    async def send_image_url(self, recipient_id: str, image: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"image": image})
 
 
@@ -65,10 +76,11 @@ class WebhookInput(InputChannel):
 
     blueprint_name = ""
     env_names = ""  # for the "not configured" warning, e.g. "FB_APP_SECRET / ..."
-    choices: Optional[ChoiceMemory] = None  # set by channels that number options
+    choices: ChoiceMemory | None = None  # set by channels that number options
 
-    def _setup(self, max_body_bytes: int, dedup_url: str, policy: RetryPolicy,
-               texts: render.Texts) -> None:
+    def _setup(
+        self, max_body_bytes: int, dedup_url: str, policy: RetryPolicy, texts: render.Texts
+    ) -> None:
         """The state every connector keeps; call at the end of ``__init__``
         (``configured`` needs the connector's own fields)."""
         self.max_body_bytes = max_body_bytes
@@ -76,8 +88,11 @@ class WebhookInput(InputChannel):
         self.sender = HttpSender(policy)
         self.texts = texts
         if not self.configured:
-            self.log.warning("%s channel not configured (%s unset): its webhook answers 503",
-                             self.name(), self.env_names)
+            self.log.warning(
+                "%s channel not configured (%s unset): its webhook answers 503",
+                self.name(),
+                self.env_names,
+            )
 
     @property
     def log(self) -> logging.Logger:
@@ -96,7 +111,7 @@ class WebhookInput(InputChannel):
         """Log a refused signature (the wording names what to check)."""
         raise NotImplementedError
 
-    def incoming(self, request: Request) -> Union[List[Incoming], HTTPResponse]:
+    def incoming(self, request: Request) -> list[Incoming] | HTTPResponse:
         """The messages of an authentic webhook, or an error response."""
         raise NotImplementedError
 
@@ -116,8 +131,13 @@ class WebhookInput(InputChannel):
         if self.choices is not None:
             # "2" after a numbered list of options means option 2.
             text = self.choices.resolve(incoming.sender_id, text) or text
-        return UserMessage(text, self.reply_channel(incoming), incoming.sender_id,
-                           input_channel=self.name(), message_id=incoming.message_id)
+        return UserMessage(
+            text,
+            self.reply_channel(incoming),
+            incoming.sender_id,
+            input_channel=self.name(),
+            message_id=incoming.message_id,
+        )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # Second argument as the connectors always passed it (their __name__).
@@ -141,8 +161,9 @@ class WebhookInput(InputChannel):
             found = self.incoming(request)
             if isinstance(found, HTTPResponse):
                 return found
-            await deliver(found, on_new_message, self.user_message, self.seen.first_time,
-                          self.name())
+            await deliver(
+                found, on_new_message, self.user_message, self.seen.first_time, self.name()
+            )
             return self.accepted()
 
         @hook.listener("after_server_stop")
@@ -167,17 +188,19 @@ class MetaWebhookInput(WebhookInput):
 
     def signature_ok(self, request: Request) -> bool:
         # The signature covers the raw bytes: checked before parsing.
-        return verify_meta_signature(self.secret, request.body or b"",
-                                     request.headers.get(META_SIGNATURE_HEADER))
+        return verify_meta_signature(
+            self.secret, request.body or b"", request.headers.get(META_SIGNATURE_HEADER)
+        )
 
     def signature_refused(self) -> None:
-        self.log.warning("%s: webhook with missing or bad %s refused", self.name(),
-                         META_SIGNATURE_HEADER)
+        self.log.warning(
+            "%s: webhook with missing or bad %s refused", self.name(), META_SIGNATURE_HEADER
+        )
 
-    def events(self, payload: Dict[str, Any]) -> List[Incoming]:
+    def events(self, payload: dict[str, Any]) -> list[Incoming]:
         raise NotImplementedError
 
-    def incoming(self, request: Request) -> Union[List[Incoming], HTTPResponse]:
+    def incoming(self, request: Request) -> list[Incoming] | HTTPResponse:
         payload, error = read_json_body(request, self.max_body_bytes)
         return error if error is not None else self.events(payload)
 

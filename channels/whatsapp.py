@@ -12,9 +12,10 @@ messages or numbered text, within WhatsApp's limits (channels/render.py).
 A business-started conversation outside the 24-hour window needs an approved
 template: see channels/whatsapp_template.py.
 """
+
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Text
+from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
 
@@ -26,12 +27,20 @@ from channels.webhook_input import MetaWebhookInput, RenderedOutput, shared_opti
 
 DEFAULT_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
-NON_TEXT_TYPES = {"image", "audio", "video", "document", "sticker", "location",
-                  "contacts", "unsupported"}
+NON_TEXT_TYPES = {
+    "image",
+    "audio",
+    "video",
+    "document",
+    "sticker",
+    "location",
+    "contacts",
+    "unsupported",
+}
 IGNORED_TYPES = {"reaction", "system", "ephemeral", "request_welcome", "order"}
 
 
-def message_text(message: Dict[str, Any]) -> Optional[str]:
+def message_text(message: dict[str, Any]) -> str | None:
     """The user message in one ``messages[]`` item, or None to ignore it."""
     kind = message.get("type")
     if kind == "text":
@@ -51,11 +60,11 @@ def message_text(message: Dict[str, Any]) -> Optional[str]:
     return None  # reactions, system notices, anything new and unknown
 
 
-def whatsapp_events(payload: Dict[str, Any], phone_number_id: str = "") -> List[Incoming]:
+def whatsapp_events(payload: dict[str, Any], phone_number_id: str = "") -> list[Incoming]:
     """Every user message of a webhook, in order; statuses are not messages."""
     if payload.get("object") != "whatsapp_business_account":
         return []
-    found: List[Incoming] = []
+    found: list[Incoming] = []
     for entry in payload.get("entry") or []:
         if not isinstance(entry, dict):
             continue
@@ -75,40 +84,57 @@ def whatsapp_events(payload: Dict[str, Any], phone_number_id: str = "") -> List[
                 text = message_text(message)
                 if text is None:
                     continue
-                found.append(Incoming(sender_id=str(message["from"]), text=text,
-                                      message_id=message.get("id")))
+                found.append(
+                    Incoming(
+                        sender_id=str(message["from"]), text=text, message_id=message.get("id")
+                    )
+                )
     return found
 
 
 class WhatsAppOutput(RenderedOutput):
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "whatsapp"
 
-    def __init__(self, access_token: str, send_url: str, sender: HttpSender,
-                 choices: ChoiceMemory, texts: render.Texts = render.DEFAULT_TEXTS) -> None:
+    def __init__(
+        self,
+        access_token: str,
+        send_url: str,
+        sender: HttpSender,
+        choices: ChoiceMemory,
+        texts: render.Texts = render.DEFAULT_TEXTS,
+    ) -> None:
         self.access_token = access_token
         self.send_url = send_url
         self.sender = sender
         self.choices = choices
         self.texts = texts
 
-    async def send_response(self, recipient_id: Text, message: Dict[Text, Any]) -> None:
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
         parts, choices = render.whatsapp_messages(dict(message), self.texts)
         if parts:
             self.choices.remember(recipient_id, choices)
         for part in parts:
-            body = {"messaging_product": "whatsapp", "recipient_type": "individual",
-                    "to": recipient_id, **part}
+            body = {
+                "messaging_product": "whatsapp",
+                "recipient_type": "individual",
+                "to": recipient_id,
+                **part,
+            }
             result = await self.sender.post(
-                self.send_url, json=body,
+                self.send_url,
+                json=body,
                 headers={"Authorization": f"Bearer {self.access_token}"},
-                conversation_id=recipient_id, what="whatsapp send")
+                conversation_id=recipient_id,
+                what="whatsapp send",
+            )
             if not result.ok:
                 break
 
-    async def send_custom_json(self, recipient_id: Text, json_message: Dict[Text, Any],
-                               **kwargs: Any) -> None:
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
         await self.send_response(recipient_id, {"custom": json_message})
 
 
@@ -121,11 +147,11 @@ class WhatsAppInput(MetaWebhookInput):
     env_names = "WHATSAPP_APP_SECRET / WHATSAPP_ACCESS_TOKEN / WHATSAPP_PHONE_NUMBER_ID"
 
     @classmethod
-    def name(cls) -> Text:
+    def name(cls) -> str:
         return "whatsapp"
 
     @classmethod
-    def from_credentials(cls, credentials: Optional[Dict[Text, Any]]) -> InputChannel:
+    def from_credentials(cls, credentials: dict[str, Any] | None) -> InputChannel:
         return cls(
             verify=credential(credentials, "verify"),
             secret=credential(credentials, "secret"),
@@ -136,12 +162,19 @@ class WhatsAppInput(MetaWebhookInput):
             **shared_options(credentials, "-", DEFAULT_META_MAX_BODY),
         )
 
-    def __init__(self, verify: str = "", secret: str = "", access_token: str = "",
-                 phone_number_id: str = "", api_url: str = DEFAULT_API_URL,
-                 api_version: str = DEFAULT_API_VERSION,
-                 max_body_bytes: int = DEFAULT_META_MAX_BODY, dedup_url: str = "",
-                 policy: RetryPolicy = DEFAULT_POLICY,
-                 texts: render.Texts = render.DEFAULT_TEXTS) -> None:
+    def __init__(
+        self,
+        verify: str = "",
+        secret: str = "",
+        access_token: str = "",
+        phone_number_id: str = "",
+        api_url: str = DEFAULT_API_URL,
+        api_version: str = DEFAULT_API_VERSION,
+        max_body_bytes: int = DEFAULT_META_MAX_BODY,
+        dedup_url: str = "",
+        policy: RetryPolicy = DEFAULT_POLICY,
+        texts: render.Texts = render.DEFAULT_TEXTS,
+    ) -> None:
         self.verify = verify
         self.secret = secret
         self.access_token = access_token
@@ -155,8 +188,9 @@ class WhatsAppInput(MetaWebhookInput):
         return bool(self.secret and self.access_token and self.phone_number_id)
 
     def get_output_channel(self) -> OutputChannel:
-        return WhatsAppOutput(self.access_token, self.send_url, self.sender, self.choices,
-                              self.texts)
+        return WhatsAppOutput(
+            self.access_token, self.send_url, self.sender, self.choices, self.texts
+        )
 
-    def events(self, payload: Dict[str, Any]) -> List[Incoming]:
+    def events(self, payload: dict[str, Any]) -> list[Incoming]:
         return whatsapp_events(payload, self.phone_number_id)

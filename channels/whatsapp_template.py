@@ -13,6 +13,7 @@ when the customer taps it: the webhook delivers it as a ``button`` message.
 Exit status 0 when Meta accepted the message (its id is printed), 1 when not,
 2 for a usage error. See docs/channels.md.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -20,46 +21,73 @@ import asyncio
 import json
 import os
 import sys
-from typing import Any, Dict, List, Optional, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from channels.outbound import HttpSender, RetryPolicy
 from channels.whatsapp import DEFAULT_API_URL, DEFAULT_API_VERSION, messages_url
 
 
-def template_message(to: str, template: str, language: str,
-                     body_params: Sequence[str] = (),
-                     button_payloads: Sequence[str] = ()) -> Dict[str, Any]:
+def template_message(
+    to: str,
+    template: str,
+    language: str,
+    body_params: Sequence[str] = (),
+    button_payloads: Sequence[str] = (),
+) -> dict[str, Any]:
     """The Cloud API body for a template message (pure, tested)."""
-    components: List[Dict[str, Any]] = []
+    components: list[dict[str, Any]] = []
     if body_params:
-        components.append({"type": "body", "parameters": [
-            {"type": "text", "text": p} for p in body_params]})
+        components.append(
+            {"type": "body", "parameters": [{"type": "text", "text": p} for p in body_params]}
+        )
     for index, payload in enumerate(button_payloads):
-        components.append({"type": "button", "sub_type": "quick_reply", "index": str(index),
-                           "parameters": [{"type": "payload", "payload": payload}]})
-    tmpl: Dict[str, Any] = {"name": template, "language": {"code": language}}
+        components.append(
+            {
+                "type": "button",
+                "sub_type": "quick_reply",
+                "index": str(index),
+                "parameters": [{"type": "payload", "payload": payload}],
+            }
+        )
+    tmpl: dict[str, Any] = {"name": template, "language": {"code": language}}
     if components:
         tmpl["components"] = components
     # WhatsApp ids are digits only; "+48 600-100-200" is accepted and normalised.
     digits = "".join(ch for ch in to if ch.isdigit())
-    return {"messaging_product": "whatsapp", "recipient_type": "individual",
-            "to": digits, "type": "template", "template": tmpl}
+    return {
+        "messaging_product": "whatsapp",
+        "recipient_type": "individual",
+        "to": digits,
+        "type": "template",
+        "template": tmpl,
+    }
 
 
-def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
+def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         prog="python -m channels.whatsapp_template",
-        description="Send an approved WhatsApp template (survey invitation).")
+        description="Send an approved WhatsApp template (survey invitation).",
+    )
     parser.add_argument("--to", required=True, help="customer's number, e.g. 48600100200")
     parser.add_argument("--template", required=True, help="approved template name")
     parser.add_argument("--lang", default="pl", help="template language code (default pl)")
-    parser.add_argument("--body-param", action="append", default=[],
-                        help="value for {{1}}, {{2}}, ... of the body, in order; repeatable")
-    parser.add_argument("--button-payload", action="append", default=[],
-                        help="payload of quick-reply button 0, 1, ...; repeatable")
+    parser.add_argument(
+        "--body-param",
+        action="append",
+        default=[],
+        help="value for {{1}}, {{2}}, ... of the body, in order; repeatable",
+    )
+    parser.add_argument(
+        "--button-payload",
+        action="append",
+        default=[],
+        help="payload of quick-reply button 0, 1, ...; repeatable",
+    )
     parser.add_argument("--api-url", default=os.environ.get("WHATSAPP_API_URL") or DEFAULT_API_URL)
-    parser.add_argument("--api-version",
-                        default=os.environ.get("WHATSAPP_API_VERSION") or DEFAULT_API_VERSION)
+    parser.add_argument(
+        "--api-version", default=os.environ.get("WHATSAPP_API_VERSION") or DEFAULT_API_VERSION
+    )
     parser.add_argument("--phone-number-id", default=os.environ.get("WHATSAPP_PHONE_NUMBER_ID", ""))
     parser.add_argument("--timeout", type=float, default=10.0)
     parser.add_argument("--dry-run", action="store_true", help="print the request, send nothing")
@@ -67,36 +95,49 @@ def parse_args(argv: Optional[Sequence[str]] = None) -> argparse.Namespace:
 
 
 async def send(args: argparse.Namespace, token: str) -> int:
-    body = template_message(args.to, args.template, args.lang, args.body_param,
-                            args.button_payload)
+    body = template_message(args.to, args.template, args.lang, args.body_param, args.button_payload)
     sender = HttpSender(RetryPolicy(timeout=args.timeout))
     try:
         result = await sender.post(
-            messages_url(args.api_url, args.api_version, args.phone_number_id), json=body,
+            messages_url(args.api_url, args.api_version, args.phone_number_id),
+            json=body,
             headers={"Authorization": f"Bearer {token}"},
-            conversation_id=body["to"], what="whatsapp template")
+            conversation_id=body["to"],
+            what="whatsapp template",
+        )
     finally:
         await sender.close()
     if not result.ok:
         print(f"not sent: {result.error}", file=sys.stderr)
         return 1
-    ids = [m.get("id") for m in (result.body or {}).get("messages", [])] \
-        if isinstance(result.body, dict) else []
+    ids = (
+        [m.get("id") for m in (result.body or {}).get("messages", [])]
+        if isinstance(result.body, dict)
+        else []
+    )
     print(json.dumps({"sent": True, "to": body["to"], "message_ids": ids}))
     return 0
 
 
-def main(argv: Optional[Sequence[str]] = None) -> int:
+def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.dry_run:
-        print(json.dumps(template_message(args.to, args.template, args.lang,
-                                          args.body_param, args.button_payload),
-                         ensure_ascii=False, indent=2))
+        print(
+            json.dumps(
+                template_message(
+                    args.to, args.template, args.lang, args.body_param, args.button_payload
+                ),
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return 0
     token = os.environ.get("WHATSAPP_ACCESS_TOKEN", "")
     if not token or not args.phone_number_id:
-        print("set WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID "
-              "(or --phone-number-id)", file=sys.stderr)
+        print(
+            "set WHATSAPP_ACCESS_TOKEN and WHATSAPP_PHONE_NUMBER_ID (or --phone-number-id)",
+            file=sys.stderr,
+        )
         return 2
     return asyncio.run(send(args, token))
 

@@ -1,11 +1,10 @@
 # Analytics: projection, statistics, report CLI, Streamlit dashboard.
-# Included by the top Makefile; try it alone with `make -f mk/analytics.mk <target>`.
+# Included by the top Makefile, which sets NPS_DB_URL (from nps/settings.py).
 # Analytics has its own environment because Rasa pins SQLAlchemy 1.4 and an
 # old numpy, while analytics needs SQLAlchemy 2 and pandas 2.
 
 PY_ANALYTICS := .venv-analytics/bin/python
 ANALYTICS_STAMP := .venv-analytics/.installed
-NPS_DB_URL ?= sqlite:///$(CURDIR)/var/tracker.db
 DEMO_CONVERSATIONS ?= 2000
 DEMO_SEED ?= 7
 REPORT_FORMAT ?= md
@@ -16,10 +15,13 @@ analytics-env: $(ANALYTICS_STAMP)
 
 # A stamp file, so the environment is built once and rebuilt only when the
 # requirements change.
-$(ANALYTICS_STAMP): requirements/analytics.txt
-	test -x $(PY_ANALYTICS) || python3.10 -m venv .venv-analytics
-	$(PY_ANALYTICS) -m pip install --upgrade pip
-	$(PY_ANALYTICS) -m pip install -r requirements/analytics.txt
+$(ANALYTICS_STAMP): requirements/analytics.txt requirements/analytics-test.txt \
+		requirements/analytics.lock pyproject.toml
+	test -x $(PY_ANALYTICS) || $(PYTHON) -m venv .venv-analytics
+	$(PY_ANALYTICS) -m pip install --quiet --upgrade "pip<25"
+	$(PY_ANALYTICS) -m pip install --quiet -r requirements/analytics.txt \
+		-r requirements/analytics-test.txt -c requirements/analytics.lock
+	$(PY_ANALYTICS) -m pip install --quiet --no-deps --no-build-isolation -e .
 	touch $@
 
 # var/ is made inline: the top Makefile has its own `var` target.
@@ -40,7 +42,7 @@ demo-data: $(ANALYTICS_STAMP)
 
 bench-analytics: $(ANALYTICS_STAMP)
 	mkdir -p var
-	$(PY_ANALYTICS) bench/analytics_bench.py
+	$(PY_ANALYTICS) -m bench.analytics_bench
 
 test-analytics: $(ANALYTICS_STAMP)
 	$(PY_ANALYTICS) -m pytest analytics/tests -q

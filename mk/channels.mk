@@ -1,6 +1,6 @@
 # Messaging channels: Messenger, WhatsApp Cloud, Twilio, web chat.
-# Included by the top Makefile (which defines BOT_PY, BOT_STAMP, MODEL and
-# exports PYTHONPATH). See docs/channels.md.
+# Included by the top Makefile (which defines BOT_PY, BOT_STAMP and MODEL).
+# See docs/channels.md.
 
 CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver

@@ -5,29 +5,39 @@ checks what Rasa does not know about: the driver catalogue, known issues,
 why-questions and tips, and that drivers, domain entities and NLU examples
 name the same drivers. Each problem is one line naming the file (and line).
 """
+
 from __future__ import annotations
 
 import re
 import sys
 from pathlib import Path
 
-import yaml
-
 from nps import drivers, known_issues, tips, why_questions
-from nps.settings import REPO_ROOT, load_settings
+from nps.domain import domain_files, load_domain
+from nps.settings import load_settings
 from nps.trainer_yaml import TrainerFileError
 
 _ANNOTATED = re.compile(r'"entity"\s*:\s*"([^"]+)"')
 
 
 def domain_drivers(domain_path: Path) -> dict[str, list]:
-    domain = yaml.safe_load(domain_path.read_text(encoding="utf-8"))
+    domain = load_domain(domain_path)
     found = {}
-    for item in domain.get("entities") or []:
+    for item in domain["entities"]:
         name, spec = (item, {}) if isinstance(item, str) else next(iter(item.items()))
         if name != "touchpoint":
             found[name] = sorted((spec or {}).get("roles") or [])
     return found
+
+
+def _entities_file(domain_path: Path) -> str:
+    """The domain file a trainer should open to fix a driver entity."""
+    for file in domain_files(domain_path):
+        if "entities:" in file.read_text(encoding="utf-8") and "roles:" in file.read_text(
+            encoding="utf-8"
+        ):
+            return str(file)
+    return str(domain_path)
 
 
 def problems(data_dir: Path, domain_path: Path) -> tuple[list[str], str]:
@@ -39,7 +49,10 @@ def problems(data_dir: Path, domain_path: Path) -> tuple[list[str], str]:
     summary = [f"{len(catalogue)} drivers"]
     for label, load in (
         ("known issues", lambda: known_issues.load(data_dir / "known_issues.yml", catalogue)),
-        ("why-question sets", lambda: why_questions.load(data_dir / "why_questions.yml", catalogue).by_driver),
+        (
+            "why-question sets",
+            lambda: why_questions.load(data_dir / "why_questions.yml", catalogue).by_driver,
+        ),
         ("tips", lambda: tips.load(data_dir / "tips.yml", catalogue)),
     ):
         try:
@@ -48,26 +61,29 @@ def problems(data_dir: Path, domain_path: Path) -> tuple[list[str], str]:
             found.append(str(error))
 
     in_domain = domain_drivers(domain_path)
+    where = _entities_file(domain_path)
     for driver_id in catalogue:
         if driver_id not in in_domain:
-            found.append(f"{domain_path.name}: driver '{driver_id}' (data/drivers.yml) is not an entity")
+            found.append(f"{where}: driver '{driver_id}' (data/drivers.yml) is not an entity")
         elif in_domain[driver_id] != ["neg", "pos"]:
-            found.append(f"{domain_path.name}: entity '{driver_id}' needs roles [pos, neg]")
+            found.append(f"{where}: entity '{driver_id}' needs roles [pos, neg]")
     for name in in_domain:
         if name not in catalogue:
-            found.append(f"{domain_path.name}: entity '{name}' is not a driver in data/drivers.yml")
+            found.append(f"{where}: entity '{name}' is not a driver in data/drivers.yml")
 
     for path in sorted((data_dir / "nlu").rglob("*.yml")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             for name in _ANNOTATED.findall(line):
                 if name not in catalogue:
-                    found.append(f"{path}:{number}: entity '{name}' is not a driver in data/drivers.yml")
+                    found.append(
+                        f"{path}:{number}: entity '{name}' is not a driver in data/drivers.yml"
+                    )
     return found, ", ".join(summary)
 
 
 def main() -> int:
     settings = load_settings()
-    found, summary = problems(settings.data_dir, REPO_ROOT / "domain.yml")
+    found, summary = problems(settings.data_dir, settings.domain_path)
     for line in found:
         print(line, file=sys.stderr)
     if found:

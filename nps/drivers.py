@@ -5,12 +5,13 @@ model tags each mention as an entity whose type is the driver id and whose
 role is the polarity, so one comment can yield several tags:
 "miła obsługa, ale drogo" -> ["staff:pos", "price:neg"].
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterable, Mapping, Sequence
 
 from nps import trainer_yaml
 from nps.trainer_yaml import TrainerFileError
@@ -39,7 +40,8 @@ def load_catalogue(path: Path | str) -> dict[str, Driver]:
         label = f"driver '{driver_id}'"
         if not _ID.match(driver_id):
             raise TrainerFileError(
-                path, trainer_yaml.line_of(item),
+                path,
+                trainer_yaml.line_of(item),
                 f"{label}: ids use lower-case letters, digits and '_' only",
             )
         if driver_id in catalogue:

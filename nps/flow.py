@@ -5,9 +5,11 @@ empty. Keeping the branching here, away from Rasa, lets a plain table test
 walk every path: promoter, passive, detractor, no score, a known issue
 found, the why-chain reaching its limit or stopped by the customer.
 """
+
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from nps.drivers import main_negative
 from nps.groups import DETRACTOR, PASSIVE, PROMOTER

@@ -1,4 +1,5 @@
 """NPS groups: the one place that says which score belongs where."""
+
 from __future__ import annotations
 
 PROMOTER = "promoter"

@@ -7,15 +7,16 @@ beginning so that Polish endings do not matter ("paczka" also finds
 "paczki", "paczkę"); a word ending in ``*`` matches exactly that beginning
 ("zalog*" finds "zalogować", "zaloguję").
 """
+
 from __future__ import annotations
 
 import re
+from collections.abc import Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Container, Sequence
 
 from nps import trainer_yaml
-from nps.drivers import POSITIVE, NEGATIVE, split_tag
+from nps.drivers import NEGATIVE, POSITIVE, split_tag
 from nps.text import words
 from nps.trainer_yaml import TrainerFileError
 
@@ -70,7 +71,9 @@ def load(path: Path | str, driver_ids: Container[str]) -> list[KnownIssue]:
         issue_id = trainer_yaml.require_text(path, item, "id", "known issue")
         label = f"entry '{issue_id}'"
         if not _ID.match(issue_id):
-            raise TrainerFileError(path, line, f"{label}: ids use lower-case letters, digits and '_' only")
+            raise TrainerFileError(
+                path, line, f"{label}: ids use lower-case letters, digits and '_' only"
+            )
         if issue_id in seen:
             raise TrainerFileError(path, line, f"{label} is listed twice")
         seen.add(issue_id)
@@ -108,9 +111,7 @@ def _pattern_matches(pattern: Sequence[str], message_words: Sequence[str]) -> bo
     return all(any(word.startswith(s) for word in message_words) for s in pattern)
 
 
-def match(
-    text: str, tags: Sequence[str], issues: Sequence[KnownIssue]
-) -> KnownIssue | None:
+def match(text: str, tags: Sequence[str], issues: Sequence[KnownIssue]) -> KnownIssue | None:
     """The first known issue the message describes, or None.
 
     ``tags`` are the driver tags found in this message. A message that speaks

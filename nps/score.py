@@ -76,8 +76,11 @@ class ScoreParse:
 # Cardinal number words, nominative (what people type as an answer).
 NUMBER_WORDS: dict[str, int] = {
     "zero": 0,
-    "jeden": 1, "jedna": 1, "jedno": 1,
-    "dwa": 2, "dwie": 2,
+    "jeden": 1,
+    "jedna": 1,
+    "jedno": 1,
+    "dwa": 2,
+    "dwie": 2,
     "trzy": 3,
     "cztery": 4,
     "piec": 5,
@@ -87,9 +90,16 @@ NUMBER_WORDS: dict[str, int] = {
     "dziewiec": 9,
     "dziesiec": 10,
     # outside the scale: recognised so they give "out_of_range"
-    "jedenascie": 11, "dwanascie": 12, "trzynascie": 13, "czternascie": 14,
-    "pietnascie": 15, "szesnascie": 16, "siedemnascie": 17,
-    "osiemnascie": 18, "dziewietnascie": 19, "dwadziescia": 20,
+    "jedenascie": 11,
+    "dwanascie": 12,
+    "trzynascie": 13,
+    "czternascie": 14,
+    "pietnascie": 15,
+    "szesnascie": 16,
+    "siedemnascie": 17,
+    "osiemnascie": 18,
+    "dziewietnascie": 19,
+    "dwadziescia": 20,
     "sto": 100,
 }
 
@@ -102,10 +112,22 @@ def _inflect(stems: dict[str, int], endings: tuple[str, ...]) -> dict[str, int]:
 # Grade nouns ("ósemka", "dałbym ósemkę") are always meant as a score.
 GRADE_WORDS: dict[str, int] = _inflect(
     {
-        "zerowk": 0, "jedynk": 1, "dwojk": 2, "trojk": 3, "czwork": 4,
-        "piatk": 5, "szostk": 6, "siodemk": 7, "osemk": 8, "dziewiatk": 9,
-        "dziesiatk": 10, "osemeczk": 8, "dziewiateczk": 9, "dziesiateczk": 10,
-        "dyszk": 10, "dyszeczk": 10,
+        "zerowk": 0,
+        "jedynk": 1,
+        "dwojk": 2,
+        "trojk": 3,
+        "czwork": 4,
+        "piatk": 5,
+        "szostk": 6,
+        "siodemk": 7,
+        "osemk": 8,
+        "dziewiatk": 9,
+        "dziesiatk": 10,
+        "osemeczk": 8,
+        "dziewiateczk": 9,
+        "dziesiateczk": 10,
+        "dyszk": 10,
+        "dyszeczk": 10,
     },
     ("a", "e", "i", "o", "ami"),
 )
@@ -113,8 +135,17 @@ GRADE_WORDS.update(_inflect({"dych": 10}, ("a", "e", "y", "o")))
 
 # Slang for the top of the scale: a score only in a clear context.
 SLANG_TEN = {
-    "max", "maks", "maxa", "maksa", "maximum", "maksimum", "maksymalnie",
-    "maxymalnie", "full", "fula", "fulla",
+    "max",
+    "maks",
+    "maxa",
+    "maksa",
+    "maximum",
+    "maksimum",
+    "maksymalnie",
+    "maxymalnie",
+    "full",
+    "fula",
+    "fulla",
 }
 
 # Denominators: "8/10", "8 na 10", "osiem z dziesięciu".
@@ -129,136 +160,551 @@ GRADE_SUFFIXES = {"ka", "ke", "ki", "tka", "tke", "tki", "ak"}
 
 # Words right before a number that mark it as the score ("dałbym 7").
 CUE_WORDS = {
-    "dalbym", "dalabym", "dal", "dala", "dalem", "dalam", "dam", "daje",
-    "dajemy", "dac", "dajesz", "ocena", "ocene", "oceny", "oceniam",
-    "oceniamy", "ocenie", "ocenilbym", "ocenilabym", "ocenilem", "ocenilam",
-    "ocenil", "ocenila", "stawiam", "postawie", "postawilbym", "postawilabym",
-    "wystawiam", "wystawie", "wystawilbym", "wystawilabym", "wynik", "nps",
-    "punktacja", "score", "na", "mocne", "mocna", "solidne", "solidna",
-    "slabe", "slaba", "okragle", "rowne", "pelne", "mnie", "dostajecie",
-    "macie", "zaslugujecie", "zasluguje", "zaslugujesz", "odpowiedz",
+    "dalbym",
+    "dalabym",
+    "dal",
+    "dala",
+    "dalem",
+    "dalam",
+    "dam",
+    "daje",
+    "dajemy",
+    "dac",
+    "dajesz",
+    "ocena",
+    "ocene",
+    "oceny",
+    "oceniam",
+    "oceniamy",
+    "ocenie",
+    "ocenilbym",
+    "ocenilabym",
+    "ocenilem",
+    "ocenilam",
+    "ocenil",
+    "ocenila",
+    "stawiam",
+    "postawie",
+    "postawilbym",
+    "postawilabym",
+    "wystawiam",
+    "wystawie",
+    "wystawilbym",
+    "wystawilabym",
+    "wynik",
+    "nps",
+    "punktacja",
+    "score",
+    "na",
+    "mocne",
+    "mocna",
+    "solidne",
+    "solidna",
+    "slabe",
+    "slaba",
+    "okragle",
+    "rowne",
+    "pelne",
+    "mnie",
+    "dostajecie",
+    "macie",
+    "zaslugujecie",
+    "zasluguje",
+    "zaslugujesz",
+    "odpowiedz",
 }
 
 # Words that may sit between a cue and the number ("dałbym tak z 8").
 SOFT_WORDS = {
-    "to", "tak", "z", "ze", "jakies", "gdzies", "okolo", "chyba", "pewnie",
-    "raczej", "spokojnie", "tylko", "nawet", "no", "takie", "takiego",
-    "jakos", "cos", "moze", "sobie", "wam", "im", "bym", "ja", "mniej",
-    "wiecej", "tu", "tutaj", "teraz", "dzis", "szczerze", "ode", "u", "dla",
-    "zdecydowanie", "moja", "bez", "wahania",
-    "wasz", "waszej", "firmie", "firmy", "sklepowi", "sklepu", "az",
+    "to",
+    "tak",
+    "z",
+    "ze",
+    "jakies",
+    "gdzies",
+    "okolo",
+    "chyba",
+    "pewnie",
+    "raczej",
+    "spokojnie",
+    "tylko",
+    "nawet",
+    "no",
+    "takie",
+    "takiego",
+    "jakos",
+    "cos",
+    "moze",
+    "sobie",
+    "wam",
+    "im",
+    "bym",
+    "ja",
+    "mniej",
+    "wiecej",
+    "tu",
+    "tutaj",
+    "teraz",
+    "dzis",
+    "szczerze",
+    "ode",
+    "u",
+    "dla",
+    "zdecydowanie",
+    "moja",
+    "bez",
+    "wahania",
+    "wasz",
+    "waszej",
+    "firmie",
+    "firmy",
+    "sklepowi",
+    "sklepu",
+    "az",
 }
 
 # Words that may precede a number at the start of a message without making
 # it "mid-sentence" ("no myślę że 8", "hmm, 7").
-START_FILLERS = CUE_WORDS | SOFT_WORDS | {
-    "hmm", "hm", "h", "m", "e", "y", "eh", "noo", "ok", "okej", "okey",
-    "spoko", "dobra", "dobrze", "oczywiscie", "mysle", "sadze", "uwazam",
-    "wydaje", "mi", "sie", "wiec", "ogolnie", "generalnie", "w", "skali",
-    "skala", "mowiac", "powiedzmy", "niech", "bedzie", "a", "i", "mhm",
-    "oceniajac", "calosciowo", "calosc", "ogolem", "jesli", "chodzi", "o",
-}
+START_FILLERS = (
+    CUE_WORDS
+    | SOFT_WORDS
+    | {
+        "hmm",
+        "hm",
+        "h",
+        "m",
+        "e",
+        "y",
+        "eh",
+        "noo",
+        "ok",
+        "okej",
+        "okey",
+        "spoko",
+        "dobra",
+        "dobrze",
+        "oczywiscie",
+        "mysle",
+        "sadze",
+        "uwazam",
+        "wydaje",
+        "mi",
+        "sie",
+        "wiec",
+        "ogolnie",
+        "generalnie",
+        "w",
+        "skali",
+        "skala",
+        "mowiac",
+        "powiedzmy",
+        "niech",
+        "bedzie",
+        "a",
+        "i",
+        "mhm",
+        "oceniajac",
+        "calosciowo",
+        "calosc",
+        "ogolem",
+        "jesli",
+        "chodzi",
+        "o",
+    }
+)
 
 # A number right after one of these is an id, a time, a size, not a score.
 BLOCKERS_BEFORE = {
-    "nr", "numer", "numerem", "rozmiar", "rozm", "o", "godz", "godzina",
-    "godzinie", "kod", "pin", "tel", "telefon", "zamowienie", "zamowienia",
-    "zamowieniu", "paragon", "faktura", "linia", "linii", "autobus",
-    "tramwaj", "kasa", "kasy", "kasie", "stanowisko", "bramka", "#", "+",
-    "wersja", "iphone", "model", "pietro", "pietrze", "alejka", "regal",
+    "nr",
+    "numer",
+    "numerem",
+    "rozmiar",
+    "rozm",
+    "o",
+    "godz",
+    "godzina",
+    "godzinie",
+    "kod",
+    "pin",
+    "tel",
+    "telefon",
+    "zamowienie",
+    "zamowienia",
+    "zamowieniu",
+    "paragon",
+    "faktura",
+    "linia",
+    "linii",
+    "autobus",
+    "tramwaj",
+    "kasa",
+    "kasy",
+    "kasie",
+    "stanowisko",
+    "bramka",
+    "#",
+    "+",
+    "wersja",
+    "iphone",
+    "model",
+    "pietro",
+    "pietrze",
+    "alejka",
+    "regal",
 }
 
 # Unit words after a number make it a quantity.  Exact words ...
 UNIT_WORDS = {
-    "x", "h", "m", "g", "l", "km", "kg", "cm", "mm", "ml", "min", "sek",
-    "razy", "zl", "zlote", "zlotych", "zloty", "zlotowki", "pln",
-    "gr", "groszy", "eur", "euro", "usd", "dolarow", "tys", "procent",
-    "proc", "pary", "par", "lat", "lata", "latach", "rok", "roku", "lata",
-    "doby", "dob", "dobe", "dni", "dnia", "dniach", "dzien", "dniu", "noc",
-    "nocy", "mln", "gb",
+    "x",
+    "h",
+    "m",
+    "g",
+    "l",
+    "km",
+    "kg",
+    "cm",
+    "mm",
+    "ml",
+    "min",
+    "sek",
+    "razy",
+    "zl",
+    "zlote",
+    "zlotych",
+    "zloty",
+    "zlotowki",
+    "pln",
+    "gr",
+    "groszy",
+    "eur",
+    "euro",
+    "usd",
+    "dolarow",
+    "tys",
+    "procent",
+    "proc",
+    "pary",
+    "par",
+    "lat",
+    "lata",
+    "latach",
+    "rok",
+    "roku",
+    "doby",
+    "dob",
+    "dobe",
+    "dni",
+    "dnia",
+    "dniach",
+    "dzien",
+    "dniu",
+    "noc",
+    "nocy",
+    "mln",
+    "gb",
 }
 # ... and word prefixes (folded).
 UNIT_PREFIXES = (
-    "tydz", "tygod", "godzin", "minut", "sekund", "miesi", "mies", "kwadrans",
-    "weekend", "paczk", "przesyl", "zamowien", "produkt", "rzecz", "osob",
-    "ludzi", "dzieci", "gwiazd", "telefon", "mail", "wiadomos", "reklamacj",
-    "zwrot", "kurier", "pracownik", "klient", "pozycj", "artykul", "sztuk",
-    "szt", "kas", "sklep", "metr", "kilo", "litr", "dolar", "zlot", "tysi",
-    "miliard", "milion", "procent", "kilometr", "dzwonk", "rozmow", "prob",
-    "lat", "raty", "rat", "faktur", "paragon", "butel", "opakow", "kartek",
-    "karton", "pudel", "pudl", "towar", "zestaw", "kolor", "rozmiar",
-    "numer", "przystank", "pieter", "pietr", "kolejk", "stopni",
+    "tydz",
+    "tygod",
+    "godzin",
+    "minut",
+    "sekund",
+    "miesi",
+    "mies",
+    "kwadrans",
+    "weekend",
+    "paczk",
+    "przesyl",
+    "zamowien",
+    "produkt",
+    "rzecz",
+    "osob",
+    "ludzi",
+    "dzieci",
+    "gwiazd",
+    "telefon",
+    "mail",
+    "wiadomos",
+    "reklamacj",
+    "zwrot",
+    "kurier",
+    "pracownik",
+    "klient",
+    "pozycj",
+    "artykul",
+    "sztuk",
+    "szt",
+    "kas",
+    "sklep",
+    "metr",
+    "kilo",
+    "litr",
+    "dolar",
+    "zlot",
+    "tysi",
+    "miliard",
+    "milion",
+    "procent",
+    "kilometr",
+    "dzwonk",
+    "rozmow",
+    "prob",
+    "lat",
+    "raty",
+    "rat",
+    "faktur",
+    "paragon",
+    "butel",
+    "opakow",
+    "kartek",
+    "karton",
+    "pudel",
+    "pudl",
+    "towar",
+    "zestaw",
+    "kolor",
+    "rozmiar",
+    "numer",
+    "przystank",
+    "pieter",
+    "pietr",
+    "kolejk",
+    "stopni",
 )
 # Symbols after a number that make it a quantity.
 UNIT_SYMBOLS = {"%", "€", "$", "°", "£"}
 # Adjectives that may sit between a number and its unit ("3 pełne dni").
 UNIT_ADJECTIVES = {
-    "pelne", "pelnych", "dlugie", "dlugich", "cale", "calych", "robocze",
-    "roboczych", "kolejne", "kolejnych", "nastepne", "ostatnie", "ostatnich",
-    "rozne", "roznych", "dodatkowe", "inne", "innych",
+    "pelne",
+    "pelnych",
+    "dlugie",
+    "dlugich",
+    "cale",
+    "calych",
+    "robocze",
+    "roboczych",
+    "kolejne",
+    "kolejnych",
+    "nastepne",
+    "ostatnie",
+    "ostatnich",
+    "rozne",
+    "roznych",
+    "dodatkowe",
+    "inne",
+    "innych",
 }
 
 # Words that may follow a number WORD without making it a counted quantity.
 # ("osiem bo szybko" is a score; "jedna paczka" / "zero problemów" are not.)
 WORD_NUMBER_FOLLOWERS = {
-    "bo", "poniewaz", "gdyz", "bowiem", "ale", "i", "a", "no", "na", "z",
-    "tak", "nie", "albo", "lub", "czy", "moze", "do", "dla", "za", "od",
-    "to", "jak", "raczej", "chyba", "jednak", "mimo", "choc", "chociaz",
-    "ze", "bez", "w", "polecam", "oczywiscie", "zdecydowanie", "pewnie",
-    "spokojnie", "dziekuje", "dzieki", "jest", "bylo", "bedzie", "ode",
-    "u", "wiec", "punkt", "punkty", "punktow", "pkt", "oraz", "ewentualnie",
-    "sorry", "przepraszam", "serio", "naprawde", "bo", "mysle", "sadze",
+    "bo",
+    "poniewaz",
+    "gdyz",
+    "bowiem",
+    "ale",
+    "i",
+    "a",
+    "no",
+    "na",
+    "z",
+    "tak",
+    "nie",
+    "albo",
+    "lub",
+    "czy",
+    "moze",
+    "do",
+    "dla",
+    "za",
+    "od",
+    "to",
+    "jak",
+    "raczej",
+    "chyba",
+    "jednak",
+    "mimo",
+    "choc",
+    "chociaz",
+    "ze",
+    "bez",
+    "w",
+    "polecam",
+    "oczywiscie",
+    "zdecydowanie",
+    "pewnie",
+    "spokojnie",
+    "dziekuje",
+    "dzieki",
+    "jest",
+    "bylo",
+    "bedzie",
+    "ode",
+    "u",
+    "wiec",
+    "punkt",
+    "punkty",
+    "punktow",
+    "pkt",
+    "oraz",
+    "ewentualnie",
+    "sorry",
+    "przepraszam",
+    "serio",
+    "naprawde",
+    "mysle",
+    "sadze",
 }
 
 # Words/punctuation that may join two numbers into alternatives ("7 albo 8").
 ALT_WORDS = {
-    "albo", "lub", "czy", "moze", "ewentualnie", "ew", "badz", "wlasciwie",
-    "raczej", "nawet", "or", "a", "i", "do", "jednak", "w", "sumie",
-    "zreszta", "nie", "tez", "no", "max", "maks", "ostatecznie",
+    "albo",
+    "lub",
+    "czy",
+    "moze",
+    "ewentualnie",
+    "ew",
+    "badz",
+    "wlasciwie",
+    "raczej",
+    "nawet",
+    "or",
+    "a",
+    "i",
+    "do",
+    "jednak",
+    "w",
+    "sumie",
+    "zreszta",
+    "nie",
+    "tez",
+    "no",
+    "max",
+    "maks",
+    "ostatecznie",
 }
 ALT_PUNCT = {",", "-", "/", ".", "?", "!", "(", ")", ";", "…"}
 
 # Remainder trimming.  After a score: joining words ("3, bo ...").
 JOINERS_AFTER_SCORE = {
-    "bo", "poniewaz", "gdyz", "bowiem", "ze", "ale", "a", "i", "no", "to",
-    "wiec", "dlatego", "oraz", "albo", "lub", "czy", "jednak", "pkt",
-    "punkt", "punkty", "punktow", "tak", "moze", "nawet", "wlasciwie",
-    "raczej", "ewentualnie",
+    "bo",
+    "poniewaz",
+    "gdyz",
+    "bowiem",
+    "ze",
+    "ale",
+    "a",
+    "i",
+    "no",
+    "to",
+    "wiec",
+    "dlatego",
+    "oraz",
+    "albo",
+    "lub",
+    "czy",
+    "jednak",
+    "pkt",
+    "punkt",
+    "punkty",
+    "punktow",
+    "tak",
+    "moze",
+    "nawet",
+    "wlasciwie",
+    "raczej",
+    "ewentualnie",
 }
 # Before a score: cues and fillers ("no myślę że tak z 8", "ocena: 6").
 CUES_BEFORE_SCORE = START_FILLERS | {
-    "ale", "minus", "od", "do", "miedzy", "pomiedzy", "dlatego", "zatem",
-    "stad", "totez", "jak", "sumie", "koncowa", "ogolna", "laczna",
+    "ale",
+    "minus",
+    "od",
+    "do",
+    "miedzy",
+    "pomiedzy",
+    "dlatego",
+    "zatem",
+    "stad",
+    "totez",
+    "jak",
+    "sumie",
+    "koncowa",
+    "ogolna",
+    "laczna",
 }
 # A run after the score made only of these carries nothing ("dychę daję",
 # "8 bym dał", "10 i tyle").
-TRAILING_FILLERS = CUES_BEFORE_SCORE | JOINERS_AFTER_SCORE | {
-    "bym", "dal", "dala", "dalem", "dalam", "was", "wam", "tyle", "wszystko",
-    "ode", "mnie", "dla", "ocena", "moja", "powiedzial", "powiedziala",
-    "powiedzialbym", "powiedzialabym", "jasne", "wiadomo", "haha", "hahaha",
-    "hehe", "heh", "xd", "lol",
-}
+TRAILING_FILLERS = (
+    CUES_BEFORE_SCORE
+    | JOINERS_AFTER_SCORE
+    | {
+        "bym",
+        "dal",
+        "dala",
+        "dalem",
+        "dalam",
+        "was",
+        "wam",
+        "tyle",
+        "wszystko",
+        "ode",
+        "mnie",
+        "dla",
+        "ocena",
+        "moja",
+        "powiedzial",
+        "powiedziala",
+        "powiedzialbym",
+        "powiedzialabym",
+        "jasne",
+        "wiadomo",
+        "haha",
+        "hahaha",
+        "hehe",
+        "heh",
+        "xd",
+        "lol",
+    }
+)
 # Phrases that on their own carry nothing ("nie wiem, może 7" -> "").
 FILLER_PHRASES = (
-    ("sam", "nie", "wiem"), ("sama", "nie", "wiem"), ("nie", "wiem"),
-    ("trudno", "powiedziec"), ("ciezko", "powiedziec"),
-    ("nie", "jestem", "pewien"), ("nie", "jestem", "pewna"),
-    ("wydaje", "mi", "sie"), ("moim", "zdaniem"),
-    ("jesli", "chodzi", "o"), ("w", "skali"),
+    ("sam", "nie", "wiem"),
+    ("sama", "nie", "wiem"),
+    ("nie", "wiem"),
+    ("trudno", "powiedziec"),
+    ("ciezko", "powiedziec"),
+    ("nie", "jestem", "pewien"),
+    ("nie", "jestem", "pewna"),
+    ("wydaje", "mi", "sie"),
+    ("moim", "zdaniem"),
+    ("jesli", "chodzi", "o"),
+    ("w", "skali"),
 )
 # Joining phrases after a score, dropped wherever they stand:
 # "8 ze względu na ceny" -> "ceny".
 JOINING_PHRASES = (
-    ("ze", "wzgledu", "na"), ("z", "uwagi", "na"), ("z", "powodu"),
+    ("ze", "wzgledu", "na"),
+    ("z", "uwagi", "na"),
+    ("z", "powodu"),
     ("dlatego", "ze"),
 )
 
 _FOLD_SPECIAL = {
-    "ł": "l", "Ł": "l",
+    "ł": "l",
+    "Ł": "l",
     "🔟": " 10 ",  # spaced, so "🔟🔟" is 10 twice, not 1010
     "½": ",5",
-    "\ufe0f": "", "\u20e3": "", "\u200d": "", "\u200b": "",
-    "–": "-", "—": "-", "−": "-", "‐": "-", "‑": "-",
+    "\ufe0f": "",
+    "\u20e3": "",
+    "\u200d": "",
+    "\u200b": "",
+    "–": "-",
+    "—": "-",
+    "−": "-",
+    "‐": "-",
+    "‑": "-",
     "\u00a0": " ",
 }
 
@@ -268,6 +714,7 @@ _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+|[^\w\s]")
 # ---------------------------------------------------------------------------
 # Folding and tokenising
 # ---------------------------------------------------------------------------
+
 
 @dataclass(frozen=True)
 class _Folded:
@@ -329,6 +776,7 @@ def _squeeze(word: str) -> str:
 # ---------------------------------------------------------------------------
 # Candidates
 # ---------------------------------------------------------------------------
+
 
 @dataclass
 class _Candidate:
@@ -452,11 +900,21 @@ class _Parser:
         # Glued to a word ("mp3", "iphone13"), or part of a time ("15:30").
         if i > 0 and self.glued(i) and self.tokens[i - 1].kind == "word":
             return None
-        if self.word(i + 1) == ":" and self.glued(i + 1) and self.tok(i + 2) \
-                and self.tokens[i + 2].kind == "num" and self.glued(i + 2):
+        if (
+            self.word(i + 1) == ":"
+            and self.glued(i + 1)
+            and self.tok(i + 2)
+            and self.tokens[i + 2].kind == "num"
+            and self.glued(i + 2)
+        ):
             return None
-        if self.word(i - 1) == ":" and self.glued(i) and self.glued(i - 1) \
-                and self.tok(i - 2) and self.tokens[i - 2].kind == "num":
+        if (
+            self.word(i - 1) == ":"
+            and self.glued(i)
+            and self.glued(i - 1)
+            and self.tok(i - 2)
+            and self.tokens[i - 2].kind == "num"
+        ):
             return None
         if "." in t.text or "," in t.text:
             whole, frac = re.split(r"[.,]", t.text)
@@ -475,7 +933,7 @@ class _Parser:
         return self.read_tail(cand)
 
     def read_negative(self, i: int) -> _Candidate | None:
-        """"-1" is a negative number only when the dash starts a word."""
+        """ "-1" is a negative number only when the dash starts a word."""
         nxt = self.tok(i + 1)
         if not nxt or nxt.kind != "num" or not self.glued(i + 1):
             return None
@@ -496,9 +954,23 @@ class _Parser:
             return cand
         opens = self.only_fillers_before(i)
         nxt = self.tok(i + 1)
-        ends = nxt is None or nxt.kind == "punct" or nxt.text in JOINERS_AFTER_SCORE \
-            or nxt.text in {"polecam", "oczywiscie", "zdecydowanie", "jak", "bez",
-                            "jasne", "pewnie", "wiadomo", "jasna"}
+        ends = (
+            nxt is None
+            or nxt.kind == "punct"
+            or nxt.text in JOINERS_AFTER_SCORE
+            or nxt.text
+            in {
+                "polecam",
+                "oczywiscie",
+                "zdecydowanie",
+                "jak",
+                "bez",
+                "jasne",
+                "pewnie",
+                "wiadomo",
+                "jasna",
+            }
+        )
         if opens and ends and not self.is_number_at(i + 1):
             cand.strong = True
             return cand
@@ -551,8 +1023,11 @@ class _Parser:
         for i, t in enumerate(self.tokens):
             if t.kind == "num":
                 return i
-            if t.kind == "word" and t.text not in START_FILLERS \
-                    and _squeeze(t.text) not in START_FILLERS:
+            if (
+                t.kind == "word"
+                and t.text not in START_FILLERS
+                and _squeeze(t.text) not in START_FILLERS
+            ):
                 return i
         return len(self.tokens)
 
@@ -583,8 +1058,7 @@ class _Parser:
             # "jedna paczka", "zero problemów", "dwa tygodnie": a number word
             # directly followed by another word is counting something.
             nxt = self.tok(cand.last)
-            if nxt is not None and nxt.kind == "word" \
-                    and nxt.text not in WORD_NUMBER_FOLLOWERS:
+            if nxt is not None and nxt.kind == "word" and nxt.text not in WORD_NUMBER_FOLLOWERS:
                 cand.quantity = True
 
     def mark_strength(self, cand: _Candidate) -> None:
@@ -596,7 +1070,7 @@ class _Parser:
     # -- alternatives ("7 albo 8", "7-8", "między 7 a 8") ---------------------
 
     def between(self, a: _Candidate, b: _Candidate) -> list[str]:
-        return [t.text for t in self.tokens[a.last:b.first]]
+        return [t.text for t in self.tokens[a.last : b.first]]
 
     def alternatives(self, a: _Candidate, b: _Candidate) -> bool:
         """Are two neighbouring candidates offered as alternatives?"""
@@ -608,13 +1082,20 @@ class _Parser:
     def is_range(self, a: _Candidate, b: _Candidate) -> bool:
         """An ascending range written as 'a-b' / 'a do b' / 'a albo b'."""
         return a.value < b.value and self.between(a, b) in (
-            ["-"], ["do"], ["albo"], ["lub"], ["czy"], [","], ["/"],
+            ["-"],
+            ["do"],
+            ["albo"],
+            ["lub"],
+            ["czy"],
+            [","],
+            ["/"],
         )
 
 
 # ---------------------------------------------------------------------------
 # Decision
 # ---------------------------------------------------------------------------
+
 
 def _group(parser: _Parser, cands: list[_Candidate]) -> list[list[_Candidate]]:
     """Join neighbouring candidates that are alternatives into groups."""
@@ -633,9 +1114,8 @@ def _filter(parser: _Parser, cands: list[_Candidate]) -> list[_Candidate]:
         parser.mark_strength(cand)
         parser.mark_quantity(cand)
     # "2-3 dni": the unit after the range covers its first number too.
-    for a, b in reversed(list(zip(cands, cands[1:]))):
-        if b.quantity and not a.quantity and a.kind in ("digit", "word") \
-                and parser.is_range(a, b):
+    for a, b in reversed(list(zip(cands, cands[1:], strict=False))):
+        if b.quantity and not a.quantity and a.kind in ("digit", "word") and parser.is_range(a, b):
             a.quantity = True
     kept = [c for c in cands if not c.quantity]
     # Long numbers (ids, years, prices) only when they carry a cue.
@@ -659,12 +1139,13 @@ def _decide(values: set[float]) -> tuple[str, int | None]:
 # Remainder
 # ---------------------------------------------------------------------------
 
+
 def _strip_edge(words: list[str], lo: int, hi: int, vocab: set[str], left: bool) -> tuple[int, int]:
     """Drop filler words and punctuation from one edge of words[lo:hi]."""
     while lo < hi:
         for phrase in FILLER_PHRASES + JOINING_PHRASES:
             k = len(phrase)
-            if hi - lo < k or tuple(words[lo:lo + k] if left else words[hi - k:hi]) != phrase:
+            if hi - lo < k or tuple(words[lo : lo + k] if left else words[hi - k : hi]) != phrase:
                 continue
             # A filler phrase goes only when it stands alone: "2, nie wiem,
             # chyba ceny" drops it, "2, nie wiem gdzie jest paczka" keeps it.
@@ -716,6 +1197,7 @@ def _remainder(parser: _Parser, removed: list[tuple[int, int]]) -> str:
 # ---------------------------------------------------------------------------
 # Public API
 # ---------------------------------------------------------------------------
+
 
 def parse_score(text: str) -> ScoreParse:
     """Find the 0-10 recommendation score in a customer's message."""

@@ -4,6 +4,7 @@ Customers type Polish with and without diacritics ("dostawa byla szybka"),
 so every comparison is made on a folded form: lower case, diacritics removed,
 whitespace collapsed. The original text is always kept for storage.
 """
+
 from __future__ import annotations
 
 import re

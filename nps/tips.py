@@ -3,10 +3,11 @@
 data/tips.yml maps a driver id to one short tip. A promoter who praised a
 driver gets the tip for it, if there is one.
 """
+
 from __future__ import annotations
 
+from collections.abc import Container, Sequence
 from pathlib import Path
-from typing import Container, Sequence
 
 from nps import trainer_yaml
 from nps.drivers import POSITIVE, split_tag

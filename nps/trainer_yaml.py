@@ -4,6 +4,7 @@ Trainers are not programmers: a typo must produce a message such as
 ``data/known_issues.yml:14: entry 'parcel_tracking': 'fix' is missing``,
 never a traceback from deep inside the bot.
 """
+
 from __future__ import annotations
 
 from pathlib import Path
@@ -27,7 +28,7 @@ class TrainerFileError(ValueError):
 class _LineLoader(yaml.SafeLoader):
     """A safe loader that remembers the line where each mapping starts."""
 
-    def construct_mapping(self, node, deep=False):  # noqa: D401 - yaml API
+    def construct_mapping(self, node, deep=False):
         mapping = super().construct_mapping(node, deep=deep)
         mapping[LINE] = node.start_mark.line + 1
         return mapping
@@ -43,7 +44,7 @@ def load(path: Path | str) -> dict[str, Any]:
     except UnicodeDecodeError as exc:
         raise TrainerFileError(path, None, f"not UTF-8 text ({exc.reason})") from None
     try:
-        data = yaml.load(text, Loader=_LineLoader)  # noqa: S506 - SafeLoader subclass
+        data = yaml.load(text, Loader=_LineLoader)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark else None
@@ -68,7 +69,5 @@ def require_list(path: Path | str, data: dict, key: str) -> list:
 def require_text(path: Path | str, item: dict, key: str, label: str) -> str:
     value = item.get(key)
     if not isinstance(value, str) or not value.strip():
-        raise TrainerFileError(
-            path, line_of(item), f"{label}: '{key}' is missing or empty"
-        )
+        raise TrainerFileError(path, line_of(item), f"{label}: '{key}' is missing or empty")
     return value.strip()

@@ -5,11 +5,12 @@ few questions phrased for it, and generic follow-ups. Round 0 asks the
 driver's first question, then its others, then the generic ones, cycling,
 so the customer never reads the same question twice in a row.
 """
+
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Container
 
 from nps import trainer_yaml
 from nps.trainer_yaml import TrainerFileError
@@ -26,8 +27,10 @@ class WhyQuestions:
 
 
 def _texts(path: Path | str, value, where: str, line: int | None) -> tuple[str, ...]:
-    if not isinstance(value, list) or not value or not all(
-        isinstance(v, str) and v.strip() for v in value
+    if (
+        not isinstance(value, list)
+        or not value
+        or not all(isinstance(v, str) and v.strip() for v in value)
     ):
         raise TrainerFileError(path, line, f"{where} must be a non-empty list of questions")
     return tuple(v.strip() for v in value)

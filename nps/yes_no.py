@@ -33,56 +33,169 @@ _YES, _NO = "__yes__", "__no__"
 # Phrases, folded and squeezed, checked before single words (longest first).
 _PHRASES: dict[str, str | None] = {
     # yes, although they contain "nie"
-    "czemu nie": _YES, "czemu by nie": _YES, "dlaczego nie": _YES,
-    "dlaczego by nie": _YES, "nie ma sprawy": _YES, "nie ma problemu": _YES,
-    "nie mam nic przeciwko": _YES, "nie widze przeszkod": _YES,
-    "nie inaczej": _YES, "why not": _YES,
+    "czemu nie": _YES,
+    "czemu by nie": _YES,
+    "dlaczego nie": _YES,
+    "dlaczego by nie": _YES,
+    "nie ma sprawy": _YES,
+    "nie ma problemu": _YES,
+    "nie mam nic przeciwko": _YES,
+    "nie widze przeszkod": _YES,
+    "nie inaczej": _YES,
+    "why not": _YES,
     # yes
-    "moze byc": _YES, "niech bedzie": _YES, "jak najbardziej": _YES,
-    "prosze bardzo": _YES, "z przyjemnoscia": _YES, "of course": _YES,
-    "no tak": _YES, "da sie": _YES, "udalo sie": _YES, "tak jest": _YES,
-    "raczej tak niz nie": _YES, "raczej nie niz tak": _NO,
+    "moze byc": _YES,
+    "niech bedzie": _YES,
+    "jak najbardziej": _YES,
+    "prosze bardzo": _YES,
+    "z przyjemnoscia": _YES,
+    "of course": _YES,
+    "no tak": _YES,
+    "da sie": _YES,
+    "udalo sie": _YES,
+    "tak jest": _YES,
+    "raczej tak niz nie": _YES,
+    "raczej nie niz tak": _NO,
     # no, although they contain a yes-word
-    "nie udalo sie": _NO, "nie za bardzo": _NO, "nie bardzo": _NO,
-    "nie do konca": _NO, "w zadnym wypadku": _NO, "w zadnym razie": _NO,
-    "nie ma potrzeby": _NO, "nie ma mowy": _NO, "no way": _NO,
-    "szkoda czasu": _NO, "nie tym razem": _NO,
+    "nie udalo sie": _NO,
+    "nie za bardzo": _NO,
+    "nie bardzo": _NO,
+    "nie do konca": _NO,
+    "w zadnym wypadku": _NO,
+    "w zadnym razie": _NO,
+    "nie ma potrzeby": _NO,
+    "nie ma mowy": _NO,
+    "no way": _NO,
+    "szkoda czasu": _NO,
+    "nie tym razem": _NO,
     # doubt: neutral, removed so their "nie" is not read as a no
-    "sam nie wiem": None, "sama nie wiem": None, "nie wiem": None,
-    "nie jestem pewien": None, "nie jestem pewna": None,
-    "nie jestem pewny": None, "nie jestem przekonany": None,
-    "nie jestem przekonana": None, "trudno powiedziec": None,
-    "ciezko powiedziec": None, "to zalezy": None, "zalezy": None,
-    "nie mam zdania": None, "nie pamietam": None, "nie rozumiem": None,
+    "sam nie wiem": None,
+    "sama nie wiem": None,
+    "nie wiem": None,
+    "nie jestem pewien": None,
+    "nie jestem pewna": None,
+    "nie jestem pewny": None,
+    "nie jestem przekonany": None,
+    "nie jestem przekonana": None,
+    "trudno powiedziec": None,
+    "ciezko powiedziec": None,
+    "to zalezy": None,
+    "zalezy": None,
+    "nie mam zdania": None,
+    "nie pamietam": None,
+    "nie rozumiem": None,
 }
 
 _YES_WORDS = {
-    "tak", "jasne", "pewnie", "oczywiscie", "ok", "okej", "okey", "okay",
-    "oki", "okejka", "chetnie", "pomoglo", "pomogla", "pomogl", "zgoda",
-    "zgadzam", "dobrze", "dobra", "spoko", "zdecydowanie", "absolutnie",
-    "prosze", "poprosze", "dzwoncie", "zadzwoncie", "dzwonic", "zadzwonic",
-    "kontaktujcie", "skontaktujcie", "piszcie", "napiszcie", "mozecie",
-    "moge", "dziala", "zadziala", "zadzialalo", "dzialalo", "rozwiazane",
-    "rozwiazany", "rozwiazal", "rozwiazalo", "super", "swietnie", "yes",
-    "yep", "yeah", "sure", "chce", "chcialbym", "chcialabym", "wyrazam",
-    "potwierdzam", "owszem", "naturalnie", "dawaj", "dawajcie", "pewka",
-    "jasna", "mhm", "aha", "tia", "ta", "ja", "si", "da", "pomocne", "pewno",
+    "tak",
+    "jasne",
+    "pewnie",
+    "oczywiscie",
+    "ok",
+    "okej",
+    "okey",
+    "okay",
+    "oki",
+    "okejka",
+    "chetnie",
+    "pomoglo",
+    "pomogla",
+    "pomogl",
+    "zgoda",
+    "zgadzam",
+    "dobrze",
+    "dobra",
+    "spoko",
+    "zdecydowanie",
+    "absolutnie",
+    "prosze",
+    "poprosze",
+    "dzwoncie",
+    "zadzwoncie",
+    "dzwonic",
+    "zadzwonic",
+    "kontaktujcie",
+    "skontaktujcie",
+    "piszcie",
+    "napiszcie",
+    "mozecie",
+    "moge",
+    "dziala",
+    "zadziala",
+    "zadzialalo",
+    "dzialalo",
+    "rozwiazane",
+    "rozwiazany",
+    "rozwiazal",
+    "rozwiazalo",
+    "super",
+    "swietnie",
+    "yes",
+    "yep",
+    "yeah",
+    "sure",
+    "chce",
+    "chcialbym",
+    "chcialabym",
+    "wyrazam",
+    "potwierdzam",
+    "owszem",
+    "naturalnie",
+    "dawaj",
+    "dawajcie",
+    "pewka",
+    "jasna",
+    "mhm",
+    "aha",
+    "tia",
+    "ta",
+    "ja",
+    "si",
+    "da",
+    "pomocne",
+    "pewno",
 }
 _NO_WORDS = {
-    "nie", "nope", "nah", "niestety", "nigdy", "wcale", "odmawiam",
-    "niekoniecznie", "nein", "niet", "bynajmniej",
+    "nie",
+    "nope",
+    "nah",
+    "niestety",
+    "nigdy",
+    "wcale",
+    "odmawiam",
+    "niekoniecznie",
+    "nein",
+    "niet",
+    "bynajmniej",
 }
 # Only counted when they are the whole answer ("ta" is also "this").
 _WHOLE_ANSWER_ONLY = {"ta", "ja", "aha", "si", "da", "dobra", "mozecie", "moge"}
 # Words that only strengthen what follows: "jasne, że nie" is a no.
 _INTENSIFIERS = {
-    "jasne", "pewnie", "oczywiscie", "absolutnie", "zdecydowanie",
-    "raczej", "chyba", "no", "na", "pewno", "ze",
+    "jasne",
+    "pewnie",
+    "oczywiscie",
+    "absolutnie",
+    "zdecydowanie",
+    "raczej",
+    "chyba",
+    "no",
+    "na",
+    "pewno",
+    "ze",
 }
 
 _EMOJI = {
-    "👍": " tak ", "👌": " tak ", "✅": " tak ", "✔": " tak ", "🙆": " tak ",
-    "👎": " nie ", "❌": " nie ", "✖": " nie ", "🙅": " nie ", "⛔": " nie ",
+    "👍": " tak ",
+    "👌": " tak ",
+    "✅": " tak ",
+    "✔": " tak ",
+    "🙆": " tak ",
+    "👎": " nie ",
+    "❌": " nie ",
+    "✖": " nie ",
+    "🙅": " nie ",
+    "⛔": " nie ",
 }
 
 
@@ -91,9 +204,7 @@ def _fold(text: str) -> str:
     for emoji, word in _EMOJI.items():
         text = text.replace(emoji, word)
     text = text.lower().replace("ł", "l")
-    text = "".join(
-        c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c)
-    )
+    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return text
 
 
@@ -120,7 +231,7 @@ def _replace_phrases(words: list[str]) -> list[str]:
     while i < len(words):
         for phrase in phrases:
             parts = phrase.split()
-            if words[i:i + len(parts)] == parts:
+            if words[i : i + len(parts)] == parts:
                 marker = _PHRASES[phrase]
                 if marker is not None:
                     out.append(marker)
@@ -139,7 +250,7 @@ def _signals(words: list[str]) -> tuple[bool, bool]:
     negated = False  # inside "nie ..." up to the end of the clause
     neutral = False  # inside "czy ..." (an echoed question: "nie wiem czy pomogło")
     for i, w in enumerate(words):
-        ahead = [x for x in words[i + 1:i + 5] if x != _BOUNDARY] + ["", ""]
+        ahead = [x for x in words[i + 1 : i + 5] if x != _BOUNDARY] + ["", ""]
         nxt, nxt2 = ahead[0], ahead[1]
         if w == _BOUNDARY:
             negated = neutral = False

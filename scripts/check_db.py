@@ -3,6 +3,7 @@
 Rasa itself would retry a dead database forever with a warning every five
 seconds; an operator deserves a message that says what to fix.
 """
+
 from __future__ import annotations
 
 import sys
@@ -15,12 +16,15 @@ def main(url: str) -> int:
         engine = sa.create_engine(url)
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
-    except Exception as error:  # any driver error: the message is what matters
+    except Exception as error:  # noqa: BLE001 - any driver error: the message is what matters
         safe = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
         reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
         print(f"The tracker store database is unreachable ({safe}): {reason}", file=sys.stderr)
-        print("Set NPS_DB_URL to a SQLAlchemy URL, e.g. sqlite:///var/tracker.db or "
-              "postgresql://user:pass@host:5432/db", file=sys.stderr)
+        print(
+            "Set NPS_DB_URL to a SQLAlchemy URL, e.g. sqlite:///var/tracker.db or "
+            "postgresql://user:pass@host:5432/db",
+            file=sys.stderr,
+        )
         return 1
     return 0
 

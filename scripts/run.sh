@@ -7,8 +7,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mkdir -p var
-export PYTHONPATH="$PWD"
-export NPS_DB_URL="${NPS_DB_URL:-sqlite:///$PWD/var/tracker.db}"
+# The default lives in nps/settings.py; Rasa reads the URL from endpoints.yml.
+NPS_DB_URL="${NPS_DB_URL:-$(.venv/bin/python -m nps.settings NPS_DB_URL)}"
+export NPS_DB_URL
 ACTIONS_PORT="${NPS_ACTIONS_PORT:-5055}"
 RASA_PORT="${NPS_RASA_PORT:-5005}"
 export NPS_ACTIONS_URL="http://127.0.0.1:${ACTIONS_PORT}/webhook"

@@ -14,11 +14,11 @@ ticket order, and expiry uses Redis's clock.
 empty it keeps locks in memory, which is right for a single Rasa process
 (the default local run), and with ``redis://host:6379/1`` it uses Redis.
 """
+
 from __future__ import annotations
 
 import logging
 from collections import deque
-from typing import Optional, Text
 
 from rasa.core.lock import Ticket, TicketLock
 from rasa.core.lock_store import InMemoryLockStore, LockError, LockStore
@@ -44,7 +44,9 @@ end
 """
 
 # ARGV[1] lifetime in seconds. Returns the new ticket number.
-_ISSUE = _DROP_EXPIRED + """
+_ISSUE = (
+    _DROP_EXPIRED
+    + """
 local number = redis.call('INCR', KEYS[3])
 redis.call('ZADD', KEYS[1], number, number)
 redis.call('HSET', KEYS[2], number, now + tonumber(ARGV[1]))
@@ -52,9 +54,12 @@ local ttl = math.ceil(tonumber(ARGV[1]) * 1000) + 60000
 for i = 1, 3 do redis.call('PEXPIRE', KEYS[i], ttl) end
 return number
 """
+)
 
 # ARGV[1] ticket number. Removes it; when nobody is left, removes the lock.
-_FINISH = _DROP_EXPIRED + """
+_FINISH = (
+    _DROP_EXPIRED
+    + """
 redis.call('ZREM', KEYS[1], ARGV[1])
 redis.call('HDEL', KEYS[2], ARGV[1])
 if redis.call('ZCARD', KEYS[1]) == 0 then
@@ -63,6 +68,7 @@ if redis.call('ZCARD', KEYS[1]) == 0 then
 end
 return 0
 """
+)
 
 _EXPIRE = _DROP_EXPIRED + "return 0"
 
@@ -70,7 +76,7 @@ _EXPIRE = _DROP_EXPIRED + "return 0"
 class AtomicRedisLocks(LockStore):
     """The ticket lock kept in Redis, each change made atomically."""
 
-    def __init__(self, url: Text, key_prefix: Text = "nps:lock:", socket_timeout: float = 10):
+    def __init__(self, url: str, key_prefix: str = "nps:lock:", socket_timeout: float = 10):
         import redis
 
         self.red = redis.Redis.from_url(url, socket_timeout=socket_timeout)
@@ -80,39 +86,37 @@ class AtomicRedisLocks(LockStore):
         self._expire = self.red.register_script(_EXPIRE)
         super().__init__()
 
-    def _keys(self, conversation_id: Text) -> list:
+    def _keys(self, conversation_id: str) -> list:
         base = f"{self.key_prefix}{conversation_id}"
         return [base, f"{base}:expires", f"{base}:last"]
 
-    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = 60) -> int:
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = 60) -> int:
         try:
             return int(self._issue(keys=self._keys(conversation_id), args=[lock_lifetime]))
         except Exception as error:  # Rasa expects LockError for any failure here
             raise LockError(f"Error while acquiring lock. Error:\n{error}") from error
 
-    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+    def get_lock(self, conversation_id: str) -> TicketLock | None:
         queue, expiries, _ = self._keys(conversation_id)
         with self.red.pipeline(transaction=True) as pipe:
             pipe.zrange(queue, 0, -1)
             pipe.hgetall(expiries)
             numbers, expires = pipe.execute()
-        tickets = deque(
-            Ticket(int(n), float(expires[n])) for n in numbers if n in expires
-        )
+        tickets = deque(Ticket(int(n), float(expires[n])) for n in numbers if n in expires)
         return TicketLock(conversation_id, tickets) if tickets else None
 
-    def update_lock(self, conversation_id: Text) -> None:
+    def update_lock(self, conversation_id: str) -> None:
         self._expire(keys=self._keys(conversation_id))
 
-    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         self._finish(keys=self._keys(conversation_id), args=[ticket_number])
 
-    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         # One script both returns the ticket and drops an empty lock, so no
         # ticket issued in between can be deleted with it.
         self.finish_serving(conversation_id, ticket_number)
 
-    def delete_lock(self, conversation_id: Text) -> None:
+    def delete_lock(self, conversation_id: str) -> None:
         deleted = self.red.delete(*self._keys(conversation_id))
         self._log_deletion(conversation_id, bool(deleted))
 
@@ -132,7 +136,7 @@ class AtomicRedisLocks(LockStore):
 class NpsLockStore(LockStore):
     """The lock store named in endpoints.yml: Redis when configured, else memory."""
 
-    def __init__(self, endpoint_config: Optional[EndpointConfig] = None, url: Text = ""):
+    def __init__(self, endpoint_config: EndpointConfig | None = None, url: str = ""):
         url = (url or (endpoint_config.url if endpoint_config else "") or "").strip()
         self.backend: LockStore = AtomicRedisLocks(url) if url else InMemoryLockStore()
         logger.info(
@@ -141,22 +145,22 @@ class NpsLockStore(LockStore):
         )
         super().__init__()
 
-    def issue_ticket(self, conversation_id: Text, lock_lifetime: float = 60) -> int:
+    def issue_ticket(self, conversation_id: str, lock_lifetime: float = 60) -> int:
         return self.backend.issue_ticket(conversation_id, lock_lifetime)
 
-    def get_lock(self, conversation_id: Text) -> Optional[TicketLock]:
+    def get_lock(self, conversation_id: str) -> TicketLock | None:
         return self.backend.get_lock(conversation_id)
 
-    def update_lock(self, conversation_id: Text) -> None:
+    def update_lock(self, conversation_id: str) -> None:
         self.backend.update_lock(conversation_id)
 
-    def finish_serving(self, conversation_id: Text, ticket_number: int) -> None:
+    def finish_serving(self, conversation_id: str, ticket_number: int) -> None:
         self.backend.finish_serving(conversation_id, ticket_number)
 
-    def cleanup(self, conversation_id: Text, ticket_number: int) -> None:
+    def cleanup(self, conversation_id: str, ticket_number: int) -> None:
         self.backend.cleanup(conversation_id, ticket_number)
 
-    def delete_lock(self, conversation_id: Text) -> None:
+    def delete_lock(self, conversation_id: str) -> None:
         self.backend.delete_lock(conversation_id)
 
     def save_lock(self, lock: TicketLock) -> None:

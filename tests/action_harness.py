@@ -4,22 +4,24 @@ Rasa sends the action server the tracker *after* slot extraction, so a
 form's validation sees the answer both as the latest user message and as a
 SlotSet since that message; ``tracker_for`` builds exactly that.
 """
+
 from __future__ import annotations
 
 import asyncio
 from functools import lru_cache
 from pathlib import Path
 
-import yaml
 from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
+
+from nps.domain import load_domain
 
 REPO = Path(__file__).resolve().parent.parent
 
 
 @lru_cache(maxsize=1)
 def domain() -> dict:
-    return yaml.safe_load((REPO / "domain.yml").read_text(encoding="utf-8"))
+    return load_domain(REPO / "domain")
 
 
 def tracker_for(
@@ -37,8 +39,10 @@ def tracker_for(
         "intent": {"name": intent, "confidence": confidence},
         "entities": entities or [],
     }
-    events = [{"event": "action", "name": "action_listen"},
-              {"event": "user", "text": text, "parse_data": parse}]
+    events = [
+        {"event": "action", "name": "action_listen"},
+        {"event": "user", "text": text, "parse_data": parse},
+    ]
     if requested_slot:
         slots["requested_slot"] = requested_slot
         slots.setdefault(requested_slot, text)

@@ -8,6 +8,7 @@ Both processes get free ports, the tracker store named by ``db_url`` and a
 token for Rasa's HTTP API. Their logs go to ``log_dir``; when a start fails
 the error carries the tail of the log, so a red test says why.
 """
+
 from __future__ import annotations
 
 import json
@@ -87,7 +88,7 @@ class BotProcess:
             args, cwd=REPO, env=self.env(), stdout=log, stderr=subprocess.STDOUT
         )
 
-    def start(self) -> "BotProcess":
+    def start(self) -> BotProcess:
         if not self.model.exists():
             raise RuntimeError(f"no trained model at {self.model}: run `make train` first")
         if self.with_actions:
@@ -98,13 +99,21 @@ class BotProcess:
         self._spawn(
             "rasa",
             [
-                str(VENV_BIN / "rasa"), "run",
-                "--model", str(self.model),
-                "--interface", "127.0.0.1",
-                "--port", str(self.rasa_port),
-                "--enable-api", "--auth-token", self.token,
-                "--credentials", str(self.credentials),
-                "--endpoints", str(self.endpoints),
+                str(VENV_BIN / "rasa"),
+                "run",
+                "--model",
+                str(self.model),
+                "--interface",
+                "127.0.0.1",
+                "--port",
+                str(self.rasa_port),
+                "--enable-api",
+                "--auth-token",
+                self.token,
+                "--credentials",
+                str(self.credentials),
+                "--endpoints",
+                str(self.endpoints),
             ],
         )
         self._wait_ready()
@@ -152,7 +161,7 @@ class BotProcess:
                 process.kill()
                 process.wait()
 
-    def __enter__(self) -> "BotProcess":
+    def __enter__(self) -> BotProcess:
         return self.start()
 
     def __exit__(self, *exc) -> None:

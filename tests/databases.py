@@ -1,4 +1,5 @@
 """Throw-away tracker-store databases for tests: a SQLite file or a fresh PostgreSQL database."""
+
 from __future__ import annotations
 
 import contextlib
@@ -20,7 +21,7 @@ def postgres_reachable() -> str | None:
             connection.execute(sa.text("SELECT 1"))
         engine.dispose()
         return None
-    except Exception as error:  # any driver error means: no server to test on
+    except Exception as error:  # noqa: BLE001 - any driver error means: no server to test on
         return str(error).splitlines()[0]
 
 
@@ -43,7 +44,9 @@ def fresh_database(kind: str, tmp_dir: Path):
     finally:
         with admin.connect() as connection:
             connection.execute(
-                sa.text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"),
+                sa.text(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :n"
+                ),
                 {"n": name},
             )
             connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))

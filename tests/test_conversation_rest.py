@@ -5,12 +5,13 @@ Starts the action server and ``rasa run`` on loopback with the trained model
 back twice: through Rasa's tracker endpoint and straight from the tracker
 store's ``events`` table.
 """
+
 from __future__ import annotations
 
 import pytest
 
-from bot_process import DEFAULT_MODEL, BotProcess
-from databases import fresh_database, stored_slots
+from tests.bot_process import DEFAULT_MODEL, BotProcess
+from tests.databases import fresh_database, stored_slots
 
 pytestmark = pytest.mark.skipif(
     not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` (make test does)"
@@ -32,8 +33,14 @@ def talk(bot, sender, *lines):
 
 
 def test_a_promoter(bot):
-    replies = talk(bot, "promoter", "cześć", "10", "bardzo miła obsługa w sklepie",
-                   "szybka dostawa do paczkomatu")
+    replies = talk(
+        bot,
+        "promoter",
+        "cześć",
+        "10",
+        "bardzo miła obsługa w sklepie",
+        "szybka dostawa do paczkomatu",
+    )
     assert SCORE_QUESTION in replies[0]
     assert "oceniasz nas tak wysoko" in replies[1]
     assert "cenisz u nas najbardziej" in replies[2]
@@ -50,9 +57,16 @@ def test_a_promoter(bot):
 
 
 def test_a_passive_from_a_store_touchpoint(bot):
-    replies = talk(bot, "passive", '/start{"touchpoint": "store"}', "8",
-                   "miła obsługa, ale ceny za wysokie", "u konkurencji jest taniej",
-                   "to wszystko", "niższe ceny")
+    replies = talk(
+        bot,
+        "passive",
+        '/start{"touchpoint": "store"}',
+        "8",
+        "miła obsługa, ale ceny za wysokie",
+        "u konkurencji jest taniej",
+        "to wszystko",
+        "niższe ceny",
+    )
     assert SCORE_QUESTION in replies[0]
     assert "zdecydowało o takiej ocenie" in replies[1]
     assert "Twoje uwagi pomogą" in replies[5]
@@ -67,8 +81,15 @@ def test_a_passive_from_a_store_touchpoint(bot):
 
 
 def test_a_detractor_whose_known_issue_is_fixed_and_who_re_rates(bot):
-    replies = talk(bot, "fixed", "dzień dobry", "2, nie wiem gdzie jest moja paczka",
-                   "tak, pomogło", "7", "nie")
+    replies = talk(
+        bot,
+        "fixed",
+        "dzień dobry",
+        "2, nie wiem gdzie jest moja paczka",
+        "tak, pomogło",
+        "7",
+        "nie",
+    )
     assert "Status paczki sprawdzisz" in replies[1] and "Czy to pomogło?" in replies[1]
     assert "Twoja ocena byłaby inna" in replies[2]
     assert "skontaktować" in replies[3]
@@ -83,8 +104,7 @@ def test_a_detractor_whose_known_issue_is_fixed_and_who_re_rates(bot):
 
 
 def test_a_known_issue_that_did_not_help(bot):
-    replies = talk(bot, "notfixed", "hej", "3", "nie mogę się zalogować do aplikacji",
-                   "nie", "tak")
+    replies = talk(bot, "notfixed", "hej", "3", "nie mogę się zalogować do aplikacji", "nie", "tak")
     assert "Nie pamiętam hasła" in replies[2]
     assert "Przykro mi, że to nie wystarczyło" in replies[3]
     slots = bot.slots("notfixed")
@@ -95,9 +115,13 @@ def test_a_known_issue_that_did_not_help(bot):
 
 
 def test_five_whys_reach_the_limit(bot):
-    whys = ["bo w innych sklepach to samo jest taniej", "chyba macie za wysokie marże",
-            "bo płacicie za drogie reklamy w telewizji", "bo sklepy są w drogich galeriach",
-            "bo czynsze w galeriach rosną"]
+    whys = [
+        "bo w innych sklepach to samo jest taniej",
+        "chyba macie za wysokie marże",
+        "bo płacicie za drogie reklamy w telewizji",
+        "bo sklepy są w drogich galeriach",
+        "bo czynsze w galeriach rosną",
+    ]
     replies = talk(bot, "whys", "cześć", "4", "za drogo", *whys, "nie")
     assert len(set(replies[2:7])) == 5  # five different why-questions
     assert "skontaktować" in replies[7]

@@ -1,4 +1,5 @@
 """Driver tags from entities, and recognising known issues."""
+
 from __future__ import annotations
 
 import pytest
@@ -11,9 +12,18 @@ CATALOGUE = drivers.load_catalogue(REPO_ROOT / "data" / "drivers.yml")
 ISSUES = known_issues.load(REPO_ROOT / "data" / "known_issues.yml", CATALOGUE)
 
 
-@pytest.mark.parametrize("score, group", [(0, "detractor"), (6, "detractor"), (7, "passive"),
-                                          (8, "passive"), (9, "promoter"), (10, "promoter"),
-                                          (None, None)])
+@pytest.mark.parametrize(
+    "score, group",
+    [
+        (0, "detractor"),
+        (6, "detractor"),
+        (7, "passive"),
+        (8, "passive"),
+        (9, "promoter"),
+        (10, "promoter"),
+        (None, None),
+    ],
+)
 def test_nps_group(score, group):
     assert nps_group(score) == group
 
@@ -33,7 +43,10 @@ def test_entities_become_tags_in_order_without_repeats():
         {"entity": "delivery"},  # no role: the question decides
     ]
     assert drivers.drivers_from_entities(entities, CATALOGUE, "neg") == [
-        "staff:pos", "price:neg", "delivery:neg"]
+        "staff:pos",
+        "price:neg",
+        "delivery:neg",
+    ]
 
 
 def test_merge_and_main_negative():
@@ -67,8 +80,14 @@ def test_known_issue_matching(text, tags, issue):
 
 @pytest.mark.parametrize(
     "word, stem",
-    [("paczka", "pacz"), ("zwrot", "zwro"), ("hasla", "hasla"[:-1]), ("gdzie", "gdzi"),
-     ("jak", "jak"), ("zalog*", "zalog")],
+    [
+        ("paczka", "pacz"),
+        ("zwrot", "zwro"),
+        ("hasla", "hasla"[:-1]),
+        ("gdzie", "gdzi"),
+        ("jak", "jak"),
+        ("zalog*", "zalog"),
+    ],
 )
 def test_stems(word, stem):
     assert known_issues.stem(word) == stem

@@ -1,4 +1,5 @@
 """The survey's branching (nps/flow.py), walked path by path."""
+
 from __future__ import annotations
 
 import pytest
@@ -16,35 +17,72 @@ S = Settings()
         ({"skipped_slots": ["nps_score"]}, ["reason"]),
         # promoter: reason, then what they value most; never probed
         ({"nps_score": 10, "nps_group": "promoter"}, ["nps_score", "reason"]),
-        ({"nps_score": 10, "nps_group": "promoter", "reason": "x", "drivers": ["price:neg"]},
-         ["nps_score", "reason", "valued_most"]),
+        (
+            {"nps_score": 10, "nps_group": "promoter", "reason": "x", "drivers": ["price:neg"]},
+            ["nps_score", "reason", "valued_most"],
+        ),
         # passive: probed only when something negative was named
-        ({"nps_score": 8, "nps_group": "passive", "reason": "ok", "drivers": ["staff:pos"]},
-         ["nps_score", "reason", "improvement"]),
-        ({"nps_score": 8, "nps_group": "passive", "reason": "x", "drivers": ["price:neg"]},
-         ["nps_score", "reason", "why_answer", "improvement"]),
+        (
+            {"nps_score": 8, "nps_group": "passive", "reason": "ok", "drivers": ["staff:pos"]},
+            ["nps_score", "reason", "improvement"],
+        ),
+        (
+            {"nps_score": 8, "nps_group": "passive", "reason": "x", "drivers": ["price:neg"]},
+            ["nps_score", "reason", "why_answer", "improvement"],
+        ),
         # detractor: always probed, then asked for consent
-        ({"nps_score": 2, "nps_group": "detractor", "reason": "x"},
-         ["nps_score", "reason", "why_answer", "contact_consent"]),
-        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "why_chain": list("abcde")},
-         ["nps_score", "reason", "contact_consent"]),
-        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "whys_done": True},
-         ["nps_score", "reason", "contact_consent"]),
+        (
+            {"nps_score": 2, "nps_group": "detractor", "reason": "x"},
+            ["nps_score", "reason", "why_answer", "contact_consent"],
+        ),
+        (
+            {"nps_score": 2, "nps_group": "detractor", "reason": "x", "why_chain": list("abcde")},
+            ["nps_score", "reason", "contact_consent"],
+        ),
+        (
+            {"nps_score": 2, "nps_group": "detractor", "reason": "x", "whys_done": True},
+            ["nps_score", "reason", "contact_consent"],
+        ),
         # a known issue stops the whys and asks whether the fix helped
-        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "known_issue": "k"},
-         ["nps_score", "reason", "issue_resolved", "contact_consent"]),
-        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "known_issue": "k",
-          "issue_resolved": True},
-         ["nps_score", "reason", "issue_resolved", "nps_score_after", "contact_consent"]),
-        ({"nps_score": 2, "nps_group": "detractor", "reason": "x", "known_issue": "k",
-          "issue_resolved": False},
-         ["nps_score", "reason", "issue_resolved", "contact_consent"]),
+        (
+            {"nps_score": 2, "nps_group": "detractor", "reason": "x", "known_issue": "k"},
+            ["nps_score", "reason", "issue_resolved", "contact_consent"],
+        ),
+        (
+            {
+                "nps_score": 2,
+                "nps_group": "detractor",
+                "reason": "x",
+                "known_issue": "k",
+                "issue_resolved": True,
+            },
+            ["nps_score", "reason", "issue_resolved", "nps_score_after", "contact_consent"],
+        ),
+        (
+            {
+                "nps_score": 2,
+                "nps_group": "detractor",
+                "reason": "x",
+                "known_issue": "k",
+                "issue_resolved": False,
+            },
+            ["nps_score", "reason", "issue_resolved", "contact_consent"],
+        ),
         # skipped questions are not asked again
-        ({"nps_score": 2, "nps_group": "detractor", "skipped_slots": ["reason"], "whys_done": True},
-         ["nps_score", "contact_consent"]),
+        (
+            {
+                "nps_score": 2,
+                "nps_group": "detractor",
+                "skipped_slots": ["reason"],
+                "whys_done": True,
+            },
+            ["nps_score", "contact_consent"],
+        ),
         # no score: a neutral reason question, probed only on a complaint
-        ({"skipped_slots": ["nps_score"], "reason": "x", "drivers": ["delivery:neg"]},
-         ["reason", "why_answer"]),
+        (
+            {"skipped_slots": ["nps_score"], "reason": "x", "drivers": ["delivery:neg"]},
+            ["reason", "why_answer"],
+        ),
         ({"skipped_slots": ["nps_score"], "reason": "x"}, ["reason"]),
     ],
 )
@@ -67,9 +105,18 @@ def test_cool_down():
 
 @pytest.mark.parametrize(
     "raw, clean",
-    [("delivery", "delivery"), (" Store ", "store"), ("app-ios_2", "app-ios_2"),
-     ("", None), (None, None), (5, None), ("a b", None), ("x" * 41, None),
-     ("<b>", None), ("sklép", None)],
+    [
+        ("delivery", "delivery"),
+        (" Store ", "store"),
+        ("app-ios_2", "app-ios_2"),
+        ("", None),
+        (None, None),
+        (5, None),
+        ("a b", None),
+        ("x" * 41, None),
+        ("<b>", None),
+        ("sklép", None),
+    ],
 )
 def test_clean_touchpoint(raw, clean):
     assert clean_touchpoint(raw) == clean

@@ -1,4 +1,5 @@
 """The atomic Redis lock store, against a real Redis on loopback."""
+
 from __future__ import annotations
 
 import asyncio
@@ -20,7 +21,7 @@ def _redis_or_skip():
     client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
     try:
         client.ping()
-    except Exception as error:  # no server: nothing to test against
+    except Exception as error:  # noqa: BLE001 - no server: nothing to test against
         pytest.skip(f"Redis is not reachable at {REDIS_URL}: {error}")
     return client
 
@@ -42,7 +43,7 @@ def test_concurrent_tickets_are_unique(prefix):
         try:
             for _ in range(50):
                 numbers.append(store.issue_ticket("conv", 30))
-        except Exception as error:  # surfaced below
+        except Exception as error:  # noqa: BLE001 - surfaced below
             errors.append(error)
 
     threads = [threading.Thread(target=take) for _ in range(8)]

@@ -5,11 +5,12 @@ checked in this case".  The labelled evaluation set in
 data/eval/score_answers.yml (bench/score_accuracy.py) holds other, longer
 realistic answers; this table is the specification of each rule.
 """
+
 from __future__ import annotations
 
 import pytest
 
-from nps.score import ScoreParse, parse_score
+from nps.score import parse_score
 
 OK, OUT, AMB, NONE = "ok", "out_of_range", "ambiguous", "none"
 
@@ -152,17 +153,6 @@ def test_parse_score(text, status, score, remainder):
         assert parsed.remainder == remainder
 
 
-def test_enough_cases():
-    assert len(CASES) >= 60
-
-
-def test_result_is_a_frozen_dataclass():
-    parsed = parse_score("8")
-    assert parsed == ScoreParse("ok", 8, "")
-    with pytest.raises(Exception):
-        parsed.score = 9  # type: ignore[misc]
-
-
 def test_score_only_when_ok():
     for text, *_ in CASES:
         parsed = parse_score(text)
@@ -172,8 +162,15 @@ def test_score_only_when_ok():
 
 
 def test_hostile_input_does_not_crash():
-    for text in ["<script>alert(1)</script> 9", "\x00\x07 7", "'; DROP TABLE events; --", "🙂" * 1000,
-                 "1 " * 5000, "a" * 100_000, None]:
+    for text in [
+        "<script>alert(1)</script> 9",
+        "\x00\x07 7",
+        "'; DROP TABLE events; --",
+        "🙂" * 1000,
+        "1 " * 5000,
+        "a" * 100_000,
+        None,
+    ]:
         parsed = parse_score(text)  # type: ignore[arg-type]
         assert parsed.status in {OK, OUT, AMB, NONE}
 

@@ -1,11 +1,11 @@
 """Every custom action, run as Rasa runs it, with the exact events it returns."""
+
 from __future__ import annotations
 
 import time
 
 import pytest
 
-from action_harness import entity, responses, run, slot_events, tracker_for
 from actions.comment import ActionSaveComment, ValidateCommentForm
 from actions.session import ActionRestart, ActionSessionStart
 from actions.survey import (
@@ -20,6 +20,7 @@ from actions.survey_form import (
     ActionAskWhyAnswer,
     ValidateSurveyForm,
 )
+from tests.action_harness import entity, responses, run, slot_events, tracker_for
 
 FORM = ValidateSurveyForm()
 DETRACTOR = {"nps_score": 3, "nps_group": "detractor"}
@@ -27,18 +28,26 @@ DETRACTOR = {"nps_score": 3, "nps_group": "detractor"}
 
 def validate(text, requested, slots=None, intent="feedback", entities=None, confidence=0.95):
     tracker = tracker_for(
-        text, intent=intent, entities=entities, slots=slots, confidence=confidence,
-        requested_slot=requested, active_loop="survey_form",
+        text,
+        intent=intent,
+        entities=entities,
+        slots=slots,
+        confidence=confidence,
+        requested_slot=requested,
+        active_loop="survey_form",
     )
     return run(FORM, tracker)
 
 
 # --- the score ---------------------------------------------------------------
 
+
 def test_a_plain_score_sets_score_and_group_then_asks_the_reason():
     events, messages = validate("9", "nps_score", intent="give_score")
     assert slot_events(events) == {
-        "nps_score": 9, "nps_group": "promoter", "clarify_count": 0,
+        "nps_score": 9,
+        "nps_group": "promoter",
+        "clarify_count": 0,
         "requested_slot": "reason",
     }
     assert messages == []
@@ -46,12 +55,16 @@ def test_a_plain_score_sets_score_and_group_then_asks_the_reason():
 
 def test_score_and_reason_in_one_message_are_both_taken():
     events, _ = validate(
-        "3, bo kurier zgubił paczkę", "nps_score",
+        "3, bo kurier zgubił paczkę",
+        "nps_score",
         entities=[entity("delivery", "neg", "kurier zgubił paczkę")],
     )
     assert slot_events(events) == {
-        "nps_score": 3, "nps_group": "detractor", "clarify_count": 0,
-        "reason": "kurier zgubił paczkę", "drivers": ["delivery:neg"],
+        "nps_score": 3,
+        "nps_group": "detractor",
+        "clarify_count": 0,
+        "reason": "kurier zgubił paczkę",
+        "drivers": ["delivery:neg"],
         # the reason is not asked again: the first "why?" comes next
         "requested_slot": "why_answer",
     }
@@ -69,7 +82,9 @@ def test_score_and_reason_in_one_message_are_both_taken():
 def test_an_unclear_score_is_asked_again(text, response):
     events, messages = validate(text, "nps_score", intent="nlu_fallback")
     assert slot_events(events) == {
-        "nps_score": None, "clarify_count": 1, "requested_slot": "nps_score",
+        "nps_score": None,
+        "clarify_count": 1,
+        "requested_slot": "nps_score",
     }
     assert responses(messages) == [response]
 
@@ -77,7 +92,9 @@ def test_an_unclear_score_is_asked_again(text, response):
 def test_after_two_unclear_scores_the_bot_moves_on_without_one():
     events, messages = validate("nie wiem", "nps_score", intent="done", slots={"clarify_count": 1})
     assert slot_events(events) == {
-        "nps_score": None, "clarify_count": 0, "skipped_slots": ["nps_score"],
+        "nps_score": None,
+        "clarify_count": 0,
+        "skipped_slots": ["nps_score"],
         "requested_slot": "reason",
     }
     assert responses(messages) == ["utter_score_skipped"]
@@ -85,32 +102,39 @@ def test_after_two_unclear_scores_the_bot_moves_on_without_one():
 
 def test_a_reason_without_a_score_is_kept_while_the_score_is_asked_again():
     events, messages = validate(
-        "kurier był bardzo niemiły", "nps_score",
+        "kurier był bardzo niemiły",
+        "nps_score",
         entities=[entity("delivery", "neg", "kurier był bardzo niemiły")],
     )
     assert slot_events(events) == {
-        "reason": "kurier był bardzo niemiły", "drivers": ["delivery:neg"],
-        "nps_score": None, "clarify_count": 1, "requested_slot": "nps_score",
+        "reason": "kurier był bardzo niemiły",
+        "drivers": ["delivery:neg"],
+        "nps_score": None,
+        "clarify_count": 1,
+        "requested_slot": "nps_score",
     }
     assert responses(messages) == ["utter_score_unclear_reason_kept"]
 
 
 # --- the reason and the whys --------------------------------------------------
 
+
 def test_a_promoters_reason_without_roles_counts_as_praise():
     slots = {"nps_score": 10, "nps_group": "promoter"}
-    events, _ = validate(
-        "miła obsługa", "reason", slots=slots, entities=[entity("staff", None)]
-    )
+    events, _ = validate("miła obsługa", "reason", slots=slots, entities=[entity("staff", None)])
     assert slot_events(events) == {
-        "reason": "miła obsługa", "drivers": ["staff:pos"], "requested_slot": "valued_most",
+        "reason": "miła obsługa",
+        "drivers": ["staff:pos"],
+        "requested_slot": "valued_most",
     }
 
 
 def test_a_mixed_reason_keeps_every_driver_with_its_polarity():
     slots = {"nps_score": 7, "nps_group": "passive"}
     events, _ = validate(
-        "miła obsługa, ale drogo", "reason", slots=slots,
+        "miła obsługa, ale drogo",
+        "reason",
+        slots=slots,
         entities=[entity("staff", "pos"), entity("price", "neg")],
     )
     assert slot_events(events) == {
@@ -123,16 +147,25 @@ def test_a_mixed_reason_keeps_every_driver_with_its_polarity():
 def test_nothing_to_say_as_a_reason_skips_the_whys():
     events, _ = validate("nie wiem", "reason", slots=DETRACTOR, intent="done")
     assert slot_events(events) == {
-        "reason": None, "skipped_slots": ["reason"], "clarify_count": 0,
-        "whys_done": True, "requested_slot": "contact_consent",
+        "reason": None,
+        "skipped_slots": ["reason"],
+        "clarify_count": 0,
+        "whys_done": True,
+        "requested_slot": "contact_consent",
     }
 
 
 def test_a_why_answer_extends_the_chain_and_asks_the_next_why():
-    slots = {**DETRACTOR, "reason": "paczka szła tydzień", "drivers": ["delivery:neg"],
-             "why_chain": ["kurier nie przyjechał"]}
+    slots = {
+        **DETRACTOR,
+        "reason": "paczka szła tydzień",
+        "drivers": ["delivery:neg"],
+        "why_chain": ["kurier nie przyjechał"],
+    }
     events, _ = validate(
-        "bo był ruch przed świętami", "why_answer", slots=slots,
+        "bo był ruch przed świętami",
+        "why_answer",
+        slots=slots,
     )
     assert slot_events(events) == {
         "why_answer": None,
@@ -143,8 +176,12 @@ def test_a_why_answer_extends_the_chain_and_asks_the_next_why():
 
 
 def test_the_fifth_why_ends_the_chain(monkeypatch):
-    slots = {**DETRACTOR, "reason": "drogo", "drivers": ["price:neg"],
-             "why_chain": ["a", "b", "c", "d"]}
+    slots = {
+        **DETRACTOR,
+        "reason": "drogo",
+        "drivers": ["price:neg"],
+        "why_chain": ["a", "b", "c", "d"],
+    }
     events, _ = validate("bo inflacja", "why_answer", slots=slots)
     assert slot_events(events)["why_chain"] == ["a", "b", "c", "d", "bo inflacja"]
     assert slot_events(events)["requested_slot"] == "contact_consent"
@@ -154,15 +191,23 @@ def test_the_customer_can_stop_the_whys():
     slots = {**DETRACTOR, "reason": "drogo", "drivers": ["price:neg"], "why_chain": ["a"]}
     events, _ = validate("to wszystko", "why_answer", slots=slots, intent="done")
     assert slot_events(events) == {
-        "why_answer": None, "whys_done": True, "requested_slot": "contact_consent",
+        "why_answer": None,
+        "whys_done": True,
+        "requested_slot": "contact_consent",
     }
 
 
 def test_a_why_answer_that_matches_a_known_issue_offers_the_fix():
-    slots = {**DETRACTOR, "reason": "paczka nie dochodzi", "drivers": ["delivery:neg"],
-             "why_chain": []}
+    slots = {
+        **DETRACTOR,
+        "reason": "paczka nie dochodzi",
+        "drivers": ["delivery:neg"],
+        "why_chain": [],
+    }
     events, _ = validate(
-        "nie wiem gdzie jest moja paczka", "why_answer", slots=slots,
+        "nie wiem gdzie jest moja paczka",
+        "why_answer",
+        slots=slots,
         entities=[entity("delivery", "neg")],
     )
     assert slot_events(events) == {
@@ -182,7 +227,9 @@ ISSUE = {**DETRACTOR, "reason": "x", "drivers": ["delivery:neg"], "known_issue":
 def test_the_fix_helped_and_a_new_score_is_asked():
     events, messages = validate("tak, dzięki", "issue_resolved", slots=ISSUE, intent="affirm")
     assert slot_events(events) == {
-        "issue_resolved": True, "clarify_count": 0, "requested_slot": "nps_score_after",
+        "issue_resolved": True,
+        "clarify_count": 0,
+        "requested_slot": "nps_score_after",
     }
     assert messages == []
 
@@ -190,7 +237,9 @@ def test_the_fix_helped_and_a_new_score_is_asked():
 def test_the_fix_did_not_help():
     events, messages = validate("nie", "issue_resolved", slots=ISSUE, intent="deny")
     assert slot_events(events) == {
-        "issue_resolved": False, "clarify_count": 0, "requested_slot": "contact_consent",
+        "issue_resolved": False,
+        "clarify_count": 0,
+        "requested_slot": "contact_consent",
     }
     assert responses(messages) == ["utter_issue_not_resolved"]
 
@@ -199,7 +248,9 @@ def test_a_new_score_after_the_fix():
     slots = {**ISSUE, "issue_resolved": True}
     events, _ = validate("teraz 8", "nps_score_after", slots=slots, intent="give_score")
     assert slot_events(events) == {
-        "nps_score_after": 8, "clarify_count": 0, "requested_slot": "contact_consent",
+        "nps_score_after": 8,
+        "clarify_count": 0,
+        "requested_slot": "contact_consent",
     }
 
 
@@ -207,19 +258,28 @@ def test_declining_to_re_rate_keeps_the_first_score():
     slots = {**ISSUE, "issue_resolved": True}
     events, _ = validate("nie", "nps_score_after", slots=slots, intent="deny")
     assert slot_events(events) == {
-        "nps_score_after": None, "skipped_slots": ["nps_score_after"], "clarify_count": 0,
+        "nps_score_after": None,
+        "skipped_slots": ["nps_score_after"],
+        "clarify_count": 0,
         "requested_slot": "contact_consent",
     }
 
 
 def test_what_would_make_it_a_ten_is_a_negative_driver():
-    slots = {"nps_score": 8, "nps_group": "passive", "reason": "ok", "drivers": [],
-             "whys_done": True}
+    slots = {
+        "nps_score": 8,
+        "nps_group": "passive",
+        "reason": "ok",
+        "drivers": [],
+        "whys_done": True,
+    }
     events, _ = validate(
         "tańsza dostawa", "improvement", slots=slots, entities=[entity("price", None)]
     )
     assert slot_events(events) == {
-        "improvement": "tańsza dostawa", "drivers": ["price:neg"], "requested_slot": None,
+        "improvement": "tańsza dostawa",
+        "drivers": ["price:neg"],
+        "requested_slot": None,
     }
 
 
@@ -229,20 +289,27 @@ def test_what_a_promoter_values_most_is_a_positive_driver():
         "szybka dostawa", "valued_most", slots=slots, entities=[entity("delivery", None)]
     )
     assert slot_events(events) == {
-        "valued_most": "szybka dostawa", "drivers": ["staff:pos", "delivery:pos"],
+        "valued_most": "szybka dostawa",
+        "drivers": ["staff:pos", "delivery:pos"],
         "requested_slot": None,
     }
 
 
 @pytest.mark.parametrize(
     "text, intent, consent",
-    [("tak", "affirm", True), ("nie dzwońcie", "deny", False), ("nie chcę kontaktu", "stop", False)],
+    [
+        ("tak", "affirm", True),
+        ("nie dzwońcie", "deny", False),
+        ("nie chcę kontaktu", "stop", False),
+    ],
 )
 def test_contact_consent(text, intent, consent):
     slots = {**DETRACTOR, "reason": "x", "whys_done": True}
     events, _ = validate(text, "contact_consent", slots=slots, intent=intent)
     assert slot_events(events) == {
-        "contact_consent": consent, "clarify_count": 0, "requested_slot": None,
+        "contact_consent": consent,
+        "clarify_count": 0,
+        "requested_slot": None,
     }
 
 
@@ -250,17 +317,24 @@ def test_an_unclear_consent_is_asked_again():
     slots = {**DETRACTOR, "reason": "x", "whys_done": True}
     events, messages = validate("hmm", "contact_consent", slots=slots, intent="nlu_fallback")
     assert slot_events(events) == {
-        "contact_consent": None, "clarify_count": 1, "requested_slot": "contact_consent",
+        "contact_consent": None,
+        "clarify_count": 1,
+        "requested_slot": "contact_consent",
     }
     assert responses(messages) == ["utter_clarify_yes_no"]
 
 
 # --- asking -----------------------------------------------------------------
 
+
 @pytest.mark.parametrize(
     "group, response",
-    [("promoter", "utter_ask_reason_promoter"), ("passive", "utter_ask_reason_passive"),
-     ("detractor", "utter_ask_reason_detractor"), (None, "utter_ask_reason_neutral")],
+    [
+        ("promoter", "utter_ask_reason_promoter"),
+        ("passive", "utter_ask_reason_passive"),
+        ("detractor", "utter_ask_reason_detractor"),
+        (None, "utter_ask_reason_neutral"),
+    ],
 )
 def test_the_reason_question_depends_on_the_group(group, response):
     events, messages = run(ActionAskReason(), tracker_for(slots={"nps_group": group}))
@@ -270,27 +344,32 @@ def test_the_reason_question_depends_on_the_group(group, response):
 def test_whys_are_phrased_for_the_driver_and_never_repeat_in_a_row():
     asked = []
     for round_ in range(5):
-        tracker = tracker_for(slots={"drivers": ["staff:pos", "delivery:neg"],
-                                     "why_chain": ["x"] * round_})
+        tracker = tracker_for(
+            slots={"drivers": ["staff:pos", "delivery:neg"], "why_chain": ["x"] * round_}
+        )
         _, messages = run(ActionAskWhyAnswer(), tracker)
         asked.append(messages[0]["text"])
     assert asked[0] == "Co dokładnie poszło nie tak z dostawą?"
-    assert all(a != b for a, b in zip(asked, asked[1:]))
+    assert all(a != b for a, b in zip(asked, asked[1:], strict=False))
 
 
 def test_the_fix_is_offered_with_its_link_then_the_question():
     _, messages = run(ActionAskIssueResolved(), tracker_for(slots={"known_issue": "how_to_return"}))
     said = responses(messages)
     assert said[0] == "utter_fix_intro"
-    assert said[1].startswith("Masz 30 dni na zwrot.") and said[1].endswith("https://sklep.example.com/zwroty")
+    assert said[1].startswith("Masz 30 dni na zwrot.") and said[1].endswith(
+        "https://sklep.example.com/zwroty"
+    )
     assert said[2] == "utter_ask_issue_resolved"
 
 
 # --- start, finish, stop, fallback, sessions ------------------------------------
 
+
 def test_the_survey_starts_with_the_intro_and_keeps_the_touchpoint():
-    events, messages = run(ActionStartSurvey(), tracker_for("/start", intent="start",
-                                                           slots={"touchpoint": "delivery"}))
+    events, messages = run(
+        ActionStartSurvey(), tracker_for("/start", intent="start", slots={"touchpoint": "delivery"})
+    )
     assert events == [
         {"event": "slot", "timestamp": None, "name": "survey_allowed", "value": True},
         {"event": "followup", "timestamp": None, "name": "survey_form"},
@@ -304,17 +383,23 @@ def test_a_touchpoint_that_is_not_a_short_id_is_dropped():
 
 
 def test_an_opening_complaint_becomes_the_reason():
-    events, _ = run(ActionStartSurvey(), tracker_for(
-        "kurier rzucił paczką", entities=[entity("delivery", "neg")]))
+    events, _ = run(
+        ActionStartSurvey(),
+        tracker_for("kurier rzucił paczką", entities=[entity("delivery", "neg")]),
+    )
     assert slot_events(events) == {
-        "reason": "kurier rzucił paczką", "drivers": ["delivery:neg"], "survey_allowed": True,
+        "reason": "kurier rzucił paczką",
+        "drivers": ["delivery:neg"],
+        "survey_allowed": True,
     }
 
 
 def test_nobody_is_surveyed_again_within_the_cool_down():
     yesterday = time.time() - 24 * 3600
-    events, messages = run(ActionStartSurvey(), tracker_for("cześć", intent="greet",
-                                                           slots={"last_survey_at": yesterday}))
+    events, messages = run(
+        ActionStartSurvey(),
+        tracker_for("cześć", intent="greet", slots={"last_survey_at": yesterday}),
+    )
     assert slot_events(events) == {"survey_allowed": False}
     assert events[-1]["name"] == "comment_form"
     assert responses(messages) == ["utter_resurvey_cooldown"]
@@ -322,16 +407,20 @@ def test_nobody_is_surveyed_again_within_the_cool_down():
 
 def test_after_the_cool_down_the_survey_starts_again():
     long_ago = time.time() - 31 * 24 * 3600
-    events, _ = run(ActionStartSurvey(), tracker_for("cześć", intent="greet",
-                                                    slots={"last_survey_at": long_ago}))
+    events, _ = run(
+        ActionStartSurvey(),
+        tracker_for("cześć", intent="greet", slots={"last_survey_at": long_ago}),
+    )
     assert slot_events(events) == {"survey_allowed": True}
 
 
 @pytest.mark.parametrize(
     "slots, said",
     [
-        ({"nps_group": "promoter", "drivers": ["delivery:pos"]},
-         ["utter_thanks_promoter", "utter_tip"]),
+        (
+            {"nps_group": "promoter", "drivers": ["delivery:pos"]},
+            ["utter_thanks_promoter", "utter_tip"],
+        ),
         ({"nps_group": "passive"}, ["utter_thanks_passive"]),
         ({"nps_group": "detractor", "contact_consent": True}, ["utter_thanks_detractor_contact"]),
         ({"nps_group": "detractor", "contact_consent": False}, ["utter_thanks_detractor"]),
@@ -347,6 +436,7 @@ def test_the_goodbye_fits_the_group(slots, said):
 
 def test_promoters_are_invited_to_review_when_a_link_is_set(monkeypatch):
     from actions import resources
+
     monkeypatch.setenv("NPS_REVIEW_URL", "https://opinie.example.com/sklep")
     resources.get.cache_clear()
     try:
@@ -377,26 +467,40 @@ def test_any_first_message_starts_the_survey():
 
 
 def test_after_the_survey_a_comment_is_kept():
-    events, messages = run(ActionNpsFallback(), tracker_for(
-        "a jeszcze kasjerka była super", slots={"survey_allowed": True}))
+    events, messages = run(
+        ActionNpsFallback(),
+        tracker_for("a jeszcze kasjerka była super", slots={"survey_allowed": True}),
+    )
     assert slot_events(events) == {"extra_comment": "a jeszcze kasjerka była super"}
     assert responses(messages) == ["utter_comment_thanks"]
 
 
 def test_comment_form_takes_a_comment_or_a_no():
     form = ValidateCommentForm()
-    events, _ = run(form, tracker_for("kasy samoobsługowe nie działały",
-                                      requested_slot="extra_comment", active_loop="comment_form"))
+    events, _ = run(
+        form,
+        tracker_for(
+            "kasy samoobsługowe nie działały",
+            requested_slot="extra_comment",
+            active_loop="comment_form",
+        ),
+    )
     assert slot_events(events) == {"extra_comment": "kasy samoobsługowe nie działały"}
-    events, _ = run(form, tracker_for("nie, dzięki", intent="deny",
-                                      requested_slot="extra_comment", active_loop="comment_form"))
+    events, _ = run(
+        form,
+        tracker_for(
+            "nie, dzięki", intent="deny", requested_slot="extra_comment", active_loop="comment_form"
+        ),
+    )
     assert slot_events(events) == {"extra_comment": None, "requested_slot": None}
     _, messages = run(ActionSaveComment(), tracker_for(slots={"extra_comment": None}))
     assert responses(messages) == ["utter_goodbye"]
 
 
 def test_a_new_session_keeps_only_the_cool_down():
-    events, _ = run(ActionSessionStart(), tracker_for(slots={"last_survey_at": 123.0, "nps_score": 5}))
+    events, _ = run(
+        ActionSessionStart(), tracker_for(slots={"last_survey_at": 123.0, "nps_score": 5})
+    )
     assert [e["event"] for e in events] == ["session_started", "slot", "action"]
     assert slot_events(events) == {"last_survey_at": 123.0}
 

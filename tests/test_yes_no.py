@@ -1,4 +1,5 @@
 """parse_yes_no: what a person reading the answer would decide."""
+
 from __future__ import annotations
 
 import pytest

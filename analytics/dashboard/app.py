@@ -4,17 +4,12 @@ This file only sets up navigation and the shared sidebar filters; each page
 lives in views/ and stays short. (Not "pages/": Streamlit treats a pages/
 folder next to the main script as the old automatic page list, which fights
 st.navigation on the first run.)"""
-import sys
+
 from pathlib import Path
 
-# `streamlit run` puts this folder on sys.path, not the repository root.
-_ROOT = str(Path(__file__).resolve().parents[2])
-if _ROOT not in sys.path:
-    sys.path.insert(0, _ROOT)
+import streamlit as st
 
-import streamlit as st  # noqa: E402
-
-from analytics.dashboard import data, widgets  # noqa: E402
+from analytics.dashboard import data, widgets
 
 st.set_page_config(page_title="NPS", page_icon="📊", layout="wide")
 
@@ -22,7 +17,9 @@ HERE = Path(__file__).resolve().parent / "views"  # __file__ is relative under `
 pages = [
     st.Page(HERE / "overview.py", title="Przegląd", icon="📈", url_path="overview", default=True),
     st.Page(HERE / "drivers.py", title="Czynniki", icon="🧭", url_path="drivers"),
-    st.Page(HERE / "root_causes.py", title="Przyczyny (5 x dlaczego)", icon="🔎", url_path="root_causes"),
+    st.Page(
+        HERE / "root_causes.py", title="Przyczyny (5 x dlaczego)", icon="🔎", url_path="root_causes"
+    ),
     st.Page(HERE / "known_issues.py", title="Znane problemy", icon="🛠️", url_path="known_issues"),
     st.Page(HERE / "topics.py", title="Nowe tematy", icon="💡", url_path="topics"),
     st.Page(HERE / "live.py", title="Na żywo", icon="🟢", url_path="live"),

@@ -1,4 +1,5 @@
 """Talking to the bot over Rasa's REST channel."""
+
 from __future__ import annotations
 
 import requests
@@ -15,10 +16,13 @@ def send(bot_url: str, sender: str, text: str) -> list[dict]:
     ([{"text": ..., "buttons": [...]}, ...])."""
     url = bot_url.rstrip("/") + "/webhooks/rest/webhook"
     try:
-        response = requests.post(url, json={"sender": sender, "message": text}, timeout=TIMEOUT_SECONDS)
+        response = requests.post(
+            url, json={"sender": sender, "message": text}, timeout=TIMEOUT_SECONDS
+        )
     except requests.RequestException as exc:
-        raise BotError(f"Bot nie odpowiada pod {bot_url} ({exc.__class__.__name__}). "
-                       "Czy działa (make run)?") from None
+        raise BotError(
+            f"Bot nie odpowiada pod {bot_url} ({exc.__class__.__name__}). Czy działa (make run)?"
+        ) from None
     if response.status_code != 200:
         raise BotError(f"Bot odpowiedział błędem HTTP {response.status_code}.")
     try:

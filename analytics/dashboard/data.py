@@ -1,8 +1,7 @@
 """Loading for the dashboard: engines are cached resources, data is cached
 for a short time. Only this module talks to databases."""
-from __future__ import annotations
 
-from typing import Optional
+from __future__ import annotations
 
 import pandas as pd
 import sqlalchemy as sa
@@ -42,7 +41,7 @@ def _message(exc: Exception) -> str:
     return "błąd bazy danych: " + (first[0] if first else exc.__class__.__name__)
 
 
-def dataset() -> tuple[Optional[Dataset], Optional[str]]:
+def dataset() -> tuple[Dataset | None, str | None]:
     """(data, None) or (None, a message for the user)."""
     s = settings()
     try:
@@ -84,7 +83,7 @@ def topic_documents(full: Dataset) -> pd.DataFrame:
     return _topic_documents(full.version, settings().db_url, full)
 
 
-def live_snapshot(limit: int = 20) -> tuple[Optional[pd.DataFrame], list, Optional[str]]:
+def live_snapshot(limit: int = 20) -> tuple[pd.DataFrame | None, list, str | None]:
     """Newest surveys and messages, fresh (no cache): the projection is
     updated first, which is cheap when little is new."""
     s = settings()
@@ -93,7 +92,11 @@ def live_snapshot(limit: int = 20) -> tuple[Optional[pd.DataFrame], list, Option
         projection.update(tracker)
         from analytics.projection import responses
 
-        query = sa.select(responses).order_by(responses.c.last_event_at.desc().nulls_last()).limit(limit)
+        query = (
+            sa.select(responses)
+            .order_by(responses.c.last_event_at.desc().nulls_last())
+            .limit(limit)
+        )
         with projection.engine.connect() as conn:
             result = conn.execute(query)
             recent = pd.DataFrame(result.fetchall(), columns=list(result.keys()))

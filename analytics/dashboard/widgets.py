@@ -1,9 +1,9 @@
 """Widgets shared by the pages: filters, empty states, number formats.
 Customer text is never passed to markdown: tables and st.text escape it."""
+
 from __future__ import annotations
 
 import datetime as dt
-from typing import Optional
 
 import pandas as pd
 import streamlit as st
@@ -11,8 +11,13 @@ import streamlit as st
 from analytics.dataset import NO_TOUCHPOINT, Dataset, Filters, filter_dataset
 
 FILTERS_KEY = "nps_filters"
-CHANNEL_LABELS = {"rest": "REST / web", "socketio": "czat na stronie", "facebook": "Messenger",
-                  "whatsapp": "WhatsApp", "twilio": "SMS (Twilio)"}
+CHANNEL_LABELS = {
+    "rest": "REST / web",
+    "socketio": "czat na stronie",
+    "facebook": "Messenger",
+    "whatsapp": "WhatsApp",
+    "twilio": "SMS (Twilio)",
+}
 GROUP_LABELS = {"promoter": "Promotorzy", "passive": "Neutralni", "detractor": "Krytycy"}
 
 
@@ -37,22 +42,40 @@ def sidebar_filters(ds: Dataset) -> Filters:
             f = Filters()
         else:
             first, last = _utc_day(r["started_at"].min()), _utc_day(r["started_at"].max())
-            picked = st.date_input("Okres (UTC)", value=(first, last), min_value=first, max_value=last,
-                                   key="f_dates")
-            since, until = (picked if isinstance(picked, (tuple, list)) and len(picked) == 2
-                            else (picked[0], picked[0]) if isinstance(picked, (tuple, list)) and picked
-                            else (first, last))
+            picked = st.date_input(
+                "Okres (UTC)", value=(first, last), min_value=first, max_value=last, key="f_dates"
+            )
+            since, until = (
+                picked
+                if isinstance(picked, (tuple, list)) and len(picked) == 2
+                else (picked[0], picked[0])
+                if isinstance(picked, (tuple, list)) and picked
+                else (first, last)
+            )
             channels = sorted(c for c in r["channel"].dropna().unique())
-            chosen = st.multiselect("Kanał", channels, format_func=lambda c: CHANNEL_LABELS.get(c, c),
-                                    key="f_channels", placeholder="wszystkie")
+            chosen = st.multiselect(
+                "Kanał",
+                channels,
+                format_func=lambda c: CHANNEL_LABELS.get(c, c),
+                key="f_channels",
+                placeholder="wszystkie",
+            )
             touchpoints = sorted(t for t in r["touchpoint"].dropna().unique())
             if r["touchpoint"].isna().any():
                 touchpoints.append(NO_TOUCHPOINT)
-            tps = st.multiselect("Punkt styku", touchpoints,
-                                 format_func=lambda t: "(bez punktu styku)" if t == NO_TOUCHPOINT else t,
-                                 key="f_touchpoints", placeholder="wszystkie")
-            f = Filters(since=since if since != first else None, until=until if until != last else None,
-                        channels=tuple(chosen), touchpoints=tuple(tps))
+            tps = st.multiselect(
+                "Punkt styku",
+                touchpoints,
+                format_func=lambda t: "(bez punktu styku)" if t == NO_TOUCHPOINT else t,
+                key="f_touchpoints",
+                placeholder="wszystkie",
+            )
+            f = Filters(
+                since=since if since != first else None,
+                until=until if until != last else None,
+                channels=tuple(chosen),
+                touchpoints=tuple(tps),
+            )
     st.session_state[FILTERS_KEY] = f
     return f
 
@@ -70,16 +93,20 @@ def filtered(ds: Dataset) -> tuple[Dataset, Filters]:
     return filter_dataset(ds, f), f
 
 
-def stop_without_data(ds: Optional[Dataset], error: Optional[str]) -> None:
+def stop_without_data(ds: Dataset | None, error: str | None) -> None:
     """A clear message instead of a page when there is nothing to show."""
     if error:
         st.warning(f"Nie mogę odczytać danych: {error}")
-        st.caption("Uruchom bota (make run) albo wygeneruj dane demonstracyjne (make demo-data); "
-                   "adres bazy podaje zmienna NPS_DB_URL.")
+        st.caption(
+            "Uruchom bota (make run) albo wygeneruj dane demonstracyjne (make demo-data); "
+            "adres bazy podaje zmienna NPS_DB_URL."
+        )
         st.stop()
     if ds is None or ds.empty:
-        st.info("Nie ma jeszcze żadnych odpowiedzi w bazie rozmów. Porozmawiaj z botem "
-                "(strona „Wypróbuj bota”) albo wygeneruj dane demonstracyjne: make demo-data.")
+        st.info(
+            "Nie ma jeszcze żadnych odpowiedzi w bazie rozmów. Porozmawiaj z botem "
+            "(strona „Wypróbuj bota”) albo wygeneruj dane demonstracyjne: make demo-data."
+        )
         st.stop()
 
 

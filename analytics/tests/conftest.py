@@ -1,5 +1,6 @@
 """Fixtures: tracker stores on SQLite and PostgreSQL, and a small event
 builder that writes what Rasa writes."""
+
 from __future__ import annotations
 
 import json
@@ -21,12 +22,14 @@ def _pg_available() -> tuple[bool, str]:
             conn.execute(sa.text("select 1"))
         engine.dispose()
         return True, ""
-    except Exception as exc:  # any failure means: no server to test against
+    except Exception as exc:  # noqa: BLE001 - any failure means: no server to test against
         reason = str(exc).splitlines()[0]
     if "does not exist" in reason:
         # The server answers but has no `test` database yet: make it.
         try:
-            admin = sa.create_engine(PG_BASE.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT")
+            admin = sa.create_engine(
+                PG_BASE.rsplit("/", 1)[0] + "/postgres", isolation_level="AUTOCOMMIT"
+            )
             with admin.connect() as conn:
                 conn.execute(sa.text("CREATE DATABASE test"))
             admin.dispose()
@@ -92,9 +95,16 @@ class Conversation:
 
     def _add(self, data: dict, intent=None):
         data = dict(data, timestamp=self.ts)
-        self.rows.append({"sender_id": self.sender_id, "type_name": data["event"], "timestamp": self.ts,
-                          "intent_name": intent, "action_name": data.get("name"),
-                          "data": json.dumps(data, ensure_ascii=False)})
+        self.rows.append(
+            {
+                "sender_id": self.sender_id,
+                "type_name": data["event"],
+                "timestamp": self.ts,
+                "intent_name": intent,
+                "action_name": data.get("name"),
+                "data": json.dumps(data, ensure_ascii=False),
+            }
+        )
         self.ts += 10.0
         return self
 
@@ -106,9 +116,16 @@ class Conversation:
         return self._add({"event": "restart"})
 
     def user(self, text, intent="inform"):
-        return self._add({"event": "user", "text": text, "input_channel": self.channel,
-                          "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": []},
-                          "message_id": uuid.uuid4().hex}, intent=intent)
+        return self._add(
+            {
+                "event": "user",
+                "text": text,
+                "input_channel": self.channel,
+                "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": []},
+                "message_id": uuid.uuid4().hex,
+            },
+            intent=intent,
+        )
 
     def bot(self, text):
         return self._add({"event": "bot", "text": text, "data": {}})

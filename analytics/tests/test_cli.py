@@ -1,4 +1,5 @@
 """The report CLI against stores whose answers are known."""
+
 from __future__ import annotations
 
 import collections
@@ -20,8 +21,13 @@ REPO = Path(__file__).resolve().parents[2]
 
 
 def run_cli(*args) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "analytics", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "analytics", *args],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def report(capsys, *args) -> dict:
@@ -62,7 +68,15 @@ def test_report_on_hand_built_store(hand_store, capsys):
     assert drivers["staff"]["positive"] == 1 and drivers["staff"]["nps_mentioners"] == 0.0
     assert drivers["staff"]["impact"] == -8.3
     # Every required key is there.
-    assert set(drivers["price"]) >= {"driver", "mentions", "share", "positive", "negative", "nps_mentioners", "impact"}
+    assert set(drivers["price"]) >= {
+        "driver",
+        "mentions",
+        "share",
+        "positive",
+        "negative",
+        "nps_mentioners",
+        "impact",
+    }
 
 
 def test_report_filters(hand_store, capsys):
@@ -149,5 +163,20 @@ def test_same_seed_same_store_on_both_backends(pg_schema, tmp_path, capsys):
     _, url = pg_schema
     lite = f"sqlite:///{tmp_path / 'g.db'}"
     for db in (url, lite):
-        assert main(["generate", "--db", db, "--conversations", "150", "--seed", "9", "--end", "2025-06-30"]) == 0
+        assert (
+            main(
+                [
+                    "generate",
+                    "--db",
+                    db,
+                    "--conversations",
+                    "150",
+                    "--seed",
+                    "9",
+                    "--end",
+                    "2025-06-30",
+                ]
+            )
+            == 0
+        )
     assert report(capsys, "--db", url) == report(capsys, "--db", lite)

@@ -2,6 +2,7 @@
 the key numbers present and equal to the report CLI's, clear messages for
 an empty or missing store, a response alone, a driver nobody mentioned;
 customer text never rendered as markdown; pseudonyms, never phone numbers."""
+
 from __future__ import annotations
 
 import json
@@ -45,6 +46,7 @@ def env(monkeypatch, tmp_path):
         monkeypatch.setenv("NPS_DB_URL", db_url)
         monkeypatch.setenv("NPS_ANALYTICS_DB_URL", f"sqlite:///{tmp_path / 'analytics.db'}")
         monkeypatch.setenv("NPS_PSEUDONYM_KEY", "test-key")
+
     return point_at
 
 
@@ -67,7 +69,9 @@ def test_overview_numbers_equal_the_report(generated, env, capsys):
     from analytics.__main__ import main
 
     env(generated)
-    assert main(["report", "--db", generated, "--format", "json", "--analytics-db", "sqlite://"]) == 0
+    assert (
+        main(["report", "--db", generated, "--format", "json", "--analytics-db", "sqlite://"]) == 0
+    )
     report = json.loads(capsys.readouterr().out)
     at = page("overview").run()
     metrics = {m.label: m.value for m in at.metric}
@@ -80,8 +84,22 @@ def test_overview_numbers_equal_the_report(generated, env, capsys):
     assert not at.exception
     at.multiselect(key="f_channels").set_value(["whatsapp"]).run()
     assert not at.exception
-    assert main(["report", "--db", generated, "--format", "json", "--analytics-db", "sqlite://",
-                 "--channel", "whatsapp"]) == 0
+    assert (
+        main(
+            [
+                "report",
+                "--db",
+                generated,
+                "--format",
+                "json",
+                "--analytics-db",
+                "sqlite://",
+                "--channel",
+                "whatsapp",
+            ]
+        )
+        == 0
+    )
     whatsapp = json.loads(capsys.readouterr().out)
     assert {m.label: m.value for m in at.metric}["NPS"] == f"{whatsapp['nps']:.1f}"
 
@@ -90,7 +108,9 @@ def test_drivers_page_table_and_verbatims(generated, env, capsys):
     from analytics.__main__ import main
 
     env(generated)
-    assert main(["report", "--db", generated, "--format", "json", "--analytics-db", "sqlite://"]) == 0
+    assert (
+        main(["report", "--db", generated, "--format", "json", "--analytics-db", "sqlite://"]) == 0
+    )
     report = json.loads(capsys.readouterr().out)
     at = page("drivers").run()
     table = at.dataframe[0].value.set_index("driver")
@@ -126,10 +146,18 @@ def test_missing_store_gives_a_clear_message(name, env, tmp_path):
 @pytest.fixture
 def one_response(tmp_path):
     url = f"sqlite:///{tmp_path / 'one.db'}"
-    c = (Conversation("48601234567", "whatsapp").session().user("hej").form()
-         .slot("nps_score", 9).user("<script>alert(1)</script> **tanio**")
-         .slot("reason", "<script>alert(1)</script> **tanio**").slot("drivers", ["price:pos"])
-         .form(None).slot("survey_outcome", "finished"))
+    c = (
+        Conversation("48601234567", "whatsapp")
+        .session()
+        .user("hej")
+        .form()
+        .slot("nps_score", 9)
+        .user("<script>alert(1)</script> **tanio**")
+        .slot("reason", "<script>alert(1)</script> **tanio**")
+        .slot("drivers", ["price:pos"])
+        .form(None)
+        .slot("survey_outcome", "finished")
+    )
     write(url, c)
     return url
 
@@ -169,11 +197,16 @@ def test_live_shows_pseudonyms(one_response, env):
 class _StandInBot(BaseHTTPRequestHandler):
     received: list = []
 
-    def do_POST(self):  # noqa: N802 (http.server API)
+    def do_POST(self):
         body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
         _StandInBot.received.append(body)
-        reply = [{"recipient_id": body["sender"], "text": "Jak bardzo polecisz nas znajomym? (0-10)",
-                  "buttons": [{"title": str(i), "payload": str(i)} for i in range(11)]}]
+        reply = [
+            {
+                "recipient_id": body["sender"],
+                "text": "Jak bardzo polecisz nas znajomym? (0-10)",
+                "buttons": [{"title": str(i), "payload": str(i)} for i in range(11)],
+            }
+        ]
         data = json.dumps(reply).encode()
         self.send_response(200)
         self.send_header("Content-Type", "application/json")
@@ -202,7 +235,9 @@ def test_try_the_bot(stand_in_bot, env, one_response):
     at = page("try_bot").run()
     at.chat_input(key="bot_input").set_value("cześć").run()
     assert not at.exception
-    assert stand_in_bot[0]["message"] == "cześć" and stand_in_bot[0]["sender"].startswith("dashboard-")
+    assert stand_in_bot[0]["message"] == "cześć" and stand_in_bot[0]["sender"].startswith(
+        "dashboard-"
+    )
     assert "Jak bardzo polecisz nas znajomym? (0-10)" in texts(at)
     at.button(key="bot_button_2_8").click().run()
     assert not at.exception

@@ -5,6 +5,7 @@ Uses the bot team's tests/bot_process.py (starts the action server and
 `rasa run` from .venv/ on loopback) and tests/databases.py (a fresh tracker
 database). Skipped, with the reason, when the bot environment or the trained
 model is missing (`make train` builds it; `make test` runs it first)."""
+
 from __future__ import annotations
 
 import importlib.util
@@ -26,10 +27,19 @@ def _load(name: str, path: Path):
 
 
 def _bot_tools():
-    missing = [p for p in (REPO / "tests" / "bot_process.py", REPO / "tests" / "databases.py", REPO / ".venv" / "bin" / "rasa")
-               if not p.exists()]
+    missing = [
+        p
+        for p in (
+            REPO / "tests" / "bot_process.py",
+            REPO / "tests" / "databases.py",
+            REPO / ".venv" / "bin" / "rasa",
+        )
+        if not p.exists()
+    ]
     if missing:
-        pytest.skip(f"bot environment not available: missing {', '.join(str(p.relative_to(REPO)) for p in missing)}")
+        pytest.skip(
+            f"bot environment not available: missing {', '.join(str(p.relative_to(REPO)) for p in missing)}"
+        )
     bot_process = _load("nps_bot_process", REPO / "tests" / "bot_process.py")
     if not bot_process.DEFAULT_MODEL.exists():
         pytest.skip("no trained model: run `make train` (make test does)")
@@ -37,9 +47,20 @@ def _bot_tools():
 
 
 CONVERSATIONS = {
-    "e2e-promoter": ["cześć", "10", "bardzo miła obsługa w sklepie", "szybka dostawa do paczkomatu"],
-    "e2e-passive": ['/start{"touchpoint": "store"}', "8", "miła obsługa, ale ceny za wysokie",
-                    "u konkurencji jest taniej", "to wszystko", "niższe ceny"],
+    "e2e-promoter": [
+        "cześć",
+        "10",
+        "bardzo miła obsługa w sklepie",
+        "szybka dostawa do paczkomatu",
+    ],
+    "e2e-passive": [
+        '/start{"touchpoint": "store"}',
+        "8",
+        "miła obsługa, ale ceny za wysokie",
+        "u konkurencji jest taniej",
+        "to wszystko",
+        "niższe ceny",
+    ],
     "e2e-fixed": ["dzień dobry", "2, nie wiem gdzie jest moja paczka", "tak, pomogło", "7", "nie"],
     "e2e-leaver": ["cześć", "5", "koniec"],
     "e2e-talking": ["cześć"],  # still in progress: started, no score yet
@@ -60,9 +81,25 @@ def talked(request, tmp_path_factory):
 
 
 def report(db_url: str, *extra) -> dict:
-    done = subprocess.run([sys.executable, "-m", "analytics", "report", "--db", db_url, "--format", "json",
-                           "--analytics-db", "sqlite://", *extra],
-                          cwd=REPO, capture_output=True, text=True, timeout=120)
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "analytics",
+            "report",
+            "--db",
+            db_url,
+            "--format",
+            "json",
+            "--analytics-db",
+            "sqlite://",
+            *extra,
+        ],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert done.returncode == 0, done.stderr
     return json.loads(done.stdout)
 

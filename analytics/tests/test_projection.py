@@ -1,6 +1,7 @@
 """The projection: hand-built conversations with known answers, generated
 stores checked against the generator's plan, and incremental == rebuild on
 SQLite and PostgreSQL."""
+
 from __future__ import annotations
 
 import hashlib
@@ -33,25 +34,62 @@ def _snapshot(proj: P.Projection) -> dict:
 
 
 def hand_built():
-    alice = (Conversation("alice", "rest").session().user("cześć").form()
-             .slot("nps_score", 3).slot("nps_group", "detractor")
-             .user("kurier się spóźnił").slot("reason", "Kurier się spóźnił").slot("drivers", ["delivery:neg"])
-             .user("bo czekałem cały dzień").slot("why_chain", ["bo czekałem cały dzień"])
-             .slot("drivers", ["delivery:neg", "price:neg"])
-             .slot("known_issue", "parcel_locker_code").user("tak").slot("issue_resolved", True)
-             .user("8").slot("nps_score_after", 8).user("nie").slot("contact_consent", False)
-             .form(None).slot("survey_outcome", "finished"))
-    bob = (Conversation("48600100200", "whatsapp", start=1_700_100_000.0).session()
-           # Carried over by the session start, before the customer said
-           # anything: not part of this survey.
-           .slot("nps_score", 10).slot("reason", "stare")
-           .user("hej").form().slot("nps_score", 9).user("koniec").slot("survey_outcome", "stopped").form(None)
-           # A later visit: only a comment, no survey.
-           .session().user("hej").slot("extra_comment", "dodatkowo: paczka ok"))
-    carol = (Conversation("carol", "facebook", start=1_700_200_000.0).session().user("/start")
-             .slot("touchpoint", "store").form().slot("nps_score", 7).slot("drivers", ["staff:pos", "staff:pos"])
-             .user("/restart").restart()
-             .session().user("hej").form().slot("nps_score", 10))
+    alice = (
+        Conversation("alice", "rest")
+        .session()
+        .user("cześć")
+        .form()
+        .slot("nps_score", 3)
+        .slot("nps_group", "detractor")
+        .user("kurier się spóźnił")
+        .slot("reason", "Kurier się spóźnił")
+        .slot("drivers", ["delivery:neg"])
+        .user("bo czekałem cały dzień")
+        .slot("why_chain", ["bo czekałem cały dzień"])
+        .slot("drivers", ["delivery:neg", "price:neg"])
+        .slot("known_issue", "parcel_locker_code")
+        .user("tak")
+        .slot("issue_resolved", True)
+        .user("8")
+        .slot("nps_score_after", 8)
+        .user("nie")
+        .slot("contact_consent", False)
+        .form(None)
+        .slot("survey_outcome", "finished")
+    )
+    bob = (
+        Conversation("48600100200", "whatsapp", start=1_700_100_000.0)
+        .session()
+        # Carried over by the session start, before the customer said
+        # anything: not part of this survey.
+        .slot("nps_score", 10)
+        .slot("reason", "stare")
+        .user("hej")
+        .form()
+        .slot("nps_score", 9)
+        .user("koniec")
+        .slot("survey_outcome", "stopped")
+        .form(None)
+        # A later visit: only a comment, no survey.
+        .session()
+        .user("hej")
+        .slot("extra_comment", "dodatkowo: paczka ok")
+    )
+    carol = (
+        Conversation("carol", "facebook", start=1_700_200_000.0)
+        .session()
+        .user("/start")
+        .slot("touchpoint", "store")
+        .form()
+        .slot("nps_score", 7)
+        .slot("drivers", ["staff:pos", "staff:pos"])
+        .user("/restart")
+        .restart()
+        .session()
+        .user("hej")
+        .form()
+        .slot("nps_score", 10)
+    )
     dave = Conversation("dave", "rest", start=1_700_300_000.0).session().user("hi").bot("Cześć!")
     return [alice, bob, carol, dave]
 
@@ -75,14 +113,27 @@ def test_hand_built_conversations(tracker_url, projection_target):
     alice_id = int(df.loc[0, "response_id"])
     mentions = proj.read_table(P.driver_mentions).sort_values(["response_id", "position"])
     assert [tuple(r) for r in mentions[["driver", "polarity"]].itertuples(index=False)] == [
-        ("delivery", "neg"), ("price", "neg"), ("staff", "pos")]  # last drivers value; duplicates once
+        ("delivery", "neg"),
+        ("price", "neg"),
+        ("staff", "pos"),
+    ]  # last drivers value; duplicates once
     whys = proj.read_table(P.why_answers)
     assert whys["answer"].tolist() == ["bo czekałem cały dzień"]
     offers = proj.read_table(P.known_issue_offers)
-    assert offers.to_dict("records") == [{"response_id": alice_id, "position": 0, "known_issue": "parcel_locker_code",
-                                          "issue_resolved": True, "score_before": 3, "score_after": 8}]
+    assert offers.to_dict("records") == [
+        {
+            "response_id": alice_id,
+            "position": 0,
+            "known_issue": "parcel_locker_code",
+            "issue_resolved": True,
+            "score_before": 3,
+            "score_after": 8,
+        }
+    ]
     extra = proj.read_table(P.extra_comments)
-    assert extra["comment"].tolist() == ["dodatkowo: paczka ok"] and extra["sender_id"].tolist() == ["48600100200"]
+    assert extra["comment"].tolist() == ["dodatkowo: paczka ok"] and extra[
+        "sender_id"
+    ].tolist() == ["48600100200"]
     # Nothing new: nothing to do.
     assert proj.update(tracker_engine(tracker_url)).mode == "unchanged"
 
@@ -96,20 +147,27 @@ def test_generated_store_matches_the_plan(tmp_path):
     mentions = proj.read_table(P.driver_mentions)
     whys = proj.read_table(P.why_answers)
     # The generator writes conversations in time order, so response ids follow the plans.
-    for plan, row in zip(plans, df.itertuples()):
+    for plan, row in zip(plans, df.itertuples(), strict=False):
         assert row.sender_id == plan.sender_id
         assert (None if row.nps_score != row.nps_score else row.nps_score) == plan.score
         assert row.survey_outcome == plan.outcome
         assert row.channel == plan.channel
         got = mentions[mentions.response_id == row.response_id].sort_values("position")
-        assert [f"{d}:{p}" for d, p in zip(got.driver, got.polarity)] == plan.drivers
-        assert whys[whys.response_id == row.response_id].sort_values("position")["answer"].tolist() == plan.why_chain
+        assert [f"{d}:{p}" for d, p in zip(got.driver, got.polarity, strict=False)] == plan.drivers
+        assert (
+            whys[whys.response_id == row.response_id].sort_values("position")["answer"].tolist()
+            == plan.why_chain
+        )
 
 
 def _all_rows(url):
     engine = tracker_engine(url) if url.startswith("sqlite") else writable_engine(url)
     with engine.connect() as conn:
-        rows = conn.execute(sa.select(tracker_source.events).order_by(tracker_source.events.c.id)).mappings().all()
+        rows = (
+            conn.execute(sa.select(tracker_source.events).order_by(tracker_source.events.c.id))
+            .mappings()
+            .all()
+        )
     return [{k: v for k, v in r.items() if k != "id"} for r in rows]
 
 
@@ -186,7 +244,10 @@ def test_forget_removes_a_sender_everywhere(tmp_path, capsys):
     target = f"sqlite:///{tmp_path / 'p.db'}"
     proj, _ = _project(url, (target, None))
     alice = int(proj.read_table(P.responses).query("sender_id == 'alice'")["response_id"].iloc[0])
-    assert main(["forget", "--sender", "alice", "--sender", "48600100200", "--analytics-db", target]) == 0
+    assert (
+        main(["forget", "--sender", "alice", "--sender", "48600100200", "--analytics-db", target])
+        == 0
+    )
     assert "removed 2 sender(s)" in capsys.readouterr().out
     assert set(proj.read_table(P.responses)["sender_id"]) == {"carol"}
     for table in (P.driver_mentions, P.why_answers, P.known_issue_offers):

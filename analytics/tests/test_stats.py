@@ -11,7 +11,13 @@ from analytics import stats
 
 def test_nps_group_boundaries():
     assert [stats.nps_group(s) for s in (0, 6, 7, 8, 9, 10)] == [
-        "detractor", "detractor", "passive", "passive", "promoter", "promoter"]
+        "detractor",
+        "detractor",
+        "passive",
+        "passive",
+        "promoter",
+        "promoter",
+    ]
     # Not scores: missing, out of range, fractional, booleans.
     for bad in (None, float("nan"), -1, 11, 7.5, True):
         assert stats.nps_group(bad) is None
@@ -99,14 +105,18 @@ def _mentions(rows):
 
 def test_driver_table_by_hand():
     responses = _responses([(1, 10), (2, 9), (3, 8), (4, 3), (5, 0), (6, None)])
-    mentions = _mentions([
-        (1, "staff", "pos"),
-        (2, "staff", "pos"), (2, "price", "neg"),
-        (3, "price", "neg"),
-        (4, "delivery", "neg"), (4, "staff", "neg"),
-        (5, "delivery", "neg"),
-        (6, "delivery", "neg"),  # no score: outside the NPS base, not counted
-    ])
+    mentions = _mentions(
+        [
+            (1, "staff", "pos"),
+            (2, "staff", "pos"),
+            (2, "price", "neg"),
+            (3, "price", "neg"),
+            (4, "delivery", "neg"),
+            (4, "staff", "neg"),
+            (5, "delivery", "neg"),
+            (6, "delivery", "neg"),  # no score: outside the NPS base, not counted
+        ]
+    )
     table = stats.driver_table(responses, mentions, catalogue=["price", "promotions"])
     by = table.set_index("driver")
     # Base: 5 scored responses, P = {1, 2}, passive = {3}, D = {4, 5}: NPS = (2-2)/5 = 0
@@ -138,7 +148,9 @@ def test_driver_table_by_hand():
 
 def test_driver_mentioned_by_everybody_has_no_impact():
     # Everybody mentions price: nobody is left out, so NPS(rest) is undefined.
-    table = stats.driver_table(_responses([(1, 10), (2, 0)]), _mentions([(1, "price", "pos"), (2, "price", "neg")]))
+    table = stats.driver_table(
+        _responses([(1, 10), (2, 0)]), _mentions([(1, "price", "pos"), (2, "price", "neg")])
+    )
     row = table.iloc[0]
     assert row["mentions"] == 2 and row["share"] == 1.0
     assert row["nps_mentioners"] == pytest.approx(0.0)  # (1 - 1)/2
@@ -156,12 +168,21 @@ def _ts(day):
 
 
 def test_trend_by_month_with_significance():
-    responses = pd.DataFrame({
-        "started_at": [_ts("2024-01-03"), _ts("2024-01-20"), _ts("2024-01-31 23:00"),
-                       _ts("2024-03-01"), _ts("2024-03-02"), _ts("2024-03-15"), _ts("2024-03-31"),
-                       _ts("2024-02-10")],
-        "nps_score": [10, 9, 0, 0, 1, 2, 9, None],
-    })
+    responses = pd.DataFrame(
+        {
+            "started_at": [
+                _ts("2024-01-03"),
+                _ts("2024-01-20"),
+                _ts("2024-01-31 23:00"),
+                _ts("2024-03-01"),
+                _ts("2024-03-02"),
+                _ts("2024-03-15"),
+                _ts("2024-03-31"),
+                _ts("2024-02-10"),
+            ],
+            "nps_score": [10, 9, 0, 0, 1, 2, 9, None],
+        }
+    )
     t = stats.trend(responses, "month")
     # February has only an unscored response: skipped; March is compared with January.
     assert t["period"].tolist() == ["2024-01", "2024-03"]
@@ -176,7 +197,9 @@ def test_trend_by_month_with_significance():
 
 
 def test_trend_labels():
-    responses = pd.DataFrame({"started_at": [_ts("2024-01-01"), _ts("2024-12-31")], "nps_score": [10, 0]})
+    responses = pd.DataFrame(
+        {"started_at": [_ts("2024-01-01"), _ts("2024-12-31")], "nps_score": [10, 0]}
+    )
     # 2024-01-01 is a Monday (ISO week 1); 2024-12-31 is in ISO week 1 of 2025.
     assert stats.trend(responses, "week")["period"].tolist() == ["2024-W01", "2025-W01"]
     assert stats.trend(responses, "quarter")["period"].tolist() == ["2024-Q1", "2024-Q4"]
@@ -187,13 +210,15 @@ def test_trend_labels():
 
 
 def test_funnel_and_nps_by():
-    responses = pd.DataFrame({
-        "response_id": [1, 2, 3, 4],
-        "nps_score": [10, 3, None, 8],
-        "reason": ["super", None, None, "  "],
-        "survey_outcome": ["finished", "stopped", None, "finished"],
-        "channel": ["rest", "whatsapp", "rest", "rest"],
-    })
+    responses = pd.DataFrame(
+        {
+            "response_id": [1, 2, 3, 4],
+            "nps_score": [10, 3, None, 8],
+            "reason": ["super", None, None, "  "],
+            "survey_outcome": ["finished", "stopped", None, "finished"],
+            "channel": ["rest", "whatsapp", "rest", "rest"],
+        }
+    )
     # started: all 4; scored: 1, 2, 4 -> 3; reason: only 1 (blank text is no reason);
     # finished: 1 and 4 -> 2
     assert stats.funnel(responses) == stats.Funnel(4, 3, 1, 2)

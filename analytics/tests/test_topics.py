@@ -1,5 +1,6 @@
 """Emerging topics: the over-representation test by hand, and Polish lemmas
 from the blank pipeline + spacy-lookups-data tables."""
+
 import pandas as pd
 import pytest
 
@@ -11,18 +12,20 @@ def _docs(rows):
 
 
 def test_over_represented_by_hand():
-    docs = _docs([
-        ("detractor", False, ["plastik", "kurier", "cena"]),
-        ("detractor", False, ["plastik", "kurier", "cena"]),
-        ("detractor", True, ["plastik", "kurier"]),
-        ("detractor", True, ["dostawa"]),
-        ("promoter", True, ["kurier", "cena"]),
-        ("promoter", True, ["kurier", "cena"]),
-        ("promoter", True, ["kurier"]),
-        ("passive", True, []),
-        ("passive", True, []),
-        ("promoter", True, []),
-    ])
+    docs = _docs(
+        [
+            ("detractor", False, ["plastik", "kurier", "cena"]),
+            ("detractor", False, ["plastik", "kurier", "cena"]),
+            ("detractor", True, ["plastik", "kurier"]),
+            ("detractor", True, ["dostawa"]),
+            ("promoter", True, ["kurier", "cena"]),
+            ("promoter", True, ["kurier", "cena"]),
+            ("promoter", True, ["kurier"]),
+            ("passive", True, []),
+            ("passive", True, []),
+            ("promoter", True, []),
+        ]
+    )
     out = topics.over_represented(docs, "detractor")
     # 4 detractors, 6 others.
     # plastik: 3/4 vs 0/6. pooled p = 3/10 = 0.3
@@ -53,7 +56,9 @@ def lemmatizer():
 
 
 def test_polish_lemmas_without_downloads(lemmatizer):
-    terms = lemmatizer.terms(["Kurierzy spóźnili się z paczkami", "Miła obsługa, ale za dużo plastiku w opakowaniu"])
+    terms = lemmatizer.terms(
+        ["Kurierzy spóźnili się z paczkami", "Miła obsługa, ale za dużo plastiku w opakowaniu"]
+    )
     assert terms[0][:3] == ["kurier", "spóźnić", "paczka"]
     # "się", "ale", "za", "dużo" are stop words; adjectives become masculine lemmas
     assert terms[1][:4] == ["miły", "obsługa", "plastik", "opakowanie"]
@@ -63,15 +68,25 @@ def test_polish_lemmas_without_downloads(lemmatizer):
 
 
 def test_suggestions_on_documents(lemmatizer):
-    comments = pd.DataFrame({
-        "response_id": range(1, 9),
-        "nps_group": ["detractor"] * 4 + ["promoter"] * 4,
-        "reason": ["Za dużo plastiku", "Paczka pełna plastiku", "Plastik wszędzie", "Drogo",
-                   "Świetne kasy samoobsługowe", "Kasy samoobsługowe super", "Nowe kasy samoobsługowe", "Miła obsługa"],
-        "why_chain": [[]] * 8,
-        "improvement": [None] * 8,
-        "valued_most": [None] * 8,
-    })
+    comments = pd.DataFrame(
+        {
+            "response_id": range(1, 9),
+            "nps_group": ["detractor"] * 4 + ["promoter"] * 4,
+            "reason": [
+                "Za dużo plastiku",
+                "Paczka pełna plastiku",
+                "Plastik wszędzie",
+                "Drogo",
+                "Świetne kasy samoobsługowe",
+                "Kasy samoobsługowe super",
+                "Nowe kasy samoobsługowe",
+                "Miła obsługa",
+            ],
+            "why_chain": [[]] * 8,
+            "improvement": [None] * 8,
+            "valued_most": [None] * 8,
+        }
+    )
     docs = topics.documents(comments, caught_ids={4, 8}, lemmatizer=lemmatizer)
     det = topics.suggestions(docs, "detractor", only_uncaught=True)
     assert det["term"].tolist()[0] == "plastik"

@@ -4,6 +4,7 @@ A plain static file server (standard library) on loopback by default. In
 production the files go to any web server or CDN of the company's own; Rasa
 only needs to be reachable from the browser (WebSocket to /socket.io/).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -14,17 +15,21 @@ from channels.webchat import STATIC_DIR
 
 
 class Handler(SimpleHTTPRequestHandler):
-    extensions_map = {**SimpleHTTPRequestHandler.extensions_map,
-                      ".js": "text/javascript; charset=utf-8",
-                      ".html": "text/html; charset=utf-8"}
+    extensions_map = {
+        **SimpleHTTPRequestHandler.extensions_map,
+        ".js": "text/javascript; charset=utf-8",
+        ".html": "text/html; charset=utf-8",
+    }
 
     def end_headers(self) -> None:
         self.send_header("X-Content-Type-Options", "nosniff")
         # Scripts only from this folder; connections to any Rasa server
         # (the demo lets ?server= choose one).
-        self.send_header("Content-Security-Policy",
-                         "default-src 'self'; style-src 'self' 'unsafe-inline'; "
-                         "img-src 'self' https: data:; connect-src 'self' http: https: ws: wss:")
+        self.send_header(
+            "Content-Security-Policy",
+            "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+            "img-src 'self' https: data:; connect-src 'self' http: https: ws: wss:",
+        )
         self.send_header("Cache-Control", "no-cache")
         super().end_headers()
 
@@ -55,8 +60,10 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=8080)
     args = parser.parse_args()
     server = make_server(args.host, args.port)
-    print(f"web chat on http://{args.host}:{server.server_address[1]}/index.html "
-          "(?server=http://127.0.0.1:5005&touchpoint=store)")
+    print(
+        f"web chat on http://{args.host}:{server.server_address[1]}/index.html "
+        "(?server=http://127.0.0.1:5005&touchpoint=store)"
+    )
     try:
         server.serve_forever()
     except KeyboardInterrupt:

@@ -1,6 +1,7 @@
 """Test helpers for the channel tests: a stand-in HTTP server that plays
 Meta's and Twilio's APIs on loopback, a `rasa run` process, signing and
 recorded webhook payloads."""
+
 from __future__ import annotations
 
 import json
@@ -16,19 +17,18 @@ import urllib.error
 import urllib.parse
 import urllib.request
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional, Tuple
+from typing import Any
+
+from channels.signatures import meta_signature, twilio_signature
 
 REPO = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 PAYLOADS = HERE / "payloads"
 FIXTURE_BOT = HERE / "fixture_bot"
-
-sys.path.insert(0, str(REPO))  # `channels` without an installed package
-
-from channels.signatures import meta_signature, twilio_signature  # noqa: E402
 
 # Test secrets: fake, only ever sent to loopback.
 FB_SECRET = "test-fb-app-secret"
@@ -66,11 +66,14 @@ def load_payload(name: str, **values: str) -> bytes:
     return text.encode("utf-8")
 
 
-def twilio_form(name: str, **values: str) -> Dict[str, str]:
+def twilio_form(name: str, **values: str) -> dict[str, str]:
     """A recorded Twilio webhook (form-encoded) as a dict; values are encoded here."""
     encoded = {k: urllib.parse.quote(v, safe="") for k, v in values.items()}
-    return dict(urllib.parse.parse_qsl(load_payload(name, **encoded).decode().strip(),
-                                       keep_blank_values=True))
+    return dict(
+        urllib.parse.parse_qsl(
+            load_payload(name, **encoded).decode().strip(), keep_blank_values=True
+        )
+    )
 
 
 # --------------------------------------------------------------- HTTP
@@ -82,14 +85,19 @@ class Reply:
 
     status: int
     body: bytes
-    headers: Dict[str, str]
+    headers: dict[str, str]
 
     def json(self) -> Any:
         return json.loads(self.body)
 
 
-def http(method: str, url: str, body: Optional[bytes] = None,
-         headers: Optional[Dict[str, str]] = None, timeout: float = 60) -> Reply:
+def http(
+    method: str,
+    url: str,
+    body: bytes | None = None,
+    headers: dict[str, str] | None = None,
+    timeout: float = 60,
+) -> Reply:
     req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:
@@ -98,8 +106,7 @@ def http(method: str, url: str, body: Optional[bytes] = None,
         return Reply(err.code, err.read(), {k.lower(): v for k, v in err.headers.items()})
 
 
-def post_meta(url: str, body: bytes, secret: Optional[str], signature: Optional[str] = None
-              ) -> Reply:
+def post_meta(url: str, body: bytes, secret: str | None, signature: str | None = None) -> Reply:
     headers = {"Content-Type": "application/json"}
     if signature is None and secret is not None:
         signature = meta_signature(secret, body)
@@ -108,8 +115,13 @@ def post_meta(url: str, body: bytes, secret: Optional[str], signature: Optional[
     return http("POST", url, body, headers)
 
 
-def post_twilio(url: str, params: Dict[str, str], token: Optional[str],
-                signed_url: str = TW_PUBLIC_URL, signature: Optional[str] = None) -> Reply:
+def post_twilio(
+    url: str,
+    params: dict[str, str],
+    token: str | None,
+    signed_url: str = TW_PUBLIC_URL,
+    signature: str | None = None,
+) -> Reply:
     body = urllib.parse.urlencode(params).encode()
     headers = {"Content-Type": "application/x-www-form-urlencoded"}
     if signature is None and token is not None:
@@ -128,13 +140,13 @@ class Captured:
 
     method: str
     path: str
-    headers: Dict[str, str]
+    headers: dict[str, str]
     body: bytes
 
     def json(self) -> Any:
         return json.loads(self.body)
 
-    def form(self) -> Dict[str, str]:
+    def form(self) -> dict[str, str]:
         return dict(urllib.parse.parse_qsl(self.body.decode(), keep_blank_values=True))
 
 
@@ -144,8 +156,8 @@ class StandIn:
     delays) to exercise retries and timeouts."""
 
     def __init__(self) -> None:
-        self.requests: List[Captured] = []
-        self._script: List[Tuple[int, float]] = []  # (status, delay) for the next requests
+        self.requests: list[Captured] = []
+        self._script: list[tuple[int, float]] = []  # (status, delay) for the next requests
         self._lock = threading.Lock()
         stand_in = self
 
@@ -153,20 +165,27 @@ class StandIn:
             def log_message(self, *args: Any) -> None:  # keep test output clean
                 pass
 
-            def do_POST(self) -> None:  # noqa: N802
+            def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length)
-                captured = Captured("POST", self.path,
-                                    {k.lower(): v for k, v in self.headers.items()}, body)
+                captured = Captured(
+                    "POST", self.path, {k.lower(): v for k, v in self.headers.items()}, body
+                )
                 with stand_in._lock:
                     stand_in.requests.append(captured)
                     status, delay = stand_in._script.pop(0) if stand_in._script else (200, 0.0)
                 if delay:
                     time.sleep(delay)
-                answer = json.dumps({"recipient_id": "x", "message_id": "mid.stand-in",
-                                     "messages": [{"id": "wamid.stand-in"}],
-                                     "sid": "SMstandin"} if status < 400 else
-                                    {"error": {"message": "scripted failure"}}).encode()
+                answer = json.dumps(
+                    {
+                        "recipient_id": "x",
+                        "message_id": "mid.stand-in",
+                        "messages": [{"id": "wamid.stand-in"}],
+                        "sid": "SMstandin",
+                    }
+                    if status < 400
+                    else {"error": {"message": "scripted failure"}}
+                ).encode()
                 try:
                     self.send_response(status)
                     self.send_header("Content-Type", "application/json")
@@ -182,7 +201,7 @@ class StandIn:
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
         self.thread.start()
 
-    def script(self, *responses: Tuple[int, float]) -> None:
+    def script(self, *responses: tuple[int, float]) -> None:
         with self._lock:
             self._script.extend(responses)
 
@@ -191,7 +210,7 @@ class StandIn:
             self.requests.clear()
             self._script.clear()
 
-    def sent_to(self, predicate: Callable[[Captured], bool]) -> List[Captured]:
+    def sent_to(self, predicate: Callable[[Captured], bool]) -> list[Captured]:
         with self._lock:
             return [r for r in self.requests if predicate(r)]
 
@@ -205,32 +224,55 @@ class StandIn:
 
 def train_fixture_model(out_dir: Path) -> Path:
     """Train the tiny keyword + rules bot (a few seconds)."""
-    cmd = [sys.executable, "-m", "rasa", "train",
-           "--config", str(FIXTURE_BOT / "config.yml"),
-           "--domain", str(FIXTURE_BOT / "domain.yml"),
-           "--data", str(FIXTURE_BOT / "data"),
-           "--out", str(out_dir), "--fixed-model-name", "fixture"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rasa",
+        "train",
+        "--config",
+        str(FIXTURE_BOT / "config.yml"),
+        "--domain",
+        str(FIXTURE_BOT / "domain.yml"),
+        "--data",
+        str(FIXTURE_BOT / "data"),
+        "--out",
+        str(out_dir),
+        "--fixed-model-name",
+        "fixture",
+    ]
     log = out_dir / "train.log"
     out_dir.mkdir(parents=True, exist_ok=True)
     with open(log, "wb") as fh:
-        code = subprocess.call(cmd, cwd=str(out_dir), stdout=fh, stderr=subprocess.STDOUT,
-                               env={**os.environ, "PYTHONPATH": str(REPO)}, timeout=600)
+        code = subprocess.call(
+            cmd,
+            cwd=str(out_dir),
+            stdout=fh,
+            stderr=subprocess.STDOUT,
+            env={**os.environ, "PYTHONPATH": str(REPO)},
+            timeout=600,
+        )
     model = out_dir / "fixture.tar.gz"
     if code != 0 or not model.exists():
         raise RuntimeError("training the fixture bot failed:\n" + log.read_text()[-3000:])
     return model
 
 
-def channel_env(stand_in_url: str) -> Dict[str, str]:
+def channel_env(stand_in_url: str) -> dict[str, str]:
     """Environment that configures every channel against the stand-in."""
     return {
-        "FB_VERIFY_TOKEN": FB_VERIFY, "FB_APP_SECRET": FB_SECRET,
-        "FB_PAGE_ACCESS_TOKEN": FB_TOKEN, "META_GRAPH_URL": stand_in_url,
-        "WHATSAPP_VERIFY_TOKEN": WA_VERIFY, "WHATSAPP_APP_SECRET": WA_SECRET,
-        "WHATSAPP_ACCESS_TOKEN": WA_TOKEN, "WHATSAPP_PHONE_NUMBER_ID": WA_PHONE_ID,
+        "FB_VERIFY_TOKEN": FB_VERIFY,
+        "FB_APP_SECRET": FB_SECRET,
+        "FB_PAGE_ACCESS_TOKEN": FB_TOKEN,
+        "META_GRAPH_URL": stand_in_url,
+        "WHATSAPP_VERIFY_TOKEN": WA_VERIFY,
+        "WHATSAPP_APP_SECRET": WA_SECRET,
+        "WHATSAPP_ACCESS_TOKEN": WA_TOKEN,
+        "WHATSAPP_PHONE_NUMBER_ID": WA_PHONE_ID,
         "WHATSAPP_API_URL": stand_in_url,
-        "TWILIO_ACCOUNT_SID": TW_SID, "TWILIO_AUTH_TOKEN": TW_TOKEN,
-        "TWILIO_NUMBER": TW_NUMBER, "TWILIO_PUBLIC_URL": TW_PUBLIC_URL,
+        "TWILIO_ACCOUNT_SID": TW_SID,
+        "TWILIO_AUTH_TOKEN": TW_TOKEN,
+        "TWILIO_NUMBER": TW_NUMBER,
+        "TWILIO_PUBLIC_URL": TW_PUBLIC_URL,
         "TWILIO_API_URL": stand_in_url,
     }
 
@@ -241,9 +283,14 @@ CHANNEL_ENV_NAMES = tuple(channel_env("").keys()) + ("NPS_DEDUP_REDIS_URL",)
 class RasaProcess:
     """`rasa run` with our credentials.yml, on a free loopback port."""
 
-    def __init__(self, model: Path, workdir: Path, env: Dict[str, str],
-                 credentials: Path = REPO / "credentials.yml",
-                 endpoints: Optional[Path] = None) -> None:
+    def __init__(
+        self,
+        model: Path,
+        workdir: Path,
+        env: dict[str, str],
+        credentials: Path = REPO / "credentials.yml",
+        endpoints: Path | None = None,
+    ) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.workdir = workdir
@@ -252,20 +299,38 @@ class RasaProcess:
         if endpoints is None:
             endpoints = workdir / "endpoints.yml"
             endpoints.write_text(
-                "tracker_store:\n  type: SQL\n  dialect: sqlite\n"
-                f"  db: {self.db_path}\n")
+                f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {self.db_path}\n"
+            )
         self.log_path = workdir / "rasa.log"
         base_env = {k: v for k, v in os.environ.items() if k not in CHANNEL_ENV_NAMES}
         self.env = {**base_env, **env, "PYTHONPATH": str(REPO)}
-        self.cmd = [sys.executable, "-m", "rasa", "run", "-m", str(model),
-                    "--credentials", str(credentials), "--endpoints", str(endpoints),
-                    "-i", "127.0.0.1", "-p", str(self.port)]
-        self.proc: Optional[subprocess.Popen] = None
+        self.cmd = [
+            sys.executable,
+            "-m",
+            "rasa",
+            "run",
+            "-m",
+            str(model),
+            "--credentials",
+            str(credentials),
+            "--endpoints",
+            str(endpoints),
+            "-i",
+            "127.0.0.1",
+            "-p",
+            str(self.port),
+        ]
+        self.proc: subprocess.Popen | None = None
 
-    def start(self, timeout: float = 180) -> "RasaProcess":
+    def start(self, timeout: float = 180) -> RasaProcess:
         self._log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(self.cmd, cwd=str(self.workdir), env=self.env,
-                                     stdout=self._log, stderr=subprocess.STDOUT)
+        self.proc = subprocess.Popen(
+            self.cmd,
+            cwd=str(self.workdir),
+            env=self.env,
+            stdout=self._log,
+            stderr=subprocess.STDOUT,
+        )
         deadline = time.time() + timeout
         while time.time() < deadline:
             if self.proc.poll() is not None:
@@ -297,25 +362,26 @@ class RasaProcess:
         if getattr(self, "_log", None):
             self._log.close()
 
-    def events(self, sender_id: str) -> List[Dict[str, Any]]:
+    def events(self, sender_id: str) -> list[dict[str, Any]]:
         return tracker_events(self.db_path, sender_id)
 
 
-def tracker_events(db_path: Path, sender_id: str) -> List[Dict[str, Any]]:
+def tracker_events(db_path: Path, sender_id: str) -> list[dict[str, Any]]:
     """The events of one conversation, straight from the SQL tracker store."""
     with sqlite3.connect(str(db_path)) as conn:
-        rows = conn.execute("SELECT data FROM events WHERE sender_id = ? ORDER BY id",
-                            (sender_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT data FROM events WHERE sender_id = ? ORDER BY id", (sender_id,)
+        ).fetchall()
     return [json.loads(row[0]) for row in rows]
 
 
-def user_events(events: List[Dict[str, Any]]) -> List[Dict[str, Any]]:
+def user_events(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return [e for e in events if e.get("event") == "user"]
 
 
-def slots(events: List[Dict[str, Any]]) -> Dict[str, Any]:
+def slots(events: list[dict[str, Any]]) -> dict[str, Any]:
     """Last value of each slot (a restart or session start resets them)."""
-    values: Dict[str, Any] = {}
+    values: dict[str, Any] = {}
     for event in events:
         if event.get("event") == "slot":
             values[event["name"]] = event.get("value")
@@ -336,7 +402,7 @@ def wait_until(predicate: Callable[[], Any], timeout: float = 20, step: float = 
 # ------------------------------------------------------------- browser
 
 
-def texts(driver: Any, css: str) -> List[str]:
+def texts(driver: Any, css: str) -> list[str]:
     return [e.text for e in driver.find_elements("css selector", css)]
 
 

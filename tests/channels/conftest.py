@@ -1,15 +1,16 @@
 """Fixtures for the channel tests (see channel_helpers.py)."""
+
 from __future__ import annotations
 
 import shutil
 import tempfile
 import threading
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
-from channel_helpers import RasaProcess, StandIn, channel_env, train_fixture_model
+from tests.channels.channel_helpers import RasaProcess, StandIn, channel_env, train_fixture_model
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -37,11 +38,13 @@ def fixture_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.fixture(scope="session")
-def rasa(fixture_model: Path, stand_in: StandIn,
-         tmp_path_factory: pytest.TempPathFactory) -> Iterator[RasaProcess]:
+def rasa(
+    fixture_model: Path, stand_in: StandIn, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RasaProcess]:
     """A real `rasa run` with every channel configured against the stand-in."""
-    process = RasaProcess(fixture_model, tmp_path_factory.mktemp("rasa"),
-                          channel_env(stand_in.url)).start()
+    process = RasaProcess(
+        fixture_model, tmp_path_factory.mktemp("rasa"), channel_env(stand_in.url)
+    ).start()
     yield process
     process.stop()
 
@@ -64,8 +67,9 @@ def webchat_url():
 
 @pytest.fixture()
 def browser():
-    webdriver = pytest.importorskip("selenium.webdriver", reason="pip install -r "
-                                    "requirements/channels-test.txt")
+    webdriver = pytest.importorskip(
+        "selenium.webdriver", reason="pip install -r requirements/channels-test.txt"
+    )
     if not (shutil.which("chromium") and shutil.which("chromedriver")):
         pytest.skip("chromium / chromium-driver not installed: run `make browser`")
     from selenium.webdriver.chrome.service import Service
@@ -73,10 +77,18 @@ def browser():
     profile = tempfile.mkdtemp(prefix="nps-chromium-")
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in ("--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
-                 "--no-first-run", "--disable-background-networking",
-                 "--disable-component-update", "--disable-sync",
-                 "--window-size=1200,900", f"--user-data-dir={profile}"):
+    for flag in (
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--window-size=1200,900",
+        f"--user-data-dir={profile}",
+    ):
         options.add_argument(flag)
     driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
     driver.set_page_load_timeout(30)

@@ -11,18 +11,29 @@ channel's name in `input_channel`.
 
 Needs `models/nps-bot.tar.gz` (`make train`; `make test-channels` trains it).
 """
+
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 
-from channel_helpers import (FB_SECRET, REPO, TW_TOKEN, WA_PHONE_ID, WA_SECRET, load_payload,
-                             new_id, post_meta, post_twilio, texts, twilio_form, wait_for,
-                             wait_until)
+from tests.channels.channel_helpers import (
+    FB_SECRET,
+    REPO,
+    TW_TOKEN,
+    WA_PHONE_ID,
+    WA_SECRET,
+    load_payload,
+    new_id,
+    post_meta,
+    post_twilio,
+    texts,
+    twilio_form,
+    wait_for,
+    wait_until,
+)
 
-sys.path.insert(0, str(REPO / "tests"))
 try:
     from bot_process import DEFAULT_MODEL, BotProcess
 except ImportError:  # the bot's test helper is not there (yet)
@@ -31,13 +42,21 @@ except ImportError:  # the bot's test helper is not there (yet)
 pytestmark = [
     pytest.mark.rasa,
     pytest.mark.skipif(BotProcess is None, reason="tests/bot_process.py is missing"),
-    pytest.mark.skipif(not DEFAULT_MODEL.exists(),
-                       reason="no trained model at models/nps-bot.tar.gz: run `make train`"),
+    pytest.mark.skipif(
+        not DEFAULT_MODEL.exists(),
+        reason="no trained model at models/nps-bot.tar.gz: run `make train`",
+    ),
 ]
 
 REASON = "2, nie wiem gdzie jest moja paczka"
-EXPECTED = {"nps_score": 2, "nps_group": "detractor", "known_issue": "parcel_tracking",
-            "issue_resolved": True, "nps_score_after": 7, "contact_consent": False}
+EXPECTED = {
+    "nps_score": 2,
+    "nps_group": "detractor",
+    "known_issue": "parcel_tracking",
+    "issue_resolved": True,
+    "nps_score_after": 7,
+    "contact_consent": False,
+}
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +64,9 @@ def bot(stand_in, tmp_path_factory):
     from channel_helpers import channel_env
 
     tmp = tmp_path_factory.mktemp("full-survey")
-    process = BotProcess(db_url=f"sqlite:///{tmp}/tracker.db", log_dir=tmp,
-                         env=channel_env(stand_in.url))
+    process = BotProcess(
+        db_url=f"sqlite:///{tmp}/tracker.db", log_dir=tmp, env=channel_env(stand_in.url)
+    )
     with process as running:
         yield running
 
@@ -69,8 +89,11 @@ def test_messenger(bot, outbox):
     sender = new_id("psid")
 
     def last_quick_replies():
-        sent = [r.json() for r in outbox.requests if r.path.endswith("/me/messages")
-                and r.json()["recipient"]["id"] == sender]
+        sent = [
+            r.json()
+            for r in outbox.requests
+            if r.path.endswith("/me/messages") and r.json()["recipient"]["id"] == sender
+        ]
         return {q["title"]: q["payload"] for q in sent[-1]["message"].get("quick_replies", [])}
 
     def say(text):
@@ -78,8 +101,13 @@ def test_messenger(bot, outbox):
         assert post_meta(url, body, FB_SECRET).status == 200
 
     def tap(title):
-        body = load_payload("messenger_quick_reply.json", SENDER=sender, MID=new_id("m_"),
-                            TITLE=title, PAYLOAD=last_quick_replies()[title])
+        body = load_payload(
+            "messenger_quick_reply.json",
+            SENDER=sender,
+            MID=new_id("m_"),
+            TITLE=title,
+            PAYLOAD=last_quick_replies()[title],
+        )
         assert post_meta(url, body, FB_SECRET).status == 200
 
     body = load_payload("messenger_get_started_referral.json", SENDER=sender, MID=new_id("m_"))
@@ -100,25 +128,42 @@ def test_whatsapp(bot, outbox):
     sender = "48" + str(int(new_id()[:8], 16))[:9]
 
     def last():
-        return [r.json() for r in outbox.requests if r.path.endswith(f"{WA_PHONE_ID}/messages")
-                and r.json()["to"] == sender][-1]
+        return [
+            r.json()
+            for r in outbox.requests
+            if r.path.endswith(f"{WA_PHONE_ID}/messages") and r.json()["to"] == sender
+        ][-1]
 
     def say(text):
-        body = load_payload("whatsapp_text.json", SENDER=sender, PHONE_ID=WA_PHONE_ID,
-                            MID=new_id("wamid."), TEXT=text)
+        body = load_payload(
+            "whatsapp_text.json",
+            SENDER=sender,
+            PHONE_ID=WA_PHONE_ID,
+            MID=new_id("wamid."),
+            TEXT=text,
+        )
         assert post_meta(url, body, WA_SECRET).status == 200
 
     def tap(title):
         message = last()
         assert message["type"] == "interactive"
-        buttons = {b["reply"]["title"]: b["reply"]["id"]
-                   for b in message["interactive"]["action"]["buttons"]}
-        body = load_payload("whatsapp_button_reply.json", SENDER=sender, PHONE_ID=WA_PHONE_ID,
-                            MID=new_id("wamid."), PAYLOAD=buttons[title], TITLE=title)
+        buttons = {
+            b["reply"]["title"]: b["reply"]["id"]
+            for b in message["interactive"]["action"]["buttons"]
+        }
+        body = load_payload(
+            "whatsapp_button_reply.json",
+            SENDER=sender,
+            PHONE_ID=WA_PHONE_ID,
+            MID=new_id("wamid."),
+            PAYLOAD=buttons[title],
+            TITLE=title,
+        )
         assert post_meta(url, body, WA_SECRET).status == 200
 
-    body = load_payload("whatsapp_template_button.json", SENDER=sender, PHONE_ID=WA_PHONE_ID,
-                        MID=new_id("wamid."))
+    body = load_payload(
+        "whatsapp_template_button.json", SENDER=sender, PHONE_ID=WA_PHONE_ID, MID=new_id("wamid.")
+    )
     assert post_meta(url, body, WA_SECRET).status == 200  # the template's start button
     assert "od 0 do 10" in last()["text"]["body"]  # 11 options: a typed number
     say(REASON)
@@ -136,8 +181,11 @@ def test_twilio_sms(bot, outbox):
     sender = "+48" + str(int(new_id()[:8], 16))[:9]
 
     def last_body():
-        sent = [r.form() for r in outbox.requests if r.path.endswith("/Messages.json")
-                and r.form()["To"] == sender]
+        sent = [
+            r.form()
+            for r in outbox.requests
+            if r.path.endswith("/Messages.json") and r.form()["To"] == sender
+        ]
         return sent[-1]["Body"]
 
     def say(text):
@@ -170,8 +218,7 @@ def test_web_chat(bot, webchat_url, browser):
 
     def tap(title):
         count = len(texts(browser, ".npsc-bot"))
-        browser.find_element(
-            "xpath", f"//button[@class='npsc-reply' and text()='{title}']").click()
+        browser.find_element("xpath", f"//button[@class='npsc-reply' and text()='{title}']").click()
         wait_for(browser, lambda d: len(texts(d, ".npsc-bot")) > count, timeout=60)
 
     say(REASON)
@@ -180,8 +227,7 @@ def test_web_chat(bot, webchat_url, browser):
     say("7")
     wait_for(browser, lambda d: texts(d, ".npsc-reply") == ["Tak", "Nie"], timeout=60)
     tap("Nie")
-    state = json.loads(browser.execute_script(
-        f"return localStorage.getItem('nps-chat:{bot.url}')"))
+    state = json.loads(browser.execute_script(f"return localStorage.getItem('nps-chat:{bot.url}')"))
     sender = state["sessionId"]
     wait_until(lambda: bot.slots(sender).get("contact_consent") is False, timeout=30)
     check_survey(bot, sender, "socketio", touchpoint="store")

@@ -1,11 +1,11 @@
 """HttpSender against the stand-in: timeouts, retries with back-off, logging."""
+
 import asyncio
 import logging
 import socket
 
 import pytest
 
-import channel_helpers  # noqa: F401
 from channels.outbound import HttpSender, RetryPolicy, backoff_delay, redact_url
 
 
@@ -15,8 +15,9 @@ def run(coro):
 
 async def post(sender, url, **kwargs):
     try:
-        return await sender.post(url, conversation_id="conv-42", what="test send",
-                                 json={"x": 1}, **kwargs)
+        return await sender.post(
+            url, conversation_id="conv-42", what="test send", json={"x": 1}, **kwargs
+        )
     finally:
         await sender.close()
 
@@ -30,15 +31,18 @@ def no_sleep_sender(**policy):
     return HttpSender(RetryPolicy(**policy), sleep=sleep), slept
 
 
-@pytest.mark.parametrize("attempt,retry_after,expected_range", [
-    (1, None, (0.25, 0.5)),
-    (2, None, (0.5, 1.0)),
-    (3, None, (1.0, 2.0)),
-    (10, None, (8.0, 8.0)),  # capped
-    (1, "3", (3.0, 3.0)),  # server knows best...
-    (1, "120", (8.0, 8.0)),  # ...within our cap
-    (1, "Wed, 21 Oct 2015 07:28:00 GMT", (0.25, 0.5)),
-])
+@pytest.mark.parametrize(
+    "attempt,retry_after,expected_range",
+    [
+        (1, None, (0.25, 0.5)),
+        (2, None, (0.5, 1.0)),
+        (3, None, (1.0, 2.0)),
+        (10, None, (8.0, 8.0)),  # capped
+        (1, "3", (3.0, 3.0)),  # server knows best...
+        (1, "120", (8.0, 8.0)),  # ...within our cap
+        (1, "Wed, 21 Oct 2015 07:28:00 GMT", (0.25, 0.5)),
+    ],
+)
 def test_backoff_delay(attempt, retry_after, expected_range):
     lo, hi = expected_range
     for rand in (0.0, 0.5, 0.999):
@@ -47,8 +51,10 @@ def test_backoff_delay(attempt, retry_after, expected_range):
 
 
 def test_redact_url_drops_query_and_userinfo():
-    assert redact_url("https://u:p@graph.example:8443/v21/me/messages?access_token=T") == \
-        "https://graph.example:8443/v21/me/messages"
+    assert (
+        redact_url("https://u:p@graph.example:8443/v21/me/messages?access_token=T")
+        == "https://graph.example:8443/v21/me/messages"
+    )
 
 
 def test_success_first_try(outbox):

@@ -1,40 +1,65 @@
 """Table tests of channels/render.py: every payload within platform limits."""
+
 import pytest
 
-import channel_helpers  # noqa: F401
 from channels import render
-from channels.render import (Texts, chunk_text, messenger_messages, numeric_scale, sms_messages,
-                             truncate, whatsapp_messages)
+from channels.render import (
+    Texts,
+    chunk_text,
+    messenger_messages,
+    numeric_scale,
+    sms_messages,
+    truncate,
+    whatsapp_messages,
+)
 
 SCALE = [{"title": str(i), "payload": str(i)} for i in range(11)]
 YES_NO = [{"title": "Tak", "payload": "/affirm"}, {"title": "Nie", "payload": "/deny"}]
-DRIVERS = [{"title": t, "payload": f"/inform{{\"d\":\"{i}\"}}"} for i, t in enumerate(
-    ["Ceny", "Dostawa", "Obsługa w sklepie", "Jakość produktów",
-     "Kontakt z obsługą klienta i reklamacje"])]
+DRIVERS = [
+    {"title": t, "payload": f'/inform{{"d":"{i}"}}'}
+    for i, t in enumerate(
+        [
+            "Ceny",
+            "Dostawa",
+            "Obsługa w sklepie",
+            "Jakość produktów",
+            "Kontakt z obsługą klienta i reklamacje",
+        ]
+    )
+]
 MANY = [{"title": f"Opcja {i}", "payload": f"/o{i}"} for i in range(14)]
 NPS_Q = "Cześć!\n\nJak bardzo prawdopodobne jest, że nas polecisz? (0-10)"
 
 
-@pytest.mark.parametrize("buttons,expected", [
-    (SCALE, (0, 10)),
-    (list(reversed(SCALE)), (0, 10)),
-    ([{"title": "1 - wcale", "payload": "1"}] + [{"title": str(i), "payload": str(i)}
-                                                for i in range(2, 6)], (1, 5)),
-    (SCALE[:3], None),  # too few to be a scale
-    (YES_NO, None),
-    (SCALE[:5] + SCALE[6:], None),  # a gap
-    ([{"title": "a", "payload": "x"}] + SCALE, None),
-])
+@pytest.mark.parametrize(
+    "buttons,expected",
+    [
+        (SCALE, (0, 10)),
+        (list(reversed(SCALE)), (0, 10)),
+        (
+            [{"title": "1 - wcale", "payload": "1"}]
+            + [{"title": str(i), "payload": str(i)} for i in range(2, 6)],
+            (1, 5),
+        ),
+        (SCALE[:3], None),  # too few to be a scale
+        (YES_NO, None),
+        (SCALE[:5] + SCALE[6:], None),  # a gap
+        ([{"title": "a", "payload": "x"}] + SCALE, None),
+    ],
+)
 def test_numeric_scale(buttons, expected):
     assert numeric_scale(buttons) == expected
 
 
-@pytest.mark.parametrize("text,limit,expected", [
-    ("krótki", 10, ["krótki"]),
-    ("ala ma kota i psa", 8, ["ala ma", "kota i", "psa"]),
-    ("x" * 25, 10, ["x" * 10, "x" * 10, "x" * 5]),
-    ("", 5, []),
-])
+@pytest.mark.parametrize(
+    "text,limit,expected",
+    [
+        ("krótki", 10, ["krótki"]),
+        ("ala ma kota i psa", 8, ["ala ma", "kota i", "psa"]),
+        ("x" * 25, 10, ["x" * 10, "x" * 10, "x" * 5]),
+        ("", 5, []),
+    ],
+)
 def test_chunk_text(text, limit, expected):
     assert chunk_text(text, limit) == expected
     assert all(len(p) <= limit for p in chunk_text(text, limit))
@@ -48,13 +73,20 @@ def test_truncate_marks_the_cut():
 
 # ------------------------------------------------------------- Messenger
 
-@pytest.mark.parametrize("message,texts,quick_payloads", [
-    ({"text": NPS_Q, "buttons": SCALE}, ["Cześć!", NPS_Q.split("\n\n")[1]],
-     [str(i) for i in range(11)]),
-    ({"text": "Pomogło?", "quick_replies": YES_NO}, ["Pomogło?"], ["/affirm", "/deny"]),
-    ({"buttons": YES_NO}, [Texts().choose], ["/affirm", "/deny"]),  # QR need a text
-    ({"text": "Zwykły tekst"}, ["Zwykły tekst"], None),
-])
+
+@pytest.mark.parametrize(
+    "message,texts,quick_payloads",
+    [
+        (
+            {"text": NPS_Q, "buttons": SCALE},
+            ["Cześć!", NPS_Q.split("\n\n")[1]],
+            [str(i) for i in range(11)],
+        ),
+        ({"text": "Pomogło?", "quick_replies": YES_NO}, ["Pomogło?"], ["/affirm", "/deny"]),
+        ({"buttons": YES_NO}, [Texts().choose], ["/affirm", "/deny"]),  # QR need a text
+        ({"text": "Zwykły tekst"}, ["Zwykły tekst"], None),
+    ],
+)
 def test_messenger(message, texts, quick_payloads):
     out = messenger_messages(message)
     assert [m["text"] for m in out] == texts
@@ -75,15 +107,21 @@ def test_messenger_long_titles_truncated_and_too_many_listed():
 
 
 def test_messenger_long_text_image_custom_and_links():
-    out = messenger_messages({"text": "słowo " * 700, "image": "https://x/y.png",
-                              "custom": {"text": "raw"},
-                              "buttons": [{"title": "Opinia", "url": "https://g.co/r"}]})
+    out = messenger_messages(
+        {
+            "text": "słowo " * 700,
+            "image": "https://x/y.png",
+            "custom": {"text": "raw"},
+            "buttons": [{"title": "Opinia", "url": "https://g.co/r"}],
+        }
+    )
     assert all(len(m.get("text", "")) <= render.MESSENGER_TEXT_MAX for m in out)
     assert "Opinia: https://g.co/r" in out[-3]["text"]
     assert out[-2]["attachment"]["type"] == "image" and out[-1] == {"text": "raw"}
 
 
 # -------------------------------------------------------------- WhatsApp
+
 
 def test_whatsapp_scale_is_a_typed_number():
     out, choices = whatsapp_messages({"text": NPS_Q, "buttons": SCALE})
@@ -97,7 +135,9 @@ def test_whatsapp_reply_buttons_within_limits():
     assert msg["type"] == "interactive" and msg["interactive"]["type"] == "button"
     assert msg["interactive"]["body"]["text"] == "Czy to pomogło?"
     assert [b["reply"] for b in msg["interactive"]["action"]["buttons"]] == [
-        {"id": "/affirm", "title": "Tak"}, {"id": "/deny", "title": "Nie"}]
+        {"id": "/affirm", "title": "Tak"},
+        {"id": "/deny", "title": "Nie"},
+    ]
 
 
 def test_whatsapp_list_when_titles_too_long_for_buttons_or_more_than_three():
@@ -132,14 +172,24 @@ def test_whatsapp_payload_too_long_for_an_id_falls_back_to_numbers():
 
 # ------------------------------------------------------------------- SMS
 
-@pytest.mark.parametrize("message,last_body,choices", [
-    ({"text": NPS_Q, "buttons": SCALE}, "Jak bardzo prawdopodobne jest, że nas polecisz? (0-10)"
-     "\n\nOdpowiedz, wpisując liczbę od 0 do 10.", {}),
-    ({"text": "Pomogło?", "buttons": YES_NO},
-     "Pomogło?\n\n1. Tak\n2. Nie\nOdpowiedz numerem lub własnymi słowami.",
-     {"1": "/affirm", "2": "/deny"}),
-    ({"text": "Dzięki!"}, "Dzięki!", {}),
-])
+
+@pytest.mark.parametrize(
+    "message,last_body,choices",
+    [
+        (
+            {"text": NPS_Q, "buttons": SCALE},
+            "Jak bardzo prawdopodobne jest, że nas polecisz? (0-10)"
+            "\n\nOdpowiedz, wpisując liczbę od 0 do 10.",
+            {},
+        ),
+        (
+            {"text": "Pomogło?", "buttons": YES_NO},
+            "Pomogło?\n\n1. Tak\n2. Nie\nOdpowiedz numerem lub własnymi słowami.",
+            {"1": "/affirm", "2": "/deny"},
+        ),
+        ({"text": "Dzięki!"}, "Dzięki!", {}),
+    ],
+)
 def test_sms(message, last_body, choices):
     out, got = sms_messages(message)
     assert out[-1]["Body"] == last_body and got == choices

@@ -1,13 +1,14 @@
 """Channels without their environment variables must not stop `rasa run`:
 they answer 503 and every other channel keeps working."""
+
 import json
 
 import pytest
 
-from channel_helpers import REPO, RasaProcess, http, post_meta, post_twilio
 from channels.messenger import MessengerInput
 from channels.twilio_channel import TwilioInput
 from channels.whatsapp import WhatsAppInput
+from tests.channels.channel_helpers import REPO, RasaProcess, http, post_meta, post_twilio
 
 CHANNEL_CLASSES = {
     "channels.messenger.MessengerInput": MessengerInput,
@@ -28,9 +29,11 @@ def test_credentials_file_loads_with_rasa_and_no_env(no_channel_env):
     import rasa.shared.utils.io
 
     credentials = rasa.shared.utils.io.read_config_file(str(REPO / "credentials.yml"))
-    assert credentials["socketio"] == {"user_message_evt": "user_uttered",
-                                       "bot_message_evt": "bot_uttered",
-                                       "session_persistence": True}
+    assert credentials["socketio"] == {
+        "user_message_evt": "user_uttered",
+        "bot_message_evt": "bot_uttered",
+        "session_persistence": True,
+    }
     assert "rest" in credentials and credentials["rasa"]["url"] == "http://127.0.0.1:5005/api"
     for path, cls in CHANNEL_CLASSES.items():
         channel = cls.from_credentials(credentials[path])
@@ -51,15 +54,21 @@ def test_rasa_runs_and_unconfigured_channels_answer_503(fixture_model, tmp_path)
         for path in ("facebook", "whatsapp"):
             reply = post_meta(f"{rasa.url}/webhooks/{path}/webhook", b"{}", "any")
             assert reply.status == 503 and "not configured" in reply.json()["error"]
-            verify = http("GET", f"{rasa.url}/webhooks/{path}/webhook?hub.mode=subscribe"
-                          "&hub.verify_token=&hub.challenge=1")
+            verify = http(
+                "GET",
+                f"{rasa.url}/webhooks/{path}/webhook?hub.mode=subscribe"
+                "&hub.verify_token=&hub.challenge=1",
+            )
             assert verify.status == 503
             assert http("GET", f"{rasa.url}/webhooks/{path}/").json()["configured"] is False
         assert post_twilio(f"{rasa.url}/webhooks/twilio/webhook", {"Body": "x"}, "t").status == 503
         # the REST channel of the same process answers as usual
-        reply = http("POST", f"{rasa.url}/webhooks/rest/webhook",
-                     json.dumps({"sender": "u1", "message": "hej"}).encode(),
-                     {"Content-Type": "application/json"})
+        reply = http(
+            "POST",
+            f"{rasa.url}/webhooks/rest/webhook",
+            json.dumps({"sender": "u1", "message": "hej"}).encode(),
+            {"Content-Type": "application/json"},
+        )
         assert reply.status == 200 and reply.json()[0]["text"].startswith("Cześć")
         assert rasa.events("u1")[0]["event"] == "action"  # stored in the tracker
         assert [e["input_channel"] for e in rasa.events("u1") if e["event"] == "user"] == ["rest"]

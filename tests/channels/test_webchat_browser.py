@@ -1,12 +1,13 @@
 """The web chat page in a real headless Chromium, talking to a real `rasa run`
 over Rasa's socketio channel: a whole conversation through the page."""
+
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from channel_helpers import slots, texts, user_events, wait_for, wait_until
+from tests.channels.channel_helpers import slots, texts, user_events, wait_for, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -34,12 +35,15 @@ def test_conversation_through_the_page(rasa, webchat_url, browser, tmp_path):
         assert browser.find_elements("css selector", ".npsc-log b") == []
         assert texts(browser, ".npsc-reply") == []
         loaded = browser.execute_script(
-            "return performance.getEntriesByType('resource').map(e => e.name)")
-        assert loaded and all(u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:"))
-                              for u in loaded), loaded  # no CDN, nothing external
+            "return performance.getEntriesByType('resource').map(e => e.name)"
+        )
+        assert loaded and all(
+            u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")) for u in loaded
+        ), loaded  # no CDN, nothing external
 
-        state = json.loads(browser.execute_script(
-            f"return localStorage.getItem('nps-chat:{rasa.url}')"))
+        state = json.loads(
+            browser.execute_script(f"return localStorage.getItem('nps-chat:{rasa.url}')")
+        )
         session_id = state["sessionId"]
         events = wait_until(lambda: rasa.events(session_id))
         users = user_events(events)
@@ -59,9 +63,9 @@ def test_conversation_through_the_page(rasa, webchat_url, browser, tmp_path):
 
 
 def test_page_serves_no_cdn_and_no_python(webchat_url):
-    from channel_helpers import http
-
     import re
+
+    from channel_helpers import http
 
     html = http("GET", webchat_url + "/index.html").body.decode()
     js = http("GET", webchat_url + "/nps-chat.js")

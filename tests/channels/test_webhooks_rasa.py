@@ -6,6 +6,7 @@ kindly. Outgoing calls land on the stand-in server (loopback), where their
 shape and platform limits are checked. The tracker store is a SQLite file
 read directly.
 """
+
 from __future__ import annotations
 
 import base64
@@ -13,12 +14,29 @@ import json
 
 import pytest
 
-from channel_helpers import (FB_SECRET, FB_TOKEN, FB_VERIFY, TW_NUMBER, TW_PUBLIC_URL,
-                             TW_SID, TW_TOKEN, WA_PHONE_ID, WA_SECRET, WA_TOKEN, WA_VERIFY,
-                             http, load_payload, new_id, post_meta, post_twilio, slots,
-                             twilio_form, user_events)
 from channels import render
 from channels.signatures import meta_signature, twilio_signature
+from tests.channels.channel_helpers import (
+    FB_SECRET,
+    FB_TOKEN,
+    FB_VERIFY,
+    TW_NUMBER,
+    TW_PUBLIC_URL,
+    TW_SID,
+    TW_TOKEN,
+    WA_PHONE_ID,
+    WA_SECRET,
+    WA_TOKEN,
+    WA_VERIFY,
+    http,
+    load_payload,
+    new_id,
+    post_meta,
+    post_twilio,
+    slots,
+    twilio_form,
+    user_events,
+)
 
 pytestmark = pytest.mark.rasa
 
@@ -38,18 +56,27 @@ def tw_url(rasa):
 
 
 def messenger_sends(outbox, recipient):
-    return [r.json() for r in outbox.sent_to(lambda r: r.path.endswith("/me/messages"))
-            if r.json()["recipient"]["id"] == recipient]
+    return [
+        r.json()
+        for r in outbox.sent_to(lambda r: r.path.endswith("/me/messages"))
+        if r.json()["recipient"]["id"] == recipient
+    ]
 
 
 def whatsapp_sends(outbox, recipient):
-    return [r.json() for r in outbox.sent_to(lambda r: r.path.endswith(f"/{WA_PHONE_ID}/messages"))
-            if r.json()["to"] == recipient]
+    return [
+        r.json()
+        for r in outbox.sent_to(lambda r: r.path.endswith(f"/{WA_PHONE_ID}/messages"))
+        if r.json()["to"] == recipient
+    ]
 
 
 def twilio_sends(outbox, recipient):
-    return [r for r in outbox.sent_to(lambda r: r.path.endswith("/Messages.json"))
-            if r.form()["To"] == recipient]
+    return [
+        r
+        for r in outbox.sent_to(lambda r: r.path.endswith("/Messages.json"))
+        if r.form()["To"] == recipient
+    ]
 
 
 # ================================================================ Messenger
@@ -57,23 +84,32 @@ def twilio_sends(outbox, recipient):
 
 class TestMessenger:
     def test_verification_handshake(self, rasa):
-        ok = http("GET", fb_url(rasa) + f"?hub.mode=subscribe&hub.verify_token={FB_VERIFY}"
-                  "&hub.challenge=1158201444")
+        ok = http(
+            "GET",
+            fb_url(rasa) + f"?hub.mode=subscribe&hub.verify_token={FB_VERIFY}"
+            "&hub.challenge=1158201444",
+        )
         assert (ok.status, ok.body) == (200, b"1158201444")
-        for query in ("hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
-                      f"hub.mode=unsubscribe&hub.verify_token={FB_VERIFY}&hub.challenge=1",
-                      "hub.challenge=1"):
+        for query in (
+            "hub.mode=subscribe&hub.verify_token=wrong&hub.challenge=1",
+            f"hub.mode=unsubscribe&hub.verify_token={FB_VERIFY}&hub.challenge=1",
+            "hub.challenge=1",
+        ):
             assert http("GET", fb_url(rasa) + "?" + query).status == 403
 
     def test_text_gets_the_score_question_as_quick_replies(self, rasa, outbox):
         sender = new_id("psid")
-        reply = post_meta(fb_url(rasa), load_payload(
-            "messenger_text.json", SENDER=sender, MID=new_id("m_"), TEXT="hej"), FB_SECRET)
+        reply = post_meta(
+            fb_url(rasa),
+            load_payload("messenger_text.json", SENDER=sender, MID=new_id("m_"), TEXT="hej"),
+            FB_SECRET,
+        )
         assert reply.status == 200
         sent = messenger_sends(outbox, sender)
         assert [m["message"]["text"] for m in sent] == [
             "Cześć! Zajmie to minutę.",
-            "Jak bardzo prawdopodobne jest, że polecisz nas znajomemu? (0-10)"]
+            "Jak bardzo prawdopodobne jest, że polecisz nas znajomemu? (0-10)",
+        ]
         quick = sent[-1]["message"]["quick_replies"]
         assert [q["payload"] for q in quick] == SCORE_PAYLOADS
         assert len(quick) <= render.MESSENGER_MAX_QUICK_REPLIES
@@ -87,8 +123,13 @@ class TestMessenger:
 
     def test_quick_reply_payload_is_the_user_message(self, rasa, outbox):
         sender = new_id("psid")
-        body = load_payload("messenger_quick_reply.json", SENDER=sender, MID=new_id("m_"),
-                            TITLE="siedem", PAYLOAD="7")
+        body = load_payload(
+            "messenger_quick_reply.json",
+            SENDER=sender,
+            MID=new_id("m_"),
+            TITLE="siedem",
+            PAYLOAD="7",
+        )
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
         assert [u["text"] for u in user_events(rasa.events(sender))] == ["7"]
         sent = messenger_sends(outbox, sender)
@@ -96,25 +137,28 @@ class TestMessenger:
 
     def test_postback_and_get_started_with_ref(self, rasa, outbox):
         sender = new_id("psid")
-        body = load_payload("messenger_postback.json", SENDER=sender, MID=new_id("m_"),
-                            PAYLOAD="/affirm")
+        body = load_payload(
+            "messenger_postback.json", SENDER=sender, MID=new_id("m_"), PAYLOAD="/affirm"
+        )
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
         assert [u["text"] for u in user_events(rasa.events(sender))] == ["/affirm"]
 
         sender = new_id("psid")
-        body = load_payload("messenger_get_started_referral.json", SENDER=sender,
-                            MID=new_id("m_"))
+        body = load_payload("messenger_get_started_referral.json", SENDER=sender, MID=new_id("m_"))
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
         events = rasa.events(sender)
         assert user_events(events)[0]["text"] == '/start{"touchpoint": "store"}'
         assert slots(events)["touchpoint"] == "store"
 
-    @pytest.mark.parametrize("signature", [
-        None,  # unsigned
-        "sha256=" + "0" * 64,  # forged
-        "sha256=",  # empty digest
-        "sha1=0123456789abcdef0123456789abcdef01234567",  # Rasa's legacy header style
-    ])
+    @pytest.mark.parametrize(
+        "signature",
+        [
+            None,  # unsigned
+            "sha256=" + "0" * 64,  # forged
+            "sha256=",  # empty digest
+            "sha1=0123456789abcdef0123456789abcdef01234567",  # Rasa's legacy header style
+        ],
+    )
     def test_missing_or_bad_signature_is_403(self, rasa, outbox, signature):
         sender = new_id("psid")
         body = load_payload("messenger_text.json", SENDER=sender, MID=new_id("m_"), TEXT="hej")
@@ -127,15 +171,23 @@ class TestMessenger:
         body = load_payload("messenger_text.json", SENDER=sender, MID=new_id("m_"), TEXT="hej")
         assert post_meta(fb_url(rasa), body, "not-our-secret").status == 403
         # A valid signature over different bytes does not carry over either.
-        signed_other = post_meta(fb_url(rasa), body + b" ", secret=None,
-                                 signature=meta_signature(FB_SECRET, body))
+        signed_other = post_meta(
+            fb_url(rasa), body + b" ", secret=None, signature=meta_signature(FB_SECRET, body)
+        )
         assert signed_other.status == 403
         assert rasa.events(sender) == [] and outbox.requests == []
 
     def test_batch_every_event_of_every_entry(self, rasa, outbox):
         a, b, c = new_id("psidA"), new_id("psidB"), new_id("psidC")
-        body = load_payload("messenger_batch.json", SENDER_A=a, SENDER_B=b, SENDER_C=c,
-                            MID_A=new_id("m_"), MID_B=new_id("m_"), MID_B2=new_id("m_"))
+        body = load_payload(
+            "messenger_batch.json",
+            SENDER_A=a,
+            SENDER_B=b,
+            SENDER_C=c,
+            MID_A=new_id("m_"),
+            MID_B=new_id("m_"),
+            MID_B2=new_id("m_"),
+        )
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
         assert [u["text"] for u in user_events(rasa.events(a))] == ["hej"]
         # the echo between B's two messages is skipped, the quick reply is taken
@@ -166,9 +218,11 @@ class TestMessenger:
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
         users = user_events(rasa.events(sender))
         assert [(u["text"], u["parse_data"]["intent"]["name"]) for u in users] == [
-            ("/non_text", "non_text")]
+            ("/non_text", "non_text")
+        ]
         assert [m["message"]["text"] for m in messenger_sends(outbox, sender)] == [
-            "Dziękuję, ale rozumiem tylko tekst."]
+            "Dziękuję, ale rozumiem tylko tekst."
+        ]
 
     def test_malformed_json_is_400(self, rasa, outbox):
         assert post_meta(fb_url(rasa), b'{"object": "page", "entry": [', FB_SECRET).status == 400
@@ -180,8 +234,19 @@ class TestMessenger:
         assert post_meta(fb_url(rasa), body.encode(), FB_SECRET).status == 413
 
     def test_other_objects_are_acknowledged_and_ignored(self, rasa, outbox):
-        body = json.dumps({"object": "instagram", "entry": [{"id": "1", "messaging": [
-            {"sender": {"id": "x"}, "message": {"mid": "m", "text": "hej"}}]}]}).encode()
+        body = json.dumps(
+            {
+                "object": "instagram",
+                "entry": [
+                    {
+                        "id": "1",
+                        "messaging": [
+                            {"sender": {"id": "x"}, "message": {"mid": "m", "text": "hej"}}
+                        ],
+                    }
+                ],
+            }
+        ).encode()
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
         assert outbox.requests == []
 
@@ -195,16 +260,24 @@ def wa(name, sender, **values):
 
 class TestWhatsApp:
     def test_verification_handshake(self, rasa):
-        ok = http("GET", wa_url(rasa) + f"?hub.mode=subscribe&hub.verify_token={WA_VERIFY}"
-                  "&hub.challenge=abc123")
+        ok = http(
+            "GET",
+            wa_url(rasa) + f"?hub.mode=subscribe&hub.verify_token={WA_VERIFY}&hub.challenge=abc123",
+        )
         assert (ok.status, ok.body) == (200, b"abc123")
         bad = http("GET", wa_url(rasa) + "?hub.mode=subscribe&hub.verify_token=x&hub.challenge=1")
         assert bad.status == 403
 
     def test_conversation_text_buttons_and_limits(self, rasa, outbox):
         sender = "48" + new_id()[:9]
-        assert post_meta(wa_url(rasa), wa("whatsapp_text.json", sender, MID=new_id("wamid."),
-                                          TEXT="hej"), WA_SECRET).status == 200
+        assert (
+            post_meta(
+                wa_url(rasa),
+                wa("whatsapp_text.json", sender, MID=new_id("wamid."), TEXT="hej"),
+                WA_SECRET,
+            ).status
+            == 200
+        )
         sent = whatsapp_sends(outbox, sender)
         assert all(m["messaging_product"] == "whatsapp" for m in sent)
         # 11 options fit neither 3 buttons nor 10 rows: a typed number, said clearly
@@ -215,8 +288,14 @@ class TestWhatsApp:
         assert request.headers["authorization"] == f"Bearer {WA_TOKEN}"
 
         outbox.reset()
-        assert post_meta(wa_url(rasa), wa("whatsapp_text.json", sender, MID=new_id("wamid."),
-                                          TEXT="7"), WA_SECRET).status == 200
+        assert (
+            post_meta(
+                wa_url(rasa),
+                wa("whatsapp_text.json", sender, MID=new_id("wamid."), TEXT="7"),
+                WA_SECRET,
+            ).status
+            == 200
+        )
         (question,) = whatsapp_sends(outbox, sender)
         assert question["type"] == "interactive"
         interactive = question["interactive"]
@@ -224,24 +303,39 @@ class TestWhatsApp:
         buttons = interactive["action"]["buttons"]
         assert len(buttons) <= render.WHATSAPP_MAX_REPLY_BUTTONS
         assert [(b["reply"]["id"], b["reply"]["title"]) for b in buttons] == [
-            ("/affirm", "Tak"), ("/deny", "Nie")]
+            ("/affirm", "Tak"),
+            ("/deny", "Nie"),
+        ]
         assert all(len(b["reply"]["title"]) <= render.WHATSAPP_BUTTON_TITLE_MAX for b in buttons)
         assert len(interactive["body"]["text"]) <= render.WHATSAPP_INTERACTIVE_BODY_MAX
 
         outbox.reset()
-        assert post_meta(wa_url(rasa), wa("whatsapp_button_reply.json", sender,
-                                          MID=new_id("wamid."), PAYLOAD="/affirm", TITLE="Tak"),
-                         WA_SECRET).status == 200
+        assert (
+            post_meta(
+                wa_url(rasa),
+                wa(
+                    "whatsapp_button_reply.json",
+                    sender,
+                    MID=new_id("wamid."),
+                    PAYLOAD="/affirm",
+                    TITLE="Tak",
+                ),
+                WA_SECRET,
+            ).status
+            == 200
+        )
         assert [m["text"]["body"] for m in whatsapp_sends(outbox, sender)] == [
-            "Dziękuję za rozmowę!"]
+            "Dziękuję za rozmowę!"
+        ]
         users = user_events(rasa.events(sender))
         assert [u["text"] for u in users] == ["hej", "7", "/affirm"]
         assert {u["input_channel"] for u in users} == {"whatsapp"}
 
     def test_list_reply_payload_is_the_user_message(self, rasa, outbox):
         sender = "48" + new_id()[:9]
-        body = wa("whatsapp_list_reply.json", sender, MID=new_id("wamid."), PAYLOAD="/deny",
-                  TITLE="Nie")
+        body = wa(
+            "whatsapp_list_reply.json", sender, MID=new_id("wamid."), PAYLOAD="/deny", TITLE="Nie"
+        )
         assert post_meta(wa_url(rasa), body, WA_SECRET).status == 200
         assert [u["text"] for u in user_events(rasa.events(sender))] == ["/deny"]
 
@@ -255,8 +349,7 @@ class TestWhatsApp:
 
     def test_status_callbacks_are_ignored(self, rasa, outbox):
         sender = "48" + new_id()[:9]
-        assert post_meta(wa_url(rasa), wa("whatsapp_status.json", sender),
-                         WA_SECRET).status == 200
+        assert post_meta(wa_url(rasa), wa("whatsapp_status.json", sender), WA_SECRET).status == 200
         assert rasa.events(sender) == [] and outbox.requests == []
 
     def test_redelivered_message_is_handled_once(self, rasa, outbox):
@@ -269,23 +362,38 @@ class TestWhatsApp:
 
     def test_image_becomes_non_text(self, rasa, outbox):
         sender = "48" + new_id()[:9]
-        assert post_meta(wa_url(rasa), wa("whatsapp_image.json", sender, MID=new_id("wamid.")),
-                         WA_SECRET).status == 200
+        assert (
+            post_meta(
+                wa_url(rasa), wa("whatsapp_image.json", sender, MID=new_id("wamid.")), WA_SECRET
+            ).status
+            == 200
+        )
         assert [u["text"] for u in user_events(rasa.events(sender))] == ["/non_text"]
         assert [m["text"]["body"] for m in whatsapp_sends(outbox, sender)] == [
-            "Dziękuję, ale rozumiem tylko tekst."]
+            "Dziękuję, ale rozumiem tylko tekst."
+        ]
 
     def test_message_for_another_number_is_ignored(self, rasa, outbox):
         sender = "48" + new_id()[:9]
-        body = load_payload("whatsapp_text.json", SENDER=sender, PHONE_ID="999999999999",
-                            MID=new_id("wamid."), TEXT="hej")
+        body = load_payload(
+            "whatsapp_text.json",
+            SENDER=sender,
+            PHONE_ID="999999999999",
+            MID=new_id("wamid."),
+            TEXT="hej",
+        )
         assert post_meta(wa_url(rasa), body, WA_SECRET).status == 200
         assert rasa.events(sender) == [] and outbox.requests == []
 
-    @pytest.mark.parametrize("secret,signature", [
-        (None, None), (None, "sha256=" + "f" * 64), ("wrong-secret", None),
-        (FB_SECRET, None),  # Messenger's app secret is not WhatsApp's
-    ])
+    @pytest.mark.parametrize(
+        "secret,signature",
+        [
+            (None, None),
+            (None, "sha256=" + "f" * 64),
+            ("wrong-secret", None),
+            (FB_SECRET, None),  # Messenger's app secret is not WhatsApp's
+        ],
+    )
     def test_missing_or_bad_signature_is_403(self, rasa, outbox, secret, signature):
         sender = "48" + new_id()[:9]
         body = wa("whatsapp_text.json", sender, MID=new_id("wamid."), TEXT="hej")
@@ -294,8 +402,9 @@ class TestWhatsApp:
 
     def test_malformed_and_oversize(self, rasa, outbox):
         assert post_meta(wa_url(rasa), b"{not json", WA_SECRET).status == 400
-        big = json.dumps({"object": "whatsapp_business_account",
-                          "pad": "x" * (3 * 1024 * 1024)}).encode()
+        big = json.dumps(
+            {"object": "whatsapp_business_account", "pad": "x" * (3 * 1024 * 1024)}
+        ).encode()
         assert post_meta(wa_url(rasa), big, WA_SECRET).status == 413
 
 

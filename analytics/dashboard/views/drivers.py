@@ -1,4 +1,5 @@
 """Drivers: who mentions what, how it moves NPS, and the words behind it."""
+
 import streamlit as st
 
 from analytics.dashboard import charts, data, widgets
@@ -17,13 +18,18 @@ table = driver_report(part, catalogue)
 if table.empty:
     st.info("Brak katalogu czynników i żadnych wzmianek: nie ma czego pokazać.")
     st.stop()
-st.caption("Podstawa: odpowiedzi z oceną. Wpływ = NPS(wszyscy) − NPS(wszyscy bez wspominających): "
-           "dodatni podnosi wynik, ujemny go obniża.")
+st.caption(
+    "Podstawa: odpowiedzi z oceną. Wpływ = NPS(wszyscy) − NPS(wszyscy bez wspominających): "
+    "dodatni podnosi wynik, ujemny go obniża."
+)
 st.dataframe(
     table.assign(share=table["share"] * 100),
     hide_index=True,
     column_config={
-        "driver": "id", "label": "czynnik", "mentions": "wspomina", "positive": "pozytywnie",
+        "driver": "id",
+        "label": "czynnik",
+        "mentions": "wspomina",
+        "positive": "pozytywnie",
         "negative": "negatywnie",
         "share": st.column_config.NumberColumn("udział %", format="%.1f"),
         "nps_mentioners": st.column_config.NumberColumn("NPS wspominających", format="%.1f"),
@@ -37,16 +43,40 @@ if table["mentions"].sum() > 0:
 st.subheader("Wypowiedzi")
 ids = table["driver"].tolist()
 driver = st.selectbox("Czynnik", ids, format_func=catalogue.label, key="drivers_pick")
-polarity = st.radio("Wydźwięk", ["all", "neg", "pos"], horizontal=True, key="drivers_polarity",
-                    format_func={"all": "wszystkie", "neg": "negatywne", "pos": "pozytywne"}.get)
+polarity = st.radio(
+    "Wydźwięk",
+    ["all", "neg", "pos"],
+    horizontal=True,
+    key="drivers_polarity",
+    format_func={"all": "wszystkie", "neg": "negatywne", "pos": "pozytywne"}.get,
+)
 quotes = verbatims(part, driver, None if polarity == "all" else polarity)
 if quotes.empty:
     st.info(f"Nikt nie wspomniał o czynniku „{catalogue.label(driver)}” w wybranych odpowiedziach.")
 else:
     st.caption(f"{len(quotes)} odpowiedzi")
     quotes["kiedy"] = widgets.when(quotes["started_at"])
-    st.dataframe(quotes[["kiedy", "nps_score", "polarity", "reason", "why_chain", "improvement", "valued_most",
-                         "channel", "touchpoint"]],
-                 hide_index=True,
-                 column_config={"nps_score": "ocena", "polarity": "wydźwięk", "reason": "uzasadnienie",
-                                "why_chain": "dlaczego…", "improvement": "co zmienić", "valued_most": "co ceni"})
+    st.dataframe(
+        quotes[
+            [
+                "kiedy",
+                "nps_score",
+                "polarity",
+                "reason",
+                "why_chain",
+                "improvement",
+                "valued_most",
+                "channel",
+                "touchpoint",
+            ]
+        ],
+        hide_index=True,
+        column_config={
+            "nps_score": "ocena",
+            "polarity": "wydźwięk",
+            "reason": "uzasadnienie",
+            "why_chain": "dlaczego…",
+            "improvement": "co zmienić",
+            "valued_most": "co ceni",
+        },
+    )

@@ -1,4 +1,5 @@
 """Known issues: fixes offered during the conversation, and did they help."""
+
 import streamlit as st
 
 from analytics.dashboard import charts, data, widgets
@@ -13,7 +14,9 @@ catalogue = data.catalogue()
 
 summary = known_issue_summary(part)
 if summary.empty:
-    st.info("W wybranych odpowiedziach bot nie zaproponował jeszcze żadnego rozwiązania znanego problemu.")
+    st.info(
+        "W wybranych odpowiedziach bot nie zaproponował jeszcze żadnego rozwiązania znanego problemu."
+    )
 else:
     summary.insert(1, "title", [catalogue.issue_title(i) for i in summary["known_issue"]])
     offered, resolved = int(summary["offered"].sum()), int(summary["resolved"].sum())
@@ -21,15 +24,27 @@ else:
     c[0].metric("Zaproponowano", offered)
     c[1].metric("Pomogło", resolved, help="klient potwierdził, że rozwiązanie pomogło")
     c[2].metric("Ocenili ponownie", int(summary["rerated"].sum()))
-    st.caption("Przed / po: tylko osoby, które po rozwiązaniu oceniły nas ponownie, więc obie liczby "
-               "dotyczą tych samych ludzi. Do NPS zawsze liczy się pierwsza ocena.")
-    st.dataframe(summary, hide_index=True, column_config={
-        "known_issue": "id", "title": "problem", "offered": "zaproponowano", "resolved": "pomogło",
-        "not_resolved": "nie pomogło", "no_answer": "bez odpowiedzi", "rerated": "ocenili ponownie",
-        "mean_before": st.column_config.NumberColumn("średnia przed", format="%.1f"),
-        "mean_after": st.column_config.NumberColumn("średnia po", format="%.1f"),
-        "nps_before": st.column_config.NumberColumn("NPS przed", format="%.1f"),
-        "nps_after": st.column_config.NumberColumn("NPS po", format="%.1f")})
+    st.caption(
+        "Przed / po: tylko osoby, które po rozwiązaniu oceniły nas ponownie, więc obie liczby "
+        "dotyczą tych samych ludzi. Do NPS zawsze liczy się pierwsza ocena."
+    )
+    st.dataframe(
+        summary,
+        hide_index=True,
+        column_config={
+            "known_issue": "id",
+            "title": "problem",
+            "offered": "zaproponowano",
+            "resolved": "pomogło",
+            "not_resolved": "nie pomogło",
+            "no_answer": "bez odpowiedzi",
+            "rerated": "ocenili ponownie",
+            "mean_before": st.column_config.NumberColumn("średnia przed", format="%.1f"),
+            "mean_after": st.column_config.NumberColumn("średnia po", format="%.1f"),
+            "nps_before": st.column_config.NumberColumn("NPS przed", format="%.1f"),
+            "nps_after": st.column_config.NumberColumn("NPS po", format="%.1f"),
+        },
+    )
     if summary["mean_after"].notna().any():
         st.altair_chart(charts.before_after(summary), use_container_width=True)
 

@@ -1,4 +1,5 @@
 """Live: the newest conversations turning into data, refreshed automatically."""
+
 import streamlit as st
 
 from analytics.dashboard import data, widgets
@@ -19,13 +20,35 @@ def newest():
     else:
         st.subheader("Najnowsze ankiety")
         recent["kiedy"] = widgets.when(recent["last_event_at"])
-        st.dataframe(recent[["kiedy", "klient", "channel", "touchpoint", "nps_score", "nps_group", "reason",
-                             "survey_outcome"]], hide_index=True,
-                     column_config={"channel": "kanał", "touchpoint": "punkt styku", "nps_score": "ocena",
-                                    "nps_group": "grupa", "reason": "uzasadnienie", "survey_outcome": "wynik"})
+        st.dataframe(
+            recent[
+                [
+                    "kiedy",
+                    "klient",
+                    "channel",
+                    "touchpoint",
+                    "nps_score",
+                    "nps_group",
+                    "reason",
+                    "survey_outcome",
+                ]
+            ],
+            hide_index=True,
+            column_config={
+                "channel": "kanał",
+                "touchpoint": "punkt styku",
+                "nps_score": "ocena",
+                "nps_group": "grupa",
+                "reason": "uzasadnienie",
+                "survey_outcome": "wynik",
+            },
+        )
     if messages:
         st.subheader("Ostatnie wiadomości")
-        table = [{"kiedy": m["timestamp"], "klient": m["klient"], "kto": m["who"], "tekst": m["text"]} for m in messages]
+        table = [
+            {"kiedy": m["timestamp"], "klient": m["klient"], "kto": m["who"], "tekst": m["text"]}
+            for m in messages
+        ]
         import pandas as pd
 
         frame = pd.DataFrame(table)

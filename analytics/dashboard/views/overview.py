@@ -1,4 +1,5 @@
 """Overview: NPS with its interval, groups, funnel, trend, channels, touchpoints."""
+
 import time
 
 import pandas as pd
@@ -15,40 +16,65 @@ part, filters = widgets.filtered(ds)
 widgets.stop_if_empty(part)
 
 s = data.settings()
-report = build_report(ds, data.catalogue(), filters, now=time.time(), abandon_after_hours=s.abandon_after_hours)
+report = build_report(
+    ds, data.catalogue(), filters, now=time.time(), abandon_after_hours=s.abandon_after_hours
+)
 ci = report["ci95"]
 cols = st.columns(4)
-cols[0].metric("NPS", widgets.fmt(report["nps"]),
-               help="% promotorów − % krytyków; przedział 95% metodą Walda skorygowaną (adjusted Wald)")
+cols[0].metric(
+    "NPS",
+    widgets.fmt(report["nps"]),
+    help="% promotorów − % krytyków; przedział 95% metodą Walda skorygowaną (adjusted Wald)",
+)
 cols[0].caption(f"95%: {widgets.fmt(ci[0])} … {widgets.fmt(ci[1])}" if ci else "95%: –")
 cols[1].metric("Odpowiedzi", report["responses"], help="rozpoczęte ankiety")
 cols[2].metric("Z oceną", report["scored"])
-cols[3].metric("W toku / porzucone", f"{report['status']['in_progress']} / {report['status']['abandoned']}")
+cols[3].metric(
+    "W toku / porzucone", f"{report['status']['in_progress']} / {report['status']['abandoned']}"
+)
 
 if report["scored"] == 0:
-    st.info("Nikt jeszcze nie podał oceny 0–10 w wybranych odpowiedziach, więc NPS nie da się policzyć.")
+    st.info(
+        "Nikt jeszcze nie podał oceny 0–10 w wybranych odpowiedziach, więc NPS nie da się policzyć."
+    )
 elif report["scored"] < 30:
     st.warning(f"Tylko {report['scored']} ocen: przedział jest szeroki, traktuj wynik ostrożnie.")
 
 groups = pd.DataFrame(
-    [(widgets.GROUP_LABELS[g], n, 100 * n / report["scored"] if report["scored"] else None)
-     for g, n in report["groups"].items()],
+    [
+        (widgets.GROUP_LABELS[g], n, 100 * n / report["scored"] if report["scored"] else None)
+        for g, n in report["groups"].items()
+    ],
     columns=["grupa", "liczba", "udział %"],
 )
 left, right = st.columns(2)
 with left:
     st.subheader("Grupy")
-    st.dataframe(groups, hide_index=True, column_config={"udział %": st.column_config.NumberColumn(format="%.1f")})
+    st.dataframe(
+        groups,
+        hide_index=True,
+        column_config={"udział %": st.column_config.NumberColumn(format="%.1f")},
+    )
 with right:
     st.subheader("Lejek")
     f = report["funnel"]
-    stages = pd.DataFrame({"stage": ["rozpoczęte", "z oceną", "z uzasadnieniem", "ukończone"],
-                           "count": [f["started"], f["scored"], f["reason"], f["finished"]]})
+    stages = pd.DataFrame(
+        {
+            "stage": ["rozpoczęte", "z oceną", "z uzasadnieniem", "ukończone"],
+            "count": [f["started"], f["scored"], f["reason"], f["finished"]],
+        }
+    )
     st.altair_chart(charts.funnel(stages), use_container_width=True)
 
 st.subheader("Trend")
-period = st.radio("Okres", ["week", "month", "quarter", "year"], index=1, horizontal=True, key="overview_period",
-                  format_func={"week": "tydzień", "month": "miesiąc", "quarter": "kwartał", "year": "rok"}.get)
+period = st.radio(
+    "Okres",
+    ["week", "month", "quarter", "year"],
+    index=1,
+    horizontal=True,
+    key="overview_period",
+    format_func={"week": "tydzień", "month": "miesiąc", "quarter": "kwartał", "year": "rok"}.get,
+)
 trend = stats.trend(part.responses, period)
 if trend.empty:
     st.info("Brak ocen do pokazania w czasie.")
@@ -56,13 +82,22 @@ else:
     st.altair_chart(charts.trend(trend), use_container_width=True)
     significant = trend[trend["significant"]]
     if len(significant):
-        st.caption("Istotne zmiany względem poprzedniego okresu (test z dla różnicy dwóch NPS, p < 0,05):")
-        st.dataframe(significant[["period", "n", "nps", "change", "p_value"]], hide_index=True,
-                     column_config={"nps": st.column_config.NumberColumn(format="%.1f"),
-                                    "change": st.column_config.NumberColumn("zmiana", format="%+.1f"),
-                                    "p_value": st.column_config.NumberColumn("p", format="%.4f")})
+        st.caption(
+            "Istotne zmiany względem poprzedniego okresu (test z dla różnicy dwóch NPS, p < 0,05):"
+        )
+        st.dataframe(
+            significant[["period", "n", "nps", "change", "p_value"]],
+            hide_index=True,
+            column_config={
+                "nps": st.column_config.NumberColumn(format="%.1f"),
+                "change": st.column_config.NumberColumn("zmiana", format="%+.1f"),
+                "p_value": st.column_config.NumberColumn("p", format="%.4f"),
+            },
+        )
     else:
-        st.caption("Żadna zmiana między kolejnymi okresami nie jest istotna statystycznie (p < 0,05).")
+        st.caption(
+            "Żadna zmiana między kolejnymi okresami nie jest istotna statystycznie (p < 0,05)."
+        )
 
 left, right = st.columns(2)
 for column, title, where in (("channel", "Kanał", left), ("touchpoint", "Punkt styku", right)):
@@ -75,5 +110,11 @@ for column, title, where in (("channel", "Kanał", left), ("touchpoint", "Punkt 
         if column == "channel":
             table[column] = table[column].map(lambda c: widgets.CHANNEL_LABELS.get(c, c))
         st.altair_chart(charts.nps_by(table, column, title), use_container_width=True)
-        st.dataframe(table, hide_index=True, column_config={
-            c: st.column_config.NumberColumn(format="%.1f") for c in ("nps", "ci_low", "ci_high")})
+        st.dataframe(
+            table,
+            hide_index=True,
+            column_config={
+                c: st.column_config.NumberColumn(format="%.1f")
+                for c in ("nps", "ci_low", "ci_high")
+            },
+        )

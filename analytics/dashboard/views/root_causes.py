@@ -1,4 +1,5 @@
 """Root causes: the why-chains, grouped by the driver they probe."""
+
 import streamlit as st
 
 from analytics.dashboard import data, widgets
@@ -17,12 +18,30 @@ if causes.empty:
     st.stop()
 summary = root_cause_summary(causes)
 summary.insert(1, "czynnik", [catalogue.label(d) for d in summary["driver"]])
-st.caption("Łańcuchy odpowiedzi na „dlaczego”, pogrupowane według głównego negatywnego czynnika rozmówcy.")
-st.dataframe(summary, hide_index=True, column_config={
-    "driver": "id", "chains": "łańcuchy", "mean_depth": st.column_config.NumberColumn("średnia głębokość", format="%.1f")})
+st.caption(
+    "Łańcuchy odpowiedzi na „dlaczego”, pogrupowane według głównego negatywnego czynnika rozmówcy."
+)
+st.dataframe(
+    summary,
+    hide_index=True,
+    column_config={
+        "driver": "id",
+        "chains": "łańcuchy",
+        "mean_depth": st.column_config.NumberColumn("średnia głębokość", format="%.1f"),
+    },
+)
 
-driver = st.selectbox("Czynnik", summary["driver"].tolist(), format_func=catalogue.label, key="root_pick")
+driver = st.selectbox(
+    "Czynnik", summary["driver"].tolist(), format_func=catalogue.label, key="root_pick"
+)
 chains = causes[causes["driver"] == driver]
-st.dataframe(chains[["nps_score", "reason", "depth", "chain"]], hide_index=True,
-             column_config={"nps_score": "ocena", "reason": "uzasadnienie", "depth": "głębokość",
-                            "chain": "dlaczego → dlaczego → …"})
+st.dataframe(
+    chains[["nps_score", "reason", "depth", "chain"]],
+    hide_index=True,
+    column_config={
+        "nps_score": "ocena",
+        "reason": "uzasadnienie",
+        "depth": "głębokość",
+        "chain": "dlaczego → dlaczego → …",
+    },
+)

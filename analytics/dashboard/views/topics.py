@@ -1,5 +1,6 @@
 """Emerging topics: words over-represented among detractors or promoters,
 above all where no driver caught the comment; suggestions for trainers."""
+
 import streamlit as st
 
 from analytics import topics
@@ -17,18 +18,30 @@ if len(docs) < 2 * topics.MIN_DOCS:
     st.info("Za mało odpowiedzi z komentarzem, żeby szukać tematów.")
     st.stop()
 uncaught = int((~docs["caught"]).sum())
-st.caption(f"{len(docs)} odpowiedzi z oceną, w tym {uncaught} bez rozpoznanego czynnika. "
-           f"Termin jest pokazany, gdy używa go co najmniej {topics.MIN_DOCS} osób z grupy i częściej niż "
-           "reszta (test dwóch proporcji, z ≥ 1,96). To podpowiedzi dla trenerów: nowy czynnik albo "
-           "przykłady, których model nie rozpoznaje.")
+st.caption(
+    f"{len(docs)} odpowiedzi z oceną, w tym {uncaught} bez rozpoznanego czynnika. "
+    f"Termin jest pokazany, gdy używa go co najmniej {topics.MIN_DOCS} osób z grupy i częściej niż "
+    "reszta (test dwóch proporcji, z ≥ 1,96). To podpowiedzi dla trenerów: nowy czynnik albo "
+    "przykłady, których model nie rozpoznaje."
+)
 
-group = st.radio("Grupa", ["detractor", "promoter"], horizontal=True, key="topics_group",
-                 format_func=widgets.GROUP_LABELS.get)
-columns = {"term": "termin (lemat)", "docs_group": "w grupie", "docs_rest": "u reszty",
-           "share_group": st.column_config.NumberColumn("udział w grupie", format="%.3f"),
-           "share_rest": st.column_config.NumberColumn("udział u reszty", format="%.3f"),
-           "lift": st.column_config.NumberColumn("krotność", format="%.1f"),
-           "z": st.column_config.NumberColumn(format="%.2f"), "uncaught_docs": "bez czynnika"}
+group = st.radio(
+    "Grupa",
+    ["detractor", "promoter"],
+    horizontal=True,
+    key="topics_group",
+    format_func=widgets.GROUP_LABELS.get,
+)
+columns = {
+    "term": "termin (lemat)",
+    "docs_group": "w grupie",
+    "docs_rest": "u reszty",
+    "share_group": st.column_config.NumberColumn("udział w grupie", format="%.3f"),
+    "share_rest": st.column_config.NumberColumn("udział u reszty", format="%.3f"),
+    "lift": st.column_config.NumberColumn("krotność", format="%.1f"),
+    "z": st.column_config.NumberColumn(format="%.2f"),
+    "uncaught_docs": "bez czynnika",
+}
 
 st.subheader("W komentarzach, których żaden czynnik nie wychwycił")
 loose = topics.suggestions(docs, group, only_uncaught=True)

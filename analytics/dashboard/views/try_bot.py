@@ -1,5 +1,6 @@
 """Try the bot: a chat with the running bot over Rasa's REST channel, so a
 trainer can test a dialogue and watch it appear in the data."""
+
 import uuid
 
 import streamlit as st
@@ -12,7 +13,9 @@ s = data.settings()
 if "bot_sender" not in st.session_state:
     st.session_state.bot_sender = "dashboard-" + uuid.uuid4().hex[:12]
     st.session_state.bot_history = []
-st.caption(f"Bot: {s.bot_url} (NPS_BOT_URL). Rozmowa trafia do danych jak każda inna, kanał „rest”.")
+st.caption(
+    f"Bot: {s.bot_url} (NPS_BOT_URL). Rozmowa trafia do danych jak każda inna, kanał „rest”."
+)
 
 
 def talk(text: str) -> None:
@@ -36,7 +39,7 @@ if typed:
     talk(typed)
 
 last_buttons = []
-for i, message in enumerate(st.session_state.bot_history):
+for _i, message in enumerate(st.session_state.bot_history):
     if message["who"] == "error":
         st.error(message["text"])
         continue
@@ -52,6 +55,8 @@ for i, message in enumerate(st.session_state.bot_history):
 if last_buttons:
     cols = st.columns(min(len(last_buttons), 11))
     for j, button in enumerate(last_buttons):
-        if cols[j % len(cols)].button(str(button.get("title", "?")), key=f"bot_button_{len(st.session_state.bot_history)}_{j}"):
+        if cols[j % len(cols)].button(
+            str(button.get("title", "?")), key=f"bot_button_{len(st.session_state.bot_history)}_{j}"
+        ):
             talk(str(button.get("payload") or button.get("title")))
             st.rerun()
