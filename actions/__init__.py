@@ -6,6 +6,7 @@
 - ``session``: session start and restart
 - ``resources``: settings and trainers' files, loaded once
 - ``message``: reading the latest user message
+- ``responses``: the names of the responses the actions say
 
 Start it with ``python -m actions`` (checks the trainers' files first).
 """

@@ -9,6 +9,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import message
+from actions import responses as say
 
 
 class ValidateCommentForm(FormValidationAction):
@@ -31,7 +32,7 @@ class ActionSaveComment(Action):
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         if tracker.get_slot("extra_comment"):
-            dispatcher.utter_message(response="utter_comment_thanks")
+            dispatcher.utter_message(response=say.COMMENT_THANKS)
         else:
-            dispatcher.utter_message(response="utter_goodbye")
+            dispatcher.utter_message(response=say.GOODBYE)
         return []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 
 from rasa_sdk import Tracker
@@ -14,6 +15,11 @@ NOTHING_TO_ADD = {"done", "deny"}
 SHORT_ANSWER_WORDS = 5
 
 
+def word_count(text: str) -> int:
+    """Words as every parser sees them: folded, punctuation and emoji dropped."""
+    return len(words(text))
+
+
 @dataclass(frozen=True)
 class Message:
     text: str
@@ -23,7 +29,11 @@ class Message:
 
     @property
     def word_count(self) -> int:
-        return len(words(self.text))
+        return word_count(self.text)
+
+    def names_a_driver(self, driver_ids: Container[str]) -> bool:
+        """The NLU model tagged a driver of the catalogue in this message."""
+        return any(e.get("entity") in driver_ids for e in self.entities)
 
     @property
     def is_nothing_to_add(self) -> bool:

@@ -6,6 +6,8 @@ from rasa_sdk import Action, Tracker
 from rasa_sdk.events import ActionExecuted, FollowupAction, Restarted, SessionStarted, SlotSet
 from rasa_sdk.types import DomainDict
 
+from actions import responses as say
+
 
 class ActionSessionStart(Action):
     """A new session starts clean, except for when the last survey ended.
@@ -33,5 +35,5 @@ class ActionRestart(Action):
         return "action_restart"
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_restarting")
+        dispatcher.utter_message(response=say.RESTARTING)
         return [Restarted(), FollowupAction("action_start_survey")]

@@ -10,8 +10,9 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import message, resources
+from actions import responses as say
 from nps import drivers, flow, tips
-from nps.groups import DETRACTOR, PASSIVE, PROMOTER
+from nps.groups import DETRACTOR, PROMOTER
 
 # A message outside the survey this long (or naming a driver) is a comment.
 COMMENT_MIN_WORDS = 3
@@ -30,9 +31,9 @@ def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> lis
     if touchpoint != raw_touchpoint:
         events.append(SlotSet("touchpoint", touchpoint))
     if flow.recently_surveyed(tracker.get_slot("last_survey_at"), now, res.settings.resurvey_days):
-        dispatcher.utter_message(response="utter_resurvey_cooldown")
+        dispatcher.utter_message(response=say.RESURVEY_COOLDOWN)
         return events + [SlotSet("survey_allowed", False), FollowupAction("comment_form")]
-    dispatcher.utter_message(response="utter_intro")
+    dispatcher.utter_message(response=say.INTRO)
     msg = message.latest(tracker)
     tags = drivers.drivers_from_entities(msg.entities, res.catalogue, drivers.NEGATIVE)
     if msg.intent == "feedback" and tags:
@@ -58,23 +59,16 @@ class ActionFinishSurvey(Action):
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         res = resources.get()
         group = tracker.get_slot("nps_group")
+        if group == DETRACTOR and tracker.get_slot("contact_consent") is True:
+            dispatcher.utter_message(response=say.THANKS_DETRACTOR_CONTACT)
+        else:
+            dispatcher.utter_message(response=say.THANKS.get(group, say.THANKS_NO_SCORE))
         if group == PROMOTER:
-            dispatcher.utter_message(response="utter_thanks_promoter")
             if res.settings.review_url:
-                dispatcher.utter_message(
-                    response="utter_recommend", review_url=res.settings.review_url
-                )
+                dispatcher.utter_message(response=say.RECOMMEND, review_url=res.settings.review_url)
             tip = tips.tip_for(tracker.get_slot("drivers"), res.tips)
             if tip:
-                dispatcher.utter_message(response="utter_tip", tip=tip)
-        elif group == PASSIVE:
-            dispatcher.utter_message(response="utter_thanks_passive")
-        elif group == DETRACTOR and tracker.get_slot("contact_consent") is True:
-            dispatcher.utter_message(response="utter_thanks_detractor_contact")
-        elif group == DETRACTOR:
-            dispatcher.utter_message(response="utter_thanks_detractor")
-        else:
-            dispatcher.utter_message(response="utter_thanks_neutral")
+                dispatcher.utter_message(response=say.TIP, tip=tip)
         return [
             SlotSet("survey_outcome", "finished"),
             SlotSet("last_survey_at", time.time()),
@@ -88,7 +82,7 @@ class ActionStopSurvey(Action):
         return "action_stop_survey"
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response="utter_goodbye_stop")
+        dispatcher.utter_message(response=say.GOODBYE_STOP)
         return [
             SlotSet("survey_outcome", "stopped"),
             SlotSet("last_survey_at", time.time()),
@@ -110,18 +104,15 @@ class ActionNpsFallback(Action):
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         loop = (tracker.active_loop or {}).get("name")
         if loop:
-            dispatcher.utter_message(response="utter_default")
+            dispatcher.utter_message(response=say.DEFAULT)
             # Re-running the form after another action asks again, without
             # re-validating the message it could not use.
             return [FollowupAction(loop)]
         if tracker.get_slot("survey_allowed") is None:
             return start(dispatcher, tracker, time.time())
         msg = message.latest(tracker)
-        catalogue = resources.get().catalogue
-        if msg.word_count >= COMMENT_MIN_WORDS or any(
-            e.get("entity") in catalogue for e in msg.entities
-        ):
-            dispatcher.utter_message(response="utter_comment_thanks")
+        if msg.word_count >= COMMENT_MIN_WORDS or msg.names_a_driver(resources.get().catalogue):
+            dispatcher.utter_message(response=say.COMMENT_THANKS)
             return [SlotSet("extra_comment", msg.text)]
-        dispatcher.utter_message(response="utter_anything_else")
+        dispatcher.utter_message(response=say.ANYTHING_ELSE)
         return []

@@ -14,6 +14,7 @@ from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
 from actions import message, resources
+from actions import responses as say
 from nps import drivers, flow, known_issues
 from nps.groups import PROMOTER, nps_group
 from nps.score import parse_score
@@ -26,9 +27,13 @@ YES_NO_CONFIDENCE = 0.6
 
 
 def _has_substance(text: str, msg: message.Message) -> bool:
-    catalogue = resources.get().catalogue
-    has_driver = any(e.get("entity") in catalogue for e in msg.entities)
-    return bool(text) and (has_driver or len(text.split()) >= REASON_MIN_WORDS)
+    """Is this part of the message a reason? It names a driver, or says enough."""
+    if not text:
+        return False
+    return (
+        msg.names_a_driver(resources.get().catalogue)
+        or message.word_count(text) >= REASON_MIN_WORDS
+    )
 
 
 def _yes_no(msg: message.Message) -> bool | None:
@@ -36,6 +41,29 @@ def _yes_no(msg: message.Message) -> bool | None:
     if answer is None and msg.confidence >= YES_NO_CONFIDENCE:
         answer = {"affirm": True, "deny": False}.get(msg.intent or "")
     return answer
+
+
+def _skip(tracker: Tracker, slot: str) -> dict[str, Any]:
+    """Leave a question unanswered: the form will not ask it again."""
+    skipped = list(tracker.get_slot("skipped_slots") or []) + [slot]
+    return {slot: None, "skipped_slots": skipped, "clarify_count": 0}
+
+
+def _clarify(
+    dispatcher: CollectingDispatcher,
+    tracker: Tracker,
+    slot: str,
+    ask_again: str,
+    move_on: str | None = None,
+) -> dict[str, Any]:
+    """An unclear answer: ask again, or after too many tries move on."""
+    count = int(tracker.get_slot("clarify_count") or 0) + 1
+    if count >= resources.get().settings.max_clarifications:
+        if move_on:
+            dispatcher.utter_message(response=move_on)
+        return _skip(tracker, slot)
+    dispatcher.utter_message(response=ask_again)
+    return {slot: None, "clarify_count": count}
 
 
 class ValidateSurveyForm(FormValidationAction):
@@ -73,29 +101,6 @@ class ValidateSurveyForm(FormValidationAction):
         polarity = drivers.POSITIVE if group == PROMOTER else drivers.NEGATIVE
         return {"reason": text, **self._classify(text, msg, tracker, polarity)}
 
-    @staticmethod
-    def _clarify(
-        dispatcher: CollectingDispatcher,
-        tracker: Tracker,
-        slot: str,
-        ask_again: str,
-        move_on: str | None = None,
-    ) -> dict[str, Any]:
-        """An unclear answer: ask again, or after too many tries move on."""
-        count = int(tracker.get_slot("clarify_count") or 0) + 1
-        if count >= resources.get().settings.max_clarifications:
-            if move_on:
-                dispatcher.utter_message(response=move_on)
-            skipped = list(tracker.get_slot("skipped_slots") or []) + [slot]
-            return {slot: None, "clarify_count": 0, "skipped_slots": skipped}
-        dispatcher.utter_message(response=ask_again)
-        return {slot: None, "clarify_count": count}
-
-    @staticmethod
-    def _skip(tracker: Tracker, slot: str) -> dict[str, Any]:
-        skipped = list(tracker.get_slot("skipped_slots") or []) + [slot]
-        return {slot: None, "skipped_slots": skipped, "clarify_count": 0}
-
     # --- one method per question -------------------------------------------
 
     def validate_nps_score(
@@ -113,10 +118,7 @@ class ValidateSurveyForm(FormValidationAction):
             return result
 
         result: dict[str, Any] = {}
-        ask_again = {
-            "out_of_range": "utter_score_out_of_range",
-            "ambiguous": "utter_score_ambiguous",
-        }.get(parsed.status, "utter_score_unclear")
+        ask_again = say.SCORE_ASK_AGAIN.get(parsed.status, say.SCORE_UNCLEAR)
         # A reason without a score is kept, not lost.
         if (
             parsed.status == "none"
@@ -124,10 +126,8 @@ class ValidateSurveyForm(FormValidationAction):
             and _has_substance(msg.text, msg)
         ):
             result.update(self._reason(msg.text, msg, tracker, None))
-            ask_again = "utter_score_unclear_reason_kept"
-        result.update(
-            self._clarify(dispatcher, tracker, "nps_score", ask_again, "utter_score_skipped")
-        )
+            ask_again = say.SCORE_UNCLEAR_REASON_KEPT
+        result.update(_clarify(dispatcher, tracker, "nps_score", ask_again, say.SCORE_SKIPPED))
         return result
 
     def validate_reason(
@@ -136,7 +136,7 @@ class ValidateSurveyForm(FormValidationAction):
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
             # No reason given: asking "why?" about nothing would only annoy.
-            return {**self._skip(tracker, "reason"), "whys_done": True}
+            return {**_skip(tracker, "reason"), "whys_done": True}
         return self._reason(msg.text, msg, tracker, tracker.get_slot("nps_group"))
 
     def validate_why_answer(
@@ -158,9 +158,9 @@ class ValidateSurveyForm(FormValidationAction):
     ) -> dict[str, Any]:
         answer = _yes_no(message.latest(tracker))
         if answer is None:
-            return self._clarify(dispatcher, tracker, "issue_resolved", "utter_clarify_yes_no")
+            return _clarify(dispatcher, tracker, "issue_resolved", say.CLARIFY_YES_NO)
         if answer is False:
-            dispatcher.utter_message(response="utter_issue_not_resolved")
+            dispatcher.utter_message(response=say.ISSUE_NOT_RESOLVED)
         return {"issue_resolved": answer, "clarify_count": 0}
 
     def validate_nps_score_after(
@@ -171,13 +171,13 @@ class ValidateSurveyForm(FormValidationAction):
         if parsed.status == "ok":
             return {"nps_score_after": parsed.score, "clarify_count": 0}
         if parse_yes_no(msg.text) is False or msg.is_nothing_to_add:
-            return self._skip(tracker, "nps_score_after")  # keeps the first score
-        return self._clarify(dispatcher, tracker, "nps_score_after", "utter_score_unclear")
+            return _skip(tracker, "nps_score_after")  # keeps the first score
+        return _clarify(dispatcher, tracker, "nps_score_after", say.SCORE_UNCLEAR)
 
     def _open_answer(self, slot: str, polarity: str, tracker: Tracker) -> dict[str, Any]:
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
-            return self._skip(tracker, slot)
+            return _skip(tracker, slot)
         return {slot: msg.text, **self._classify(msg.text, msg, tracker, polarity)}
 
     def validate_improvement(
@@ -196,7 +196,7 @@ class ValidateSurveyForm(FormValidationAction):
     ) -> dict[str, Any]:
         answer = _yes_no(message.latest(tracker))
         if answer is None:
-            return self._clarify(dispatcher, tracker, "contact_consent", "utter_clarify_yes_no")
+            return _clarify(dispatcher, tracker, "contact_consent", say.CLARIFY_YES_NO)
         return {"contact_consent": answer, "clarify_count": 0}
 
 
@@ -207,8 +207,8 @@ class ActionAskReason(Action):
         return "action_ask_reason"
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        group = tracker.get_slot("nps_group") or "neutral"
-        dispatcher.utter_message(response=f"utter_ask_reason_{group}")
+        group = tracker.get_slot("nps_group")
+        dispatcher.utter_message(response=say.ASK_REASON.get(group, say.ASK_REASON_NO_SCORE))
         return []
 
 
@@ -236,8 +236,8 @@ class ActionAskIssueResolved(Action):
         issue_id = tracker.get_slot("known_issue")
         issue = next((i for i in resources.get().known_issues if i.id == issue_id), None)
         if issue is not None:
-            dispatcher.utter_message(response="utter_fix_intro")
+            dispatcher.utter_message(response=say.FIX_INTRO)
             fix = f"{issue.fix}\n{issue.link}" if issue.link else issue.fix
             dispatcher.utter_message(text=fix)
-        dispatcher.utter_message(response="utter_ask_issue_resolved")
+        dispatcher.utter_message(response=say.ASK_ISSUE_RESOLVED)
         return []

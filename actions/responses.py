@@ -1,0 +1,68 @@
+"""The names of the responses the custom actions say.
+
+The words are the trainers' (domain/responses.yml); the actions refer to a
+response only through a name defined here, so the tests can check these
+names against the domain without reading the actions' source. A choice
+that depends on a value is a mapping from that value to a name, with the
+name to use when the value is missing.
+"""
+
+from __future__ import annotations
+
+from nps.groups import DETRACTOR, PASSIVE, PROMOTER
+
+# --- starting, leaving, the fallback -----------------------------------------
+INTRO = "utter_intro"
+RESURVEY_COOLDOWN = "utter_resurvey_cooldown"
+GOODBYE_STOP = "utter_goodbye_stop"
+GOODBYE = "utter_goodbye"
+DEFAULT = "utter_default"
+COMMENT_THANKS = "utter_comment_thanks"
+ANYTHING_ELSE = "utter_anything_else"
+RESTARTING = "utter_restarting"
+
+# --- the score ------------------------------------------------------------------
+# An answer the score parser could not use, by its status; anything else
+# (no number at all) is "unclear".
+SCORE_ASK_AGAIN = {
+    "out_of_range": "utter_score_out_of_range",
+    "ambiguous": "utter_score_ambiguous",
+}
+SCORE_UNCLEAR = "utter_score_unclear"
+SCORE_UNCLEAR_REASON_KEPT = "utter_score_unclear_reason_kept"
+SCORE_SKIPPED = "utter_score_skipped"
+
+# --- the reason, the fix, yes/no -------------------------------------------------
+# The reason question by NPS group: praise, doubt or complaint.
+ASK_REASON = {
+    PROMOTER: "utter_ask_reason_promoter",
+    PASSIVE: "utter_ask_reason_passive",
+    DETRACTOR: "utter_ask_reason_detractor",
+}
+ASK_REASON_NO_SCORE = "utter_ask_reason_neutral"
+FIX_INTRO = "utter_fix_intro"
+ASK_ISSUE_RESOLVED = "utter_ask_issue_resolved"
+ISSUE_NOT_RESOLVED = "utter_issue_not_resolved"
+CLARIFY_YES_NO = "utter_clarify_yes_no"
+
+# --- the goodbye ------------------------------------------------------------------
+# The thanks by NPS group; a detractor who agreed to be contacted is told so.
+THANKS = {
+    PROMOTER: "utter_thanks_promoter",
+    PASSIVE: "utter_thanks_passive",
+    DETRACTOR: "utter_thanks_detractor",
+}
+THANKS_NO_SCORE = "utter_thanks_neutral"
+THANKS_DETRACTOR_CONTACT = "utter_thanks_detractor_contact"
+RECOMMEND = "utter_recommend"  # takes {review_url}
+TIP = "utter_tip"  # takes {tip}
+
+
+def all_names() -> set[str]:
+    """Every response name defined above, mappings included."""
+    names: set[str] = set()
+    for key, value in globals().items():
+        if not key.isupper():
+            continue
+        names.update(value.values() if isinstance(value, dict) else [value])
+    return names
