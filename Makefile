@@ -65,7 +65,7 @@ $(BOT_STAMP): $(BOT_REQUIREMENTS) requirements/bot.lock pyproject.toml
 	$(BOT_PY) -m pip install --quiet --upgrade "pip<25"
 	$(BOT_PY) -m pip install --quiet $(addprefix -r ,$(BOT_REQUIREMENTS)) \
 		-c requirements/bot.lock
-	$(BOT_PY) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(BOT_PY) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # Refresh both lock files after a deliberate upgrade of a requirements file.

@@ -21,7 +21,7 @@ $(ANALYTICS_STAMP): requirements/analytics.txt requirements/analytics-test.txt \
 	$(PY_ANALYTICS) -m pip install --quiet --upgrade "pip<25"
 	$(PY_ANALYTICS) -m pip install --quiet -r requirements/analytics.txt \
 		-r requirements/analytics-test.txt -c requirements/analytics.lock
-	$(PY_ANALYTICS) -m pip install --quiet --no-deps --no-build-isolation -e .
+	$(PY_ANALYTICS) -m pip install --quiet --no-deps -e .
 	touch $@
 
 # var/ is made inline: the top Makefile has its own `var` target.
