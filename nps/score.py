@@ -6,11 +6,12 @@
 Standard library only: this module is shared by the bot and the analytics
 environment (see docs/architecture.md).
 
-How it works
-------------
-1. **Fold** the text: lowercase, strip diacritics (``ł`` -> ``l``), map
-   emoji digits (``🔟``, ``8️⃣``) and dashes.  Every folded character remembers
-   where it came from, so the remainder is cut from the *original* text.
+How it works (the word tables are in ``nps/score_words.py``)
+------------------------------------------------------------
+1. **Fold** the text with ``nps.text.fold_char``: lowercase, strip
+   diacritics (``ł`` -> ``l``), map emoji digits (``🔟``, ``8️⃣``) and
+   dashes.  Every folded character remembers where it came from, so the
+   remainder is cut from the *original* text.
 2. **Tokenise** the folded text into numbers, words and punctuation.
 3. **Find candidates**: digits, number words (``osiem``), grade nouns
    (``ósemka``), slang (``dycha``; ``max``/``full`` only when clearly a
@@ -51,8 +52,35 @@ Decisions on hard cases (documented here and in the tests):
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass
+
+from nps.score_words import (
+    ALT_PUNCT,
+    ALT_WORDS,
+    BLOCKERS_BEFORE,
+    CUE_WORDS,
+    CUES_BEFORE_SCORE,
+    DENOMINATOR_LINKS,
+    DENOMINATORS,
+    FILLER_PHRASES,
+    GRADE_SUFFIXES,
+    GRADE_WORDS,
+    JOINERS_AFTER_SCORE,
+    JOINING_PHRASES,
+    NUMBER_WORDS,
+    POINT_WORDS,
+    SLANG_FOLLOWERS,
+    SLANG_TEN,
+    SOFT_WORDS,
+    START_FILLERS,
+    TRAILING_FILLERS,
+    UNIT_ADJECTIVES,
+    UNIT_PREFIXES,
+    UNIT_SYMBOLS,
+    UNIT_WORDS,
+    WORD_NUMBER_FOLLOWERS,
+)
+from nps.text import fold_char, squeeze
 
 OK = "ok"
 OUT_OF_RANGE = "out_of_range"
@@ -69,645 +97,6 @@ class ScoreParse:
     remainder: str  # text left after removing the score expression
 
 
-# ---------------------------------------------------------------------------
-# Vocabulary (all entries in folded form: lowercase, no diacritics)
-# ---------------------------------------------------------------------------
-
-# Cardinal number words, nominative (what people type as an answer).
-NUMBER_WORDS: dict[str, int] = {
-    "zero": 0,
-    "jeden": 1,
-    "jedna": 1,
-    "jedno": 1,
-    "dwa": 2,
-    "dwie": 2,
-    "trzy": 3,
-    "cztery": 4,
-    "piec": 5,
-    "szesc": 6,
-    "siedem": 7,
-    "osiem": 8,
-    "dziewiec": 9,
-    "dziesiec": 10,
-    # outside the scale: recognised so they give "out_of_range"
-    "jedenascie": 11,
-    "dwanascie": 12,
-    "trzynascie": 13,
-    "czternascie": 14,
-    "pietnascie": 15,
-    "szesnascie": 16,
-    "siedemnascie": 17,
-    "osiemnascie": 18,
-    "dziewietnascie": 19,
-    "dwadziescia": 20,
-    "sto": 100,
-}
-
-
-def _inflect(stems: dict[str, int], endings: tuple[str, ...]) -> dict[str, int]:
-    """Expand noun stems with case endings: {'osemk': 8} -> osemka, osemke..."""
-    return {stem + ending: value for stem, value in stems.items() for ending in endings}
-
-
-# Grade nouns ("ósemka", "dałbym ósemkę") are always meant as a score.
-GRADE_WORDS: dict[str, int] = _inflect(
-    {
-        "zerowk": 0,
-        "jedynk": 1,
-        "dwojk": 2,
-        "trojk": 3,
-        "czwork": 4,
-        "piatk": 5,
-        "szostk": 6,
-        "siodemk": 7,
-        "osemk": 8,
-        "dziewiatk": 9,
-        "dziesiatk": 10,
-        "osemeczk": 8,
-        "dziewiateczk": 9,
-        "dziesiateczk": 10,
-        "dyszk": 10,
-        "dyszeczk": 10,
-    },
-    ("a", "e", "i", "o", "ami"),
-)
-GRADE_WORDS.update(_inflect({"dych": 10}, ("a", "e", "y", "o")))
-
-# Slang for the top of the scale: a score only in a clear context.
-SLANG_TEN = {
-    "max",
-    "maks",
-    "maxa",
-    "maksa",
-    "maximum",
-    "maksimum",
-    "maksymalnie",
-    "maxymalnie",
-    "full",
-    "fula",
-    "fulla",
-}
-
-# Denominators: "8/10", "8 na 10", "osiem z dziesięciu".
-DENOMINATORS = {"10", "dziesiec", "dziesieciu"}
-DENOMINATOR_LINKS = {"/", "na", "z"}
-
-# "8 pkt", "8 punktów"
-POINT_WORDS = {"pkt", "punkt", "punkty", "punktow", "punktach", "pkty"}
-
-# Suffixes glued to digits that make a grade noun: "8ka", "10tka".
-GRADE_SUFFIXES = {"ka", "ke", "ki", "tka", "tke", "tki", "ak"}
-
-# Words right before a number that mark it as the score ("dałbym 7").
-CUE_WORDS = {
-    "dalbym",
-    "dalabym",
-    "dal",
-    "dala",
-    "dalem",
-    "dalam",
-    "dam",
-    "daje",
-    "dajemy",
-    "dac",
-    "dajesz",
-    "ocena",
-    "ocene",
-    "oceny",
-    "oceniam",
-    "oceniamy",
-    "ocenie",
-    "ocenilbym",
-    "ocenilabym",
-    "ocenilem",
-    "ocenilam",
-    "ocenil",
-    "ocenila",
-    "stawiam",
-    "postawie",
-    "postawilbym",
-    "postawilabym",
-    "wystawiam",
-    "wystawie",
-    "wystawilbym",
-    "wystawilabym",
-    "wynik",
-    "nps",
-    "punktacja",
-    "score",
-    "na",
-    "mocne",
-    "mocna",
-    "solidne",
-    "solidna",
-    "slabe",
-    "slaba",
-    "okragle",
-    "rowne",
-    "pelne",
-    "mnie",
-    "dostajecie",
-    "macie",
-    "zaslugujecie",
-    "zasluguje",
-    "zaslugujesz",
-    "odpowiedz",
-}
-
-# Words that may sit between a cue and the number ("dałbym tak z 8").
-SOFT_WORDS = {
-    "to",
-    "tak",
-    "z",
-    "ze",
-    "jakies",
-    "gdzies",
-    "okolo",
-    "chyba",
-    "pewnie",
-    "raczej",
-    "spokojnie",
-    "tylko",
-    "nawet",
-    "no",
-    "takie",
-    "takiego",
-    "jakos",
-    "cos",
-    "moze",
-    "sobie",
-    "wam",
-    "im",
-    "bym",
-    "ja",
-    "mniej",
-    "wiecej",
-    "tu",
-    "tutaj",
-    "teraz",
-    "dzis",
-    "szczerze",
-    "ode",
-    "u",
-    "dla",
-    "zdecydowanie",
-    "moja",
-    "bez",
-    "wahania",
-    "wasz",
-    "waszej",
-    "firmie",
-    "firmy",
-    "sklepowi",
-    "sklepu",
-    "az",
-}
-
-# Words that may precede a number at the start of a message without making
-# it "mid-sentence" ("no myślę że 8", "hmm, 7").
-START_FILLERS = (
-    CUE_WORDS
-    | SOFT_WORDS
-    | {
-        "hmm",
-        "hm",
-        "h",
-        "m",
-        "e",
-        "y",
-        "eh",
-        "noo",
-        "ok",
-        "okej",
-        "okey",
-        "spoko",
-        "dobra",
-        "dobrze",
-        "oczywiscie",
-        "mysle",
-        "sadze",
-        "uwazam",
-        "wydaje",
-        "mi",
-        "sie",
-        "wiec",
-        "ogolnie",
-        "generalnie",
-        "w",
-        "skali",
-        "skala",
-        "mowiac",
-        "powiedzmy",
-        "niech",
-        "bedzie",
-        "a",
-        "i",
-        "mhm",
-        "oceniajac",
-        "calosciowo",
-        "calosc",
-        "ogolem",
-        "jesli",
-        "chodzi",
-        "o",
-    }
-)
-
-# A number right after one of these is an id, a time, a size, not a score.
-BLOCKERS_BEFORE = {
-    "nr",
-    "numer",
-    "numerem",
-    "rozmiar",
-    "rozm",
-    "o",
-    "godz",
-    "godzina",
-    "godzinie",
-    "kod",
-    "pin",
-    "tel",
-    "telefon",
-    "zamowienie",
-    "zamowienia",
-    "zamowieniu",
-    "paragon",
-    "faktura",
-    "linia",
-    "linii",
-    "autobus",
-    "tramwaj",
-    "kasa",
-    "kasy",
-    "kasie",
-    "stanowisko",
-    "bramka",
-    "#",
-    "+",
-    "wersja",
-    "iphone",
-    "model",
-    "pietro",
-    "pietrze",
-    "alejka",
-    "regal",
-}
-
-# Unit words after a number make it a quantity.  Exact words ...
-UNIT_WORDS = {
-    "x",
-    "h",
-    "m",
-    "g",
-    "l",
-    "km",
-    "kg",
-    "cm",
-    "mm",
-    "ml",
-    "min",
-    "sek",
-    "razy",
-    "zl",
-    "zlote",
-    "zlotych",
-    "zloty",
-    "zlotowki",
-    "pln",
-    "gr",
-    "groszy",
-    "eur",
-    "euro",
-    "usd",
-    "dolarow",
-    "tys",
-    "procent",
-    "proc",
-    "pary",
-    "par",
-    "lat",
-    "lata",
-    "latach",
-    "rok",
-    "roku",
-    "doby",
-    "dob",
-    "dobe",
-    "dni",
-    "dnia",
-    "dniach",
-    "dzien",
-    "dniu",
-    "noc",
-    "nocy",
-    "mln",
-    "gb",
-}
-# ... and word prefixes (folded).
-UNIT_PREFIXES = (
-    "tydz",
-    "tygod",
-    "godzin",
-    "minut",
-    "sekund",
-    "miesi",
-    "mies",
-    "kwadrans",
-    "weekend",
-    "paczk",
-    "przesyl",
-    "zamowien",
-    "produkt",
-    "rzecz",
-    "osob",
-    "ludzi",
-    "dzieci",
-    "gwiazd",
-    "telefon",
-    "mail",
-    "wiadomos",
-    "reklamacj",
-    "zwrot",
-    "kurier",
-    "pracownik",
-    "klient",
-    "pozycj",
-    "artykul",
-    "sztuk",
-    "szt",
-    "kas",
-    "sklep",
-    "metr",
-    "kilo",
-    "litr",
-    "dolar",
-    "zlot",
-    "tysi",
-    "miliard",
-    "milion",
-    "procent",
-    "kilometr",
-    "dzwonk",
-    "rozmow",
-    "prob",
-    "lat",
-    "raty",
-    "rat",
-    "faktur",
-    "paragon",
-    "butel",
-    "opakow",
-    "kartek",
-    "karton",
-    "pudel",
-    "pudl",
-    "towar",
-    "zestaw",
-    "kolor",
-    "rozmiar",
-    "numer",
-    "przystank",
-    "pieter",
-    "pietr",
-    "kolejk",
-    "stopni",
-)
-# Symbols after a number that make it a quantity.
-UNIT_SYMBOLS = {"%", "€", "$", "°", "£"}
-# Adjectives that may sit between a number and its unit ("3 pełne dni").
-UNIT_ADJECTIVES = {
-    "pelne",
-    "pelnych",
-    "dlugie",
-    "dlugich",
-    "cale",
-    "calych",
-    "robocze",
-    "roboczych",
-    "kolejne",
-    "kolejnych",
-    "nastepne",
-    "ostatnie",
-    "ostatnich",
-    "rozne",
-    "roznych",
-    "dodatkowe",
-    "inne",
-    "innych",
-}
-
-# Words that may follow a number WORD without making it a counted quantity.
-# ("osiem bo szybko" is a score; "jedna paczka" / "zero problemów" are not.)
-WORD_NUMBER_FOLLOWERS = {
-    "bo",
-    "poniewaz",
-    "gdyz",
-    "bowiem",
-    "ale",
-    "i",
-    "a",
-    "no",
-    "na",
-    "z",
-    "tak",
-    "nie",
-    "albo",
-    "lub",
-    "czy",
-    "moze",
-    "do",
-    "dla",
-    "za",
-    "od",
-    "to",
-    "jak",
-    "raczej",
-    "chyba",
-    "jednak",
-    "mimo",
-    "choc",
-    "chociaz",
-    "ze",
-    "bez",
-    "w",
-    "polecam",
-    "oczywiscie",
-    "zdecydowanie",
-    "pewnie",
-    "spokojnie",
-    "dziekuje",
-    "dzieki",
-    "jest",
-    "bylo",
-    "bedzie",
-    "ode",
-    "u",
-    "wiec",
-    "punkt",
-    "punkty",
-    "punktow",
-    "pkt",
-    "oraz",
-    "ewentualnie",
-    "sorry",
-    "przepraszam",
-    "serio",
-    "naprawde",
-    "mysle",
-    "sadze",
-}
-
-# Words/punctuation that may join two numbers into alternatives ("7 albo 8").
-ALT_WORDS = {
-    "albo",
-    "lub",
-    "czy",
-    "moze",
-    "ewentualnie",
-    "ew",
-    "badz",
-    "wlasciwie",
-    "raczej",
-    "nawet",
-    "or",
-    "a",
-    "i",
-    "do",
-    "jednak",
-    "w",
-    "sumie",
-    "zreszta",
-    "nie",
-    "tez",
-    "no",
-    "max",
-    "maks",
-    "ostatecznie",
-}
-ALT_PUNCT = {",", "-", "/", ".", "?", "!", "(", ")", ";", "…"}
-
-# Remainder trimming.  After a score: joining words ("3, bo ...").
-JOINERS_AFTER_SCORE = {
-    "bo",
-    "poniewaz",
-    "gdyz",
-    "bowiem",
-    "ze",
-    "ale",
-    "a",
-    "i",
-    "no",
-    "to",
-    "wiec",
-    "dlatego",
-    "oraz",
-    "albo",
-    "lub",
-    "czy",
-    "jednak",
-    "pkt",
-    "punkt",
-    "punkty",
-    "punktow",
-    "tak",
-    "moze",
-    "nawet",
-    "wlasciwie",
-    "raczej",
-    "ewentualnie",
-}
-# Before a score: cues and fillers ("no myślę że tak z 8", "ocena: 6").
-CUES_BEFORE_SCORE = START_FILLERS | {
-    "ale",
-    "minus",
-    "od",
-    "do",
-    "miedzy",
-    "pomiedzy",
-    "dlatego",
-    "zatem",
-    "stad",
-    "totez",
-    "jak",
-    "sumie",
-    "koncowa",
-    "ogolna",
-    "laczna",
-}
-# A run after the score made only of these carries nothing ("dychę daję",
-# "8 bym dał", "10 i tyle").
-TRAILING_FILLERS = (
-    CUES_BEFORE_SCORE
-    | JOINERS_AFTER_SCORE
-    | {
-        "bym",
-        "dal",
-        "dala",
-        "dalem",
-        "dalam",
-        "was",
-        "wam",
-        "tyle",
-        "wszystko",
-        "ode",
-        "mnie",
-        "dla",
-        "ocena",
-        "moja",
-        "powiedzial",
-        "powiedziala",
-        "powiedzialbym",
-        "powiedzialabym",
-        "jasne",
-        "wiadomo",
-        "haha",
-        "hahaha",
-        "hehe",
-        "heh",
-        "xd",
-        "lol",
-    }
-)
-# Phrases that on their own carry nothing ("nie wiem, może 7" -> "").
-FILLER_PHRASES = (
-    ("sam", "nie", "wiem"),
-    ("sama", "nie", "wiem"),
-    ("nie", "wiem"),
-    ("trudno", "powiedziec"),
-    ("ciezko", "powiedziec"),
-    ("nie", "jestem", "pewien"),
-    ("nie", "jestem", "pewna"),
-    ("wydaje", "mi", "sie"),
-    ("moim", "zdaniem"),
-    ("jesli", "chodzi", "o"),
-    ("w", "skali"),
-)
-# Joining phrases after a score, dropped wherever they stand:
-# "8 ze względu na ceny" -> "ceny".
-JOINING_PHRASES = (
-    ("ze", "wzgledu", "na"),
-    ("z", "uwagi", "na"),
-    ("z", "powodu"),
-    ("dlatego", "ze"),
-)
-
-_FOLD_SPECIAL = {
-    "ł": "l",
-    "Ł": "l",
-    "🔟": " 10 ",  # spaced, so "🔟🔟" is 10 twice, not 1010
-    "½": ",5",
-    "\ufe0f": "",
-    "\u20e3": "",
-    "\u200d": "",
-    "\u200b": "",
-    "–": "-",
-    "—": "-",
-    "−": "-",
-    "‐": "-",
-    "‑": "-",
-    "\u00a0": " ",
-}
-
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+|[^\w\s]")
 
 
@@ -723,21 +112,13 @@ class _Folded:
     ends: tuple[int, ...]  # original index just after each folded char
 
 
-def _fold_char(ch: str) -> str:
-    """Lowercase one character and strip its diacritics ('Ę' -> 'e')."""
-    if ch in _FOLD_SPECIAL:
-        return _FOLD_SPECIAL[ch]
-    decomposed = unicodedata.normalize("NFKD", ch.lower())
-    return "".join(c for c in decomposed if not unicodedata.combining(c))
-
-
 def _fold(text: str) -> _Folded:
     """Fold the whole text, keeping a map back to the original positions."""
     chars: list[str] = []
     starts: list[int] = []
     ends: list[int] = []
     for i, ch in enumerate(text):
-        out = _fold_char(ch)
+        out = fold_char(ch)
         if not out:
             # A dropped mark (combining accent, emoji variation selector)
             # belongs to the previous character.
@@ -766,11 +147,6 @@ def _tokenise(folded: str) -> list[_Token]:
         kind = "num" if t[0].isdigit() else "word" if t[0].isalpha() else "punct"
         tokens.append(_Token(t, kind, m.start(), m.end()))
     return tokens
-
-
-def _squeeze(word: str) -> str:
-    """Collapse repeated letters: 'hmmm' -> 'hm', 'maxxx' -> 'max'."""
-    return re.sub(r"(.)\1+", r"\1", word)
 
 
 # ---------------------------------------------------------------------------
@@ -891,7 +267,7 @@ class _Parser:
                 return None
             cand = _Candidate(i, i + 1, GRADE_WORDS[t.text], "grade", strong=True)
             return self.read_tail(cand)
-        if _squeeze(t.text) in SLANG_TEN or t.text in SLANG_TEN:
+        if squeeze(t.text) in SLANG_TEN or t.text in SLANG_TEN:
             return self.read_slang(i)
         return None
 
@@ -958,18 +334,7 @@ class _Parser:
             nxt is None
             or nxt.kind == "punct"
             or nxt.text in JOINERS_AFTER_SCORE
-            or nxt.text
-            in {
-                "polecam",
-                "oczywiscie",
-                "zdecydowanie",
-                "jak",
-                "bez",
-                "jasne",
-                "pewnie",
-                "wiadomo",
-                "jasna",
-            }
+            or nxt.text in SLANG_FOLLOWERS
         )
         if opens and ends and not self.is_number_at(i + 1):
             cand.strong = True
@@ -1026,7 +391,7 @@ class _Parser:
             if (
                 t.kind == "word"
                 and t.text not in START_FILLERS
-                and _squeeze(t.text) not in START_FILLERS
+                and squeeze(t.text) not in START_FILLERS
             ):
                 return i
         return len(self.tokens)
@@ -1140,7 +505,9 @@ def _decide(values: set[float]) -> tuple[str, int | None]:
 # ---------------------------------------------------------------------------
 
 
-def _strip_edge(words: list[str], lo: int, hi: int, vocab: set[str], left: bool) -> tuple[int, int]:
+def _strip_edge(
+    words: list[str], lo: int, hi: int, vocab: frozenset[str], left: bool
+) -> tuple[int, int]:
     """Drop filler words and punctuation from one edge of words[lo:hi]."""
     while lo < hi:
         for phrase in FILLER_PHRASES + JOINING_PHRASES:
@@ -1156,7 +523,7 @@ def _strip_edge(words: list[str], lo: int, hi: int, vocab: set[str], left: bool)
                 break
         else:
             w = words[lo] if left else words[hi - 1]
-            if not (w in vocab or _squeeze(w) in vocab or not w[0].isalnum()):
+            if not (w in vocab or squeeze(w) in vocab or not w[0].isalnum()):
                 return lo, hi
             lo, hi = (lo + 1, hi) if left else (lo, hi - 1)
     return lo, hi
@@ -1179,7 +546,9 @@ def _remainder(parser: _Parser, removed: list[tuple[int, int]]) -> str:
     words = [t.text for t in tokens]
     pieces = []
     for lo, hi, after_score, before_score in runs:
-        lo, hi = _strip_edge(words, lo, hi, JOINERS_AFTER_SCORE if after_score else set(), True)
+        lo, hi = _strip_edge(
+            words, lo, hi, JOINERS_AFTER_SCORE if after_score else frozenset(), True
+        )
         if before_score:
             lo, hi = _strip_edge(words, lo, hi, CUES_BEFORE_SCORE, False)
         if after_score and before_score:

@@ -2,7 +2,13 @@
 
 Customers type Polish with and without diacritics ("dostawa byla szybka"),
 so every comparison is made on a folded form: lower case, diacritics removed,
-whitespace collapsed. The original text is always kept for storage.
+typographic dashes and invisible characters normalised. The original text is
+always kept for storage.
+
+``fold_char`` is the one per-character rule. ``fold`` applies it to a whole
+text; the score parser applies it character by character because it needs a
+map from each folded character back to the original (its remainder is cut
+from what the customer typed).
 """
 
 from __future__ import annotations
@@ -10,17 +16,49 @@ from __future__ import annotations
 import re
 import unicodedata
 
-# "ł" has no Unicode decomposition, so NFKD alone would keep it.
-_EXTRA_FOLDS = str.maketrans({"ł": "l", "Ł": "l"})
+_SPECIAL = {
+    # "ł" has no Unicode decomposition, so NFKD alone would keep it.
+    "ł": "l",
+    "Ł": "l",
+    "🔟": " 10 ",  # spaced, so "🔟🔟" is 10 twice, not 1010
+    "½": ",5",
+    # Emoji joiners and selectors: "8️⃣" is "8" + U+FE0F + U+20E3.
+    "\ufe0f": "",
+    "\u20e3": "",
+    "\u200d": "",
+    "\u200b": "",
+    # Phones and word processors turn "-" into one of these.
+    "–": "-",
+    "—": "-",
+    "−": "-",
+    "‐": "-",
+    "‑": "-",
+    "\u00a0": " ",
+}
 _WORD = re.compile(r"[a-z0-9]+")
+_REPEATS = re.compile(r"(.)\1+")
+
+
+def fold_char(ch: str) -> str:
+    """One character lower-cased, without diacritics ('Ę' -> 'e').
+
+    May return "" (a dropped mark) or several characters ("🔟" -> " 10 ").
+    """
+    special = _SPECIAL.get(ch)
+    if special is not None:
+        return special
+    decomposed = unicodedata.normalize("NFKD", ch.lower())
+    return "".join(c for c in decomposed if not unicodedata.combining(c))
 
 
 def fold(text: str) -> str:
-    """Lower-case, strip diacritics and collapse whitespace."""
-    text = (text or "").translate(_EXTRA_FOLDS).lower()
-    decomposed = unicodedata.normalize("NFKD", text)
-    stripped = "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-    return " ".join(stripped.split())
+    """Every character folded, whitespace collapsed."""
+    return " ".join("".join(fold_char(ch) for ch in text or "").split())
+
+
+def squeeze(word: str) -> str:
+    """Collapse repeated characters: 'taaak' -> 'tak', 'maxxx' -> 'max'."""
+    return _REPEATS.sub(r"\1", word)
 
 
 def words(text: str) -> list[str]:

@@ -26,7 +26,8 @@ is False.
 from __future__ import annotations
 
 import re
-import unicodedata
+
+from nps.text import fold, squeeze
 
 _YES, _NO = "__yes__", "__no__"
 
@@ -199,12 +200,10 @@ _EMOJI = {
 }
 
 
-def _fold(text: str) -> str:
-    """Lowercase, strip diacritics, map yes/no emoji to words."""
+def _emoji_as_words(text: str) -> str:
+    """ "👍" -> "tak", "👎" -> "nie": read like the words they stand for."""
     for emoji, word in _EMOJI.items():
         text = text.replace(emoji, word)
-    text = text.lower().replace("ł", "l")
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
     return text
 
 
@@ -219,7 +218,7 @@ def _words(text: str) -> list[str]:
         if not tok[0].isalpha() or tok == "ale":
             out.append(_BOUNDARY)
         else:
-            out.append(re.sub(r"(.)\1+", r"\1", tok))
+            out.append(squeeze(tok))
     return out
 
 
@@ -275,7 +274,7 @@ def _signals(words: list[str]) -> tuple[bool, bool]:
 
 def parse_yes_no(text: str) -> bool | None:
     """True for yes, False for no, None when unclear or mixed."""
-    words = _replace_phrases(_words(_fold(text or "")))
+    words = _replace_phrases(_words(fold(_emoji_as_words(text or ""))))
     yes, no = _signals(words)
     if yes == no:
         return None  # neither, or both ("tak i nie")

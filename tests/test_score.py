@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import pytest
 
+from nps import score_words
 from nps.score import parse_score
+from nps.text import fold
 
 OK, OUT, AMB, NONE = "ok", "out_of_range", "ambiguous", "none"
 
@@ -162,6 +164,7 @@ def test_score_only_when_ok():
 
 
 def test_hostile_input_does_not_crash():
+    """Smoke test: odd or huge input returns a ScoreParse instead of raising."""
     for text in [
         "<script>alert(1)</script> 9",
         "\x00\x07 7",
@@ -178,3 +181,20 @@ def test_hostile_input_does_not_crash():
 def test_remainder_keeps_the_original_spelling():
     # Matching ignores case and diacritics; the remainder is cut from the original.
     assert parse_score("DAŁBYM 9, ŚWIETNA OBSŁUGA").remainder == "ŚWIETNA OBSŁUGA"
+
+
+def _vocabulary() -> dict[str, object]:
+    return {name: table for name, table in vars(score_words).items() if name.isupper()}
+
+
+@pytest.mark.parametrize("name", sorted(_vocabulary()))
+def test_vocabulary_is_written_folded(name):
+    # The parser compares folded tokens: an entry with a diacritic or an
+    # upper-case letter ("ósemka", "Max") would never match anything.
+    entries = [" ".join(e) if isinstance(e, tuple) else e for e in _vocabulary()[name]]
+    assert [e for e in entries if fold(e) != e] == []
+
+
+def test_a_word_listed_twice_in_one_table_is_refused():
+    with pytest.raises(ValueError, match="bo"):
+        score_words._table("bo ale bo")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import pytest
 
+from nps import yes_no
+from nps.text import fold, squeeze
 from nps.yes_no import parse_yes_no
 
 CASES = [
@@ -65,6 +67,9 @@ CASES = [
     ("dziękuję", None),
     ("", None),
     ("kiedy dostanę zwrot?", None),
+    # --- folded like every parser (nps.text.fold_char) -----------------------
+    ("ta\u200bk", True),  # a zero-width space pasted from a web page
+    ("nie – pomogło", None),  # a typographic dash ends a clause like "-" does
 ]
 
 
@@ -73,8 +78,16 @@ def test_parse_yes_no(text, expected):
     assert parse_yes_no(text) is expected
 
 
-def test_enough_cases():
-    assert len(CASES) >= 25
+@pytest.mark.parametrize(
+    "table",
+    [yes_no._PHRASES, yes_no._YES_WORDS, yes_no._NO_WORDS, yes_no._INTENSIFIERS],
+    ids=["phrases", "yes words", "no words", "intensifiers"],
+)
+def test_tables_are_written_folded_and_squeezed(table):
+    # Answers are folded and squeezed before lookup: an entry written with
+    # diacritics or a doubled letter ("proszę", "wcalee") would never match.
+    unreachable = [e for e in table if " ".join(squeeze(w) for w in fold(e).split()) != e]
+    assert unreachable == []
 
 
 def test_none_input():

@@ -1,0 +1,249 @@
+"""The score parser's vocabulary (``nps/score.py``), kept apart from its logic.
+
+Every entry is in folded form (``nps.text.fold``: lower case, no
+diacritics, "ł" -> "l"), because the parser compares folded tokens. Word
+lists are written as whitespace-separated text so a linguist can scan them;
+a word listed twice in one table is an error at import time.
+"""
+
+from __future__ import annotations
+
+
+def _split(text: str) -> list[str]:
+    entries = text.split()
+    repeated = sorted({w for w in entries if entries.count(w) > 1})
+    if repeated:
+        raise ValueError(f"listed twice in one score table: {', '.join(repeated)}")
+    return entries
+
+
+def _table(text: str) -> frozenset[str]:
+    """A set of words from whitespace-separated text."""
+    return frozenset(_split(text))
+
+
+def _prefixes(text: str) -> tuple[str, ...]:
+    """Word beginnings, for ``str.startswith``."""
+    return tuple(_split(text))
+
+
+def _phrases(*phrases: str) -> tuple[tuple[str, ...], ...]:
+    """Multi-word phrases as word tuples, in the given order."""
+    return tuple(tuple(phrase.split()) for phrase in phrases)
+
+
+# Cardinal number words, nominative (what people type as an answer).
+NUMBER_WORDS: dict[str, int] = {
+    "zero": 0,
+    "jeden": 1,
+    "jedna": 1,
+    "jedno": 1,
+    "dwa": 2,
+    "dwie": 2,
+    "trzy": 3,
+    "cztery": 4,
+    "piec": 5,
+    "szesc": 6,
+    "siedem": 7,
+    "osiem": 8,
+    "dziewiec": 9,
+    "dziesiec": 10,
+    # outside the scale: recognised so they give "out_of_range"
+    "jedenascie": 11,
+    "dwanascie": 12,
+    "trzynascie": 13,
+    "czternascie": 14,
+    "pietnascie": 15,
+    "szesnascie": 16,
+    "siedemnascie": 17,
+    "osiemnascie": 18,
+    "dziewietnascie": 19,
+    "dwadziescia": 20,
+    "sto": 100,
+}
+
+
+def _inflect(stems: dict[str, int], endings: tuple[str, ...]) -> dict[str, int]:
+    """Expand noun stems with case endings: {'osemk': 8} -> osemka, osemke..."""
+    return {stem + ending: value for stem, value in stems.items() for ending in endings}
+
+
+# Grade nouns ("ósemka", "dałbym ósemkę") are always meant as a score.
+GRADE_WORDS: dict[str, int] = _inflect(
+    {
+        "zerowk": 0,
+        "jedynk": 1,
+        "dwojk": 2,
+        "trojk": 3,
+        "czwork": 4,
+        "piatk": 5,
+        "szostk": 6,
+        "siodemk": 7,
+        "osemk": 8,
+        "dziewiatk": 9,
+        "dziesiatk": 10,
+        "osemeczk": 8,
+        "dziewiateczk": 9,
+        "dziesiateczk": 10,
+        "dyszk": 10,
+        "dyszeczk": 10,
+    },
+    ("a", "e", "i", "o", "ami"),
+)
+GRADE_WORDS.update(_inflect({"dych": 10}, ("a", "e", "y", "o")))
+
+# Slang for the top of the scale: a score only in a clear context.
+SLANG_TEN = _table(
+    """
+    max maks maxa maksa maximum maksimum maksymalnie maxymalnie full fula fulla
+    """
+)
+
+# Denominators: "8/10", "8 na 10", "osiem z dziesięciu".
+DENOMINATORS = _table("10 dziesiec dziesieciu")
+DENOMINATOR_LINKS = _table("/ na z")
+
+# "8 pkt", "8 punktów"
+POINT_WORDS = _table("pkt punkt punkty punktow punktach pkty")
+
+# Suffixes glued to digits that make a grade noun: "8ka", "10tka".
+GRADE_SUFFIXES = _table("ka ke ki tka tke tki ak")
+
+# Words right before a number that mark it as the score ("dałbym 7").
+CUE_WORDS = _table(
+    """
+    dalbym dalabym dal dala dalem dalam dam daje dajemy dac dajesz ocena ocene oceny oceniam
+    oceniamy ocenie ocenilbym ocenilabym ocenilem ocenilam ocenil ocenila stawiam postawie
+    postawilbym postawilabym wystawiam wystawie wystawilbym wystawilabym wynik nps punktacja
+    score na mocne mocna solidne solidna slabe slaba okragle rowne pelne mnie dostajecie macie
+    zaslugujecie zasluguje zaslugujesz odpowiedz
+    """
+)
+
+# Words that may sit between a cue and the number ("dałbym tak z 8").
+SOFT_WORDS = _table(
+    """
+    to tak z ze jakies gdzies okolo chyba pewnie raczej spokojnie tylko nawet no takie takiego
+    jakos cos moze sobie wam im bym ja mniej wiecej tu tutaj teraz dzis szczerze ode u dla
+    zdecydowanie moja bez wahania wasz waszej firmie firmy sklepowi sklepu az
+    """
+)
+
+# Words that may precede a number at the start of a message without making
+# it "mid-sentence" ("no myślę że 8", "hmm, 7").
+START_FILLERS = (
+    CUE_WORDS
+    | SOFT_WORDS
+    | _table(
+        """
+        hmm hm h m e y eh noo ok okej okey spoko dobra dobrze oczywiscie mysle sadze uwazam
+        wydaje mi sie wiec ogolnie generalnie w skali skala mowiac powiedzmy niech bedzie a i
+        mhm oceniajac calosciowo calosc ogolem jesli chodzi o
+        """
+    )
+)
+
+# A number right after one of these is an id, a time, a size, not a score.
+BLOCKERS_BEFORE = _table(
+    """
+    nr numer numerem rozmiar rozm o godz godzina godzinie kod pin tel telefon zamowienie
+    zamowienia zamowieniu paragon faktura linia linii autobus tramwaj kasa kasy kasie stanowisko
+    bramka # + wersja iphone model pietro pietrze alejka regal
+    """
+)
+
+# Unit words after a number make it a quantity.  Exact words ...
+UNIT_WORDS = _table(
+    """
+    x h m g l km kg cm mm ml min sek razy zl zlote zlotych zloty zlotowki pln gr groszy eur euro
+    usd dolarow tys procent proc pary par lat lata latach rok roku doby dob dobe dni dnia dniach
+    dzien dniu noc nocy mln gb
+    """
+)
+# ... and word prefixes (folded).
+UNIT_PREFIXES = _prefixes(
+    """
+    tydz tygod godzin minut sekund miesi mies kwadrans weekend paczk przesyl zamowien produkt
+    rzecz osob ludzi dzieci gwiazd telefon mail wiadomos reklamacj zwrot kurier pracownik klient
+    pozycj artykul sztuk szt kas sklep metr kilo litr dolar zlot tysi miliard milion procent
+    kilometr dzwonk rozmow prob lat raty rat faktur paragon butel opakow kartek karton pudel
+    pudl towar zestaw kolor rozmiar numer przystank pieter pietr kolejk stopni
+    """
+)
+# Symbols after a number that make it a quantity.
+UNIT_SYMBOLS = _table("% € $ ° £")
+# Adjectives that may sit between a number and its unit ("3 pełne dni").
+UNIT_ADJECTIVES = _table(
+    """
+    pelne pelnych dlugie dlugich cale calych robocze roboczych kolejne kolejnych nastepne
+    ostatnie ostatnich rozne roznych dodatkowe inne innych
+    """
+)
+
+# Words that may follow a number WORD without making it a counted quantity.
+# ("osiem bo szybko" is a score; "jedna paczka" / "zero problemów" are not.)
+WORD_NUMBER_FOLLOWERS = _table(
+    """
+    bo poniewaz gdyz bowiem ale i a no na z tak nie albo lub czy moze do dla za od to jak raczej
+    chyba jednak mimo choc chociaz ze bez w polecam oczywiscie zdecydowanie pewnie spokojnie
+    dziekuje dzieki jest bylo bedzie ode u wiec punkt punkty punktow pkt oraz ewentualnie sorry
+    przepraszam serio naprawde mysle sadze
+    """
+)
+
+# Words/punctuation that may join two numbers into alternatives ("7 albo 8").
+ALT_WORDS = _table(
+    """
+    albo lub czy moze ewentualnie ew badz wlasciwie raczej nawet or a i do jednak w sumie
+    zreszta nie tez no max maks ostatecznie
+    """
+)
+ALT_PUNCT = _table(", - / . ? ! ( ) ;")  # "…" folds to "..."
+
+# Remainder trimming.  After a score: joining words ("3, bo ...").
+JOINERS_AFTER_SCORE = _table(
+    """
+    bo poniewaz gdyz bowiem ze ale a i no to wiec dlatego oraz albo lub czy jednak pkt punkt
+    punkty punktow tak moze nawet wlasciwie raczej ewentualnie
+    """
+)
+# Before a score: cues and fillers ("no myślę że tak z 8", "ocena: 6").
+CUES_BEFORE_SCORE = START_FILLERS | _table(
+    """
+    ale minus od do miedzy pomiedzy dlatego zatem stad totez jak sumie koncowa ogolna laczna
+    """
+)
+# A run after the score made only of these carries nothing ("dychę daję",
+# "8 bym dał", "10 i tyle").
+TRAILING_FILLERS = (
+    CUES_BEFORE_SCORE
+    | JOINERS_AFTER_SCORE
+    | _table(
+        """
+        bym dal dala dalem dalam was wam tyle wszystko ode mnie dla ocena moja powiedzial
+        powiedziala powiedzialbym powiedzialabym jasne wiadomo haha hahaha hehe heh xd lol
+        """
+    )
+)
+# Phrases that on their own carry nothing ("nie wiem, może 7" -> "").
+# Longest first: the remainder drops the first one that matches.
+FILLER_PHRASES = _phrases(
+    "sam nie wiem",
+    "sama nie wiem",
+    "nie wiem",
+    "trudno powiedziec",
+    "ciezko powiedziec",
+    "nie jestem pewien",
+    "nie jestem pewna",
+    "wydaje mi sie",
+    "moim zdaniem",
+    "jesli chodzi o",
+    "w skali",
+)
+# Joining phrases after a score, dropped wherever they stand:
+# "8 ze względu na ceny" -> "ceny".
+JOINING_PHRASES = _phrases("ze wzgledu na", "z uwagi na", "z powodu", "dlatego ze")
+
+# Words after "max" / "full" that still leave it the whole answer
+# ("full, polecam", "max jak zawsze").
+SLANG_FOLLOWERS = _table("polecam oczywiscie zdecydowanie jak bez jasne pewnie wiadomo jasna")
