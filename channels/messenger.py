@@ -1,7 +1,7 @@
 """Facebook Messenger connector (channel name ``facebook``).
 
 Configured like Rasa's own (``verify``, ``secret``, ``page-access-token``) but
-fixes what Rasa 3.6's ``FacebookInput`` gets wrong (BRIEF section 6):
+fixes what Rasa 3.6's ``FacebookInput`` gets wrong:
 
 * verifies ``X-Hub-Signature-256`` in constant time and answers 403 to a
   missing or bad signature (Rasa: SHA-1 with ``==``, 200 "not validated");
@@ -18,7 +18,6 @@ fixes what Rasa 3.6's ``FacebookInput`` gets wrong (BRIEF section 6):
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
@@ -27,21 +26,23 @@ from channels import render
 from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
 from channels.webhook import DEFAULT_META_MAX_BODY, NON_TEXT, Incoming, credential
 from channels.webhook_input import MetaWebhookInput, RenderedOutput, shared_options
+from nps.flow import clean_touchpoint
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
 NON_TEXT_ATTACHMENTS = {"image", "audio", "video", "file", "sticker", "location", "fallback"}
-_REF_SAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 
 def start_payload(ref: str) -> str:
     """``/start{"touchpoint": ...}`` from an m.me link's ``ref`` parameter.
 
-    The ref comes from a URL anyone can craft: keep only safe characters and
-    JSON-encode, so it can never break out of the entity JSON.
+    The ref comes from a URL anyone can craft. It is kept only when it passes
+    the touchpoint rule the start action applies too (``nps.flow.clean_touchpoint``),
+    otherwise the survey starts without a touchpoint; JSON-encoded either way,
+    so it can never break out of the entity JSON.
     """
-    touchpoint = _REF_SAFE.sub("", ref)[:64]
-    if not touchpoint:
+    touchpoint = clean_touchpoint(ref)
+    if touchpoint is None:
         return "/start"
     return "/start" + json.dumps({"touchpoint": touchpoint})
 

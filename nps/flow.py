@@ -15,18 +15,6 @@ from nps.drivers import main_negative
 from nps.groups import DETRACTOR, PASSIVE, PROMOTER
 from nps.settings import Settings
 
-# Every slot the survey form can ask for, in the order it asks them.
-SURVEY_SLOTS = (
-    "nps_score",
-    "reason",
-    "why_answer",
-    "issue_resolved",
-    "nps_score_after",
-    "improvement",
-    "valued_most",
-    "contact_consent",
-)
-
 
 def wants_another_why(slots: Mapping[str, Any], settings: Settings) -> bool:
     """Ask one more "why?" on the main negative driver?
@@ -86,15 +74,25 @@ def recently_surveyed(last_survey_at: float | None, now: float, resurvey_days: i
     return now - float(last_survey_at) < resurvey_days * DAY_SECONDS
 
 
-def clean_touchpoint(value: Any) -> str | None:
-    """A touchpoint from a start payload, or None when it is not a short id.
+TOUCHPOINT_MAX_LENGTH = 64
+_TOUCHPOINT_PUNCTUATION = frozenset("_-.")
 
-    The payload comes from a link anyone can edit, so only short ids made of
-    letters, digits, '_' and '-' are kept.
+
+def clean_touchpoint(value: Any) -> str | None:
+    """A touchpoint from a start payload, lower-cased, or None when it is not a short id.
+
+    The one rule for every channel and action: the payload comes from a link
+    anyone can edit (an m.me ``ref``, a web chat ``data-touchpoint``), so only
+    ids of up to 64 ASCII letters, digits, '_', '-' and '.' are kept
+    ("summer.sale"); anything else is dropped, never rewritten.
     """
     if not isinstance(value, str):
         return None
     value = value.strip().lower()
-    if 0 < len(value) <= 40 and all(ch.isalnum() or ch in "_-" for ch in value) and value.isascii():
+    if (
+        0 < len(value) <= TOUCHPOINT_MAX_LENGTH
+        and value.isascii()
+        and all(ch.isalnum() or ch in _TOUCHPOINT_PUNCTUATION for ch in value)
+    ):
         return value
     return None

@@ -5,10 +5,12 @@ from urllib.parse import urlencode
 
 import pytest
 
+from actions.survey import ActionStartSurvey
 from channels.messenger import event_text, messenger_events, start_payload
 from channels.twilio_channel import form_params, incoming_from_form
 from channels.webhook import NON_TEXT, credential
 from channels.whatsapp import message_text, whatsapp_events
+from tests.action_harness import run, slot_events, tracker_for
 from tests.channels.channel_helpers import load_payload, twilio_form
 
 
@@ -63,12 +65,25 @@ def test_messenger_event_text(event, expected):
     "ref,expected",
     [
         ("store", '/start{"touchpoint": "store"}'),
-        ('x"}{"nps_score": 10', '/start{"touchpoint": "xnps_score10"}'),  # no JSON injection
+        ("Summer.Sale", '/start{"touchpoint": "summer.sale"}'),
+        ('x"}{"nps_score": 10', "/start"),  # not an id: dropped, no JSON injection
         ("!!!", "/start"),
+        ("x" * 65, "/start"),
     ],
 )
-def test_start_payload_is_sanitised(ref, expected):
+def test_start_payload_keeps_only_a_clean_touchpoint(ref, expected):
     assert start_payload(ref) == expected
+
+
+@pytest.mark.parametrize("ref", ["store", "summer.sale", "app-ios_2", "x" * 64])
+def test_an_m_me_ref_survives_the_channel_and_the_start_action(ref):
+    # The channel builds the payload; ActionStartSurvey cleans the slot again.
+    # A ref the channel keeps must not be rewritten or dropped by the action.
+    touchpoint = json.loads(start_payload(ref).removeprefix("/start"))["touchpoint"]
+    assert touchpoint == ref
+    tracker = tracker_for("/start", intent="start", slots={"touchpoint": touchpoint})
+    events, _ = run(ActionStartSurvey(), tracker)
+    assert "touchpoint" not in slot_events(events)
 
 
 def test_messenger_malformed_shapes_do_not_raise():
