@@ -9,7 +9,7 @@ name to use when the value is missing.
 
 from __future__ import annotations
 
-from nps.groups import DETRACTOR, PASSIVE, PROMOTER
+from nps import groups
 
 # --- starting, leaving, the fallback -----------------------------------------
 INTRO = "utter_intro"
@@ -35,9 +35,9 @@ SCORE_SKIPPED = "utter_score_skipped"
 # --- the reason, the fix, yes/no -------------------------------------------------
 # The reason question by NPS group: praise, doubt or complaint.
 ASK_REASON = {
-    PROMOTER: "utter_ask_reason_promoter",
-    PASSIVE: "utter_ask_reason_passive",
-    DETRACTOR: "utter_ask_reason_detractor",
+    groups.PROMOTER: "utter_ask_reason_promoter",
+    groups.PASSIVE: "utter_ask_reason_passive",
+    groups.DETRACTOR: "utter_ask_reason_detractor",
 }
 ASK_REASON_NO_SCORE = "utter_ask_reason_neutral"
 FIX_INTRO = "utter_fix_intro"
@@ -48,9 +48,9 @@ CLARIFY_YES_NO = "utter_clarify_yes_no"
 # --- the goodbye ------------------------------------------------------------------
 # The thanks by NPS group; a detractor who agreed to be contacted is told so.
 THANKS = {
-    PROMOTER: "utter_thanks_promoter",
-    PASSIVE: "utter_thanks_passive",
-    DETRACTOR: "utter_thanks_detractor",
+    groups.PROMOTER: "utter_thanks_promoter",
+    groups.PASSIVE: "utter_thanks_passive",
+    groups.DETRACTOR: "utter_thanks_detractor",
 }
 THANKS_NO_SCORE = "utter_thanks_neutral"
 THANKS_DETRACTOR_CONTACT = "utter_thanks_detractor_contact"
@@ -59,7 +59,7 @@ TIP = "utter_tip"  # takes {tip}
 
 
 def all_names() -> set[str]:
-    """Every response name defined above, mappings included."""
+    """Every response name defined above (the upper-case names), mappings included."""
     names: set[str] = set()
     for key, value in globals().items():
         if not key.isupper():
