@@ -3,6 +3,9 @@
 Rasa sends the action server the tracker *after* slot extraction, so a
 form's validation sees the answer both as the latest user message and as a
 SlotSet since that message; ``tracker_for`` builds exactly that.
+
+The domain is the one the settings name (NPS_DOMAIN, default domain/), so
+the reworded-copy test can run the action tests on a reworded domain.
 """
 
 from __future__ import annotations
@@ -15,13 +18,17 @@ from rasa_sdk import Tracker
 from rasa_sdk.executor import CollectingDispatcher
 
 from nps.domain import load_domain
+from nps.settings import load_settings
 
-REPO = Path(__file__).resolve().parent.parent
+
+@lru_cache(maxsize=4)
+def _domain_at(path: Path) -> dict:
+    return load_domain(path)
 
 
-@lru_cache(maxsize=1)
 def domain() -> dict:
-    return load_domain(REPO / "domain")
+    """The merged domain at NPS_DOMAIN, read once per path."""
+    return _domain_at(load_settings().domain_path)
 
 
 def tracker_for(

@@ -1,4 +1,10 @@
-"""Every custom action, run as Rasa runs it, with the exact events it returns."""
+"""Every custom action, run as Rasa runs it, with the exact events it returns.
+
+The actions read the fixture trainer files (tests/fixtures/data, see
+conftest.py), so these tests assert response names, slots and events, and
+only the fixtures' own texts where an action says a trainer's text (a why-
+question, a fix): rewording the real data/ or domain/ cannot break them.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +12,7 @@ import time
 
 import pytest
 
+from actions import resources
 from actions.comment import ActionSaveComment, ValidateCommentForm
 from actions.session import ActionRestart, ActionSessionStart
 from actions.survey import (
@@ -20,7 +27,10 @@ from actions.survey_form import (
     ActionAskWhyAnswer,
     ValidateSurveyForm,
 )
+from nps.drivers import main_negative
 from tests.action_harness import entity, responses, run, slot_events, tracker_for
+
+pytestmark = pytest.mark.usefixtures("fixture_data")
 
 FORM = ValidateSurveyForm()
 DETRACTOR = {"nps_score": 3, "nps_group": "detractor"}
@@ -89,7 +99,8 @@ def test_an_unclear_score_is_asked_again(text, response):
     assert responses(messages) == [response]
 
 
-def test_after_two_unclear_scores_the_bot_moves_on_without_one():
+def test_after_two_unclear_scores_the_bot_moves_on_without_one(setting):
+    setting("NPS_MAX_CLARIFICATIONS", "2")
     events, messages = validate("nie wiem", "nps_score", intent="done", slots={"clarify_count": 1})
     assert slot_events(events) == {
         "nps_score": None,
@@ -175,16 +186,20 @@ def test_a_why_answer_extends_the_chain_and_asks_the_next_why():
     }
 
 
-def test_the_fifth_why_ends_the_chain(monkeypatch):
-    slots = {
-        **DETRACTOR,
-        "reason": "drogo",
-        "drivers": ["price:neg"],
-        "why_chain": ["a", "b", "c", "d"],
-    }
+@pytest.mark.parametrize("max_whys, before", [(5, ["a", "b", "c", "d"]), (2, ["a"])])
+def test_the_last_allowed_why_ends_the_chain(setting, max_whys, before):
+    setting("NPS_MAX_WHYS", str(max_whys))
+    slots = {**DETRACTOR, "reason": "drogo", "drivers": ["price:neg"], "why_chain": before}
     events, _ = validate("bo inflacja", "why_answer", slots=slots)
-    assert slot_events(events)["why_chain"] == ["a", "b", "c", "d", "bo inflacja"]
+    assert slot_events(events)["why_chain"] == [*before, "bo inflacja"]
     assert slot_events(events)["requested_slot"] == "contact_consent"
+
+
+def test_below_the_limit_another_why_is_asked(setting):
+    setting("NPS_MAX_WHYS", "5")
+    slots = {**DETRACTOR, "reason": "drogo", "drivers": ["price:neg"], "why_chain": ["a", "b", "c"]}
+    events, _ = validate("bo inflacja", "why_answer", slots=slots)
+    assert slot_events(events)["requested_slot"] == "why_answer"
 
 
 def test_the_customer_can_stop_the_whys():
@@ -341,26 +356,76 @@ def test_the_reason_question_depends_on_the_group(group, response):
     assert events == [] and responses(messages) == [response]
 
 
-def test_whys_are_phrased_for_the_driver_and_never_repeat_in_a_row():
+def ask_whys(tags: list[str] | None, rounds: int = 5) -> list[str]:
+    """The why-questions ActionAskWhyAnswer asks in rounds 0, 1, ...: one text each."""
     asked = []
-    for round_ in range(5):
-        tracker = tracker_for(
-            slots={"drivers": ["staff:pos", "delivery:neg"], "why_chain": ["x"] * round_}
-        )
-        _, messages = run(ActionAskWhyAnswer(), tracker)
+    for round_ in range(rounds):
+        tracker = tracker_for(slots={"drivers": tags, "why_chain": ["x"] * round_})
+        events, messages = run(ActionAskWhyAnswer(), tracker)
+        assert events == [] and [m["response"] for m in messages] == [None]
         asked.append(messages[0]["text"])
-    assert asked[0] == "Co dokładnie poszło nie tak z dostawą?"
+    return asked
+
+
+# Which driver the whys probe. Analytics files each why-chain under
+# nps.drivers.main_negative(drivers) (generic when None), so the bot must ask
+# about exactly that driver: the fixture questions name their driver.
+@pytest.mark.parametrize(
+    "tags, probed, first_question",
+    [
+        (["staff:pos", "delivery:neg"], "delivery", "fixture why delivery 1"),
+        (["price:neg", "delivery:neg"], "price", "fixture why price 1"),
+        (["delivery:pos", "price:neg"], "price", "fixture why price 1"),
+        # a negative driver without questions of its own: the generic ones
+        (["staff:neg"], "staff", "fixture why generic 1"),
+        # no negative driver (a detractor who only praised): generic, not the praised one
+        (["delivery:pos"], None, "fixture why generic 1"),
+        ([], None, "fixture why generic 1"),
+        (None, None, "fixture why generic 1"),
+    ],
+)
+def test_the_whys_probe_the_main_negative_driver(tags, probed, first_question):
+    assert main_negative(tags) == probed
+    questions = resources.get().why_questions
+    allowed = set(questions.by_driver.get(probed or "", ())) | set(questions.generic)
+    asked = ask_whys(tags)
+    assert asked[0] == first_question
+    assert set(asked) <= allowed  # never another driver's question
+
+
+def test_a_drivers_own_whys_come_first_in_order_then_the_generic_ones():
+    assert ask_whys(["delivery:neg"]) == [
+        "fixture why delivery 1",
+        "fixture why delivery 2",
+        "fixture why generic 1",
+        "fixture why generic 2",
+        "fixture why generic 3",
+    ]
+
+
+@pytest.mark.parametrize("tags", [["price:neg"], ["delivery:neg"], None])
+def test_a_why_question_never_repeats_in_a_row(tags):
+    asked = ask_whys(tags, rounds=8)
     assert all(a != b for a, b in zip(asked, asked[1:], strict=False))
 
 
-def test_the_fix_is_offered_with_its_link_then_the_question():
-    _, messages = run(ActionAskIssueResolved(), tracker_for(slots={"known_issue": "how_to_return"}))
-    said = responses(messages)
-    assert said[0] == "utter_fix_intro"
-    assert said[1].startswith("Masz 30 dni na zwrot.") and said[1].endswith(
-        "https://sklep.example.com/zwroty"
-    )
-    assert said[2] == "utter_ask_issue_resolved"
+@pytest.mark.parametrize(
+    "issue, fix",
+    [
+        ("how_to_return", "fixture fix for returns\nhttps://example.test/returns"),
+        ("parcel_tracking", "fixture fix for parcel tracking"),
+    ],
+)
+def test_the_fix_is_offered_with_its_link_then_the_question(issue, fix):
+    events, messages = run(ActionAskIssueResolved(), tracker_for(slots={"known_issue": issue}))
+    assert events == []
+    assert responses(messages) == ["utter_fix_intro", fix, "utter_ask_issue_resolved"]
+
+
+def test_an_unknown_issue_id_only_asks_the_question():
+    # e.g. an issue removed from the trainers' file while a conversation was open
+    _, messages = run(ActionAskIssueResolved(), tracker_for(slots={"known_issue": "gone"}))
+    assert responses(messages) == ["utter_ask_issue_resolved"]
 
 
 # --- start, finish, stop, fallback, sessions ------------------------------------
@@ -394,7 +459,8 @@ def test_an_opening_complaint_becomes_the_reason():
     }
 
 
-def test_nobody_is_surveyed_again_within_the_cool_down():
+def test_nobody_is_surveyed_again_within_the_cool_down(setting):
+    setting("NPS_RESURVEY_DAYS", "30")
     yesterday = time.time() - 24 * 3600
     events, messages = run(
         ActionStartSurvey(),
@@ -405,7 +471,8 @@ def test_nobody_is_surveyed_again_within_the_cool_down():
     assert responses(messages) == ["utter_resurvey_cooldown"]
 
 
-def test_after_the_cool_down_the_survey_starts_again():
+def test_after_the_cool_down_the_survey_starts_again(setting):
+    setting("NPS_RESURVEY_DAYS", "30")
     long_ago = time.time() - 31 * 24 * 3600
     events, _ = run(
         ActionStartSurvey(),
@@ -421,6 +488,10 @@ def test_after_the_cool_down_the_survey_starts_again():
             {"nps_group": "promoter", "drivers": ["delivery:pos"]},
             ["utter_thanks_promoter", "utter_tip"],
         ),
+        # no tip for staff in the fixture tips
+        ({"nps_group": "promoter", "drivers": ["staff:pos"]}, ["utter_thanks_promoter"]),
+        # a tip is for something praised, not for a complaint
+        ({"nps_group": "promoter", "drivers": ["delivery:neg"]}, ["utter_thanks_promoter"]),
         ({"nps_group": "passive"}, ["utter_thanks_passive"]),
         ({"nps_group": "detractor", "contact_consent": True}, ["utter_thanks_detractor_contact"]),
         ({"nps_group": "detractor", "contact_consent": False}, ["utter_thanks_detractor"]),
@@ -434,17 +505,27 @@ def test_the_goodbye_fits_the_group(slots, said):
     assert abs(slot_events(events)["last_survey_at"] - time.time()) < 60
 
 
-def test_promoters_are_invited_to_review_when_a_link_is_set(monkeypatch):
-    from actions import resources
+def test_the_tip_is_the_one_for_the_praised_driver():
+    _, messages = run(
+        ActionFinishSurvey(),
+        tracker_for(slots={"nps_group": "promoter", "drivers": ["price:neg", "delivery:pos"]}),
+    )
+    assert messages[-1]["response"] == "utter_tip"
+    assert messages[-1]["tip"] == "fixture tip for delivery"
 
-    monkeypatch.setenv("NPS_REVIEW_URL", "https://opinie.example.com/sklep")
-    resources.get.cache_clear()
-    try:
-        _, messages = run(ActionFinishSurvey(), tracker_for(slots={"nps_group": "promoter"}))
-    finally:
-        resources.get.cache_clear()
-    assert messages[1]["response"] == "utter_recommend"
+
+def test_promoters_are_invited_to_review_when_a_link_is_set(setting):
+    setting("NPS_REVIEW_URL", "https://opinie.example.com/sklep")
+    _, messages = run(ActionFinishSurvey(), tracker_for(slots={"nps_group": "promoter"}))
+    assert responses(messages) == ["utter_thanks_promoter", "utter_recommend"]
     assert messages[1]["review_url"] == "https://opinie.example.com/sklep"
+
+
+@pytest.mark.parametrize("group", ["passive", "detractor"])
+def test_only_promoters_are_invited_to_review(setting, group):
+    setting("NPS_REVIEW_URL", "https://opinie.example.com/sklep")
+    _, messages = run(ActionFinishSurvey(), tracker_for(slots={"nps_group": group}))
+    assert "utter_recommend" not in responses(messages)
 
 
 def test_leaving_keeps_the_answers_and_starts_the_cool_down():
@@ -473,6 +554,35 @@ def test_after_the_survey_a_comment_is_kept():
     )
     assert slot_events(events) == {"extra_comment": "a jeszcze kasjerka była super"}
     assert responses(messages) == ["utter_comment_thanks"]
+
+
+def test_after_the_survey_a_short_message_that_names_a_driver_is_a_comment():
+    events, messages = run(
+        ActionNpsFallback(),
+        tracker_for(
+            "drogo!", slots={"survey_allowed": True}, entities=[entity("price", "neg", "drogo")]
+        ),
+    )
+    assert slot_events(events) == {"extra_comment": "drogo!"}
+    assert responses(messages) == ["utter_comment_thanks"]
+
+
+@pytest.mark.parametrize(
+    "text, entities",
+    [
+        ("ok :)", []),
+        # an entity that is not a driver of the catalogue does not make a comment
+        ("sklep 12", [{"entity": "touchpoint", "value": "12", "start": 6, "end": 8}]),
+        ("pogoda!", [entity("weather", "neg", "pogoda")]),
+    ],
+)
+def test_after_the_survey_a_short_message_without_a_driver_is_not_kept(text, entities):
+    events, messages = run(
+        ActionNpsFallback(),
+        tracker_for(text, intent="nlu_fallback", slots={"survey_allowed": True}, entities=entities),
+    )
+    assert events == []
+    assert responses(messages) == ["utter_anything_else"]
 
 
 def test_comment_form_takes_a_comment_or_a_no():
