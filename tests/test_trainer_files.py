@@ -1,4 +1,10 @@
-"""The trainers' files agree with each other, and a mistake names file and line."""
+"""The trainers' files agree with each other and with the actions, and a
+mistake names file and line.
+
+The files are the ones the settings name (NPS_DATA_DIR, NPS_DOMAIN; by
+default data/ and domain/), so the same checks run on the reworded copy in
+test_reworded_copy.py.
+"""
 
 from __future__ import annotations
 
@@ -6,20 +12,26 @@ import textwrap
 from pathlib import Path
 
 import pytest
+import yaml
 
-from nps import check, drivers, known_issues, tips, why_questions
+from actions import responses as say
+from nps import check, drivers, known_issues
 from nps.domain import load_domain
-from nps.settings import REPO_ROOT
+from nps.groups import GROUPS
+from nps.settings import REPO_ROOT, load_settings
 from nps.trainer_yaml import TrainerFileError
 
-DATA = REPO_ROOT / "data"
-DOMAIN = load_domain(REPO_ROOT / "domain")
+SETTINGS = load_settings()
+DATA = SETTINGS.data_dir
+DOMAIN_PATH = SETTINGS.domain_path
+DOMAIN = load_domain(DOMAIN_PATH)
 CATALOGUE = drivers.load_catalogue(DATA / "drivers.yml")
 
 
-def test_drivers_domain_and_nlu_agree():
-    # The same check `make validate` runs (nps/check.py), on the real files.
-    found, summary = check.problems(DATA, REPO_ROOT / "domain")
+def test_the_trainers_files_load_and_drivers_domain_and_nlu_agree():
+    # The same check `make validate` runs (nps/check.py): every file loads,
+    # and drivers, domain entities and NLU annotations name the same drivers.
+    found, summary = check.problems(DATA, DOMAIN_PATH)
     assert found == [] and summary.startswith(f"{len(CATALOGUE)} drivers")
 
 
@@ -35,7 +47,7 @@ def test_a_driver_missing_from_the_domain_or_unknown_in_nlu_is_named(tmp_path):
         encoding="utf-8",
     )
     domain = tmp_path / "domain"
-    shutil.copytree(REPO_ROOT / "domain", domain)
+    shutil.copytree(DOMAIN_PATH, domain)
     entities = domain / "drivers.yml"
     text = entities.read_text(encoding="utf-8")
     entities.write_text(text.replace("  - price:\n      roles: [pos, neg]\n", ""), encoding="utf-8")
@@ -49,23 +61,14 @@ def test_every_driver_has_its_nlu_file():
         assert (DATA / "nlu" / "drivers" / f"{driver_id}.yml").exists(), driver_id
 
 
-def test_the_demo_files_load():
-    assert len(known_issues.load(DATA / "known_issues.yml", CATALOGUE)) >= 6
-    questions = why_questions.load(DATA / "why_questions.yml", CATALOGUE)
-    assert set(questions.by_driver) == set(CATALOGUE)
-    assert set(tips.load(DATA / "tips.yml", CATALOGUE)) <= set(CATALOGUE)
-
-
 def test_every_response_an_action_names_exists():
-    import re
+    missing = say.all_names() - set(DOMAIN["responses"])
+    assert not missing, f"{DOMAIN_PATH}: no response named {sorted(missing)}"
 
-    names = set()
-    for path in (REPO_ROOT / "actions").glob("*.py"):
-        names |= set(re.findall(r'"(utter_[a-z_]+)', path.read_text(encoding="utf-8")))
-    names.discard("utter_ask_reason_")  # built from the group name
-    names |= {f"utter_ask_reason_{g}" for g in ("promoter", "passive", "detractor", "neutral")}
-    missing = names - set(DOMAIN["responses"])
-    assert not missing
+
+def test_every_group_has_its_reason_question_and_its_thanks():
+    assert set(say.ASK_REASON) == set(GROUPS)
+    assert set(say.THANKS) == set(GROUPS)
 
 
 def write(tmp_path: Path, text: str) -> Path:
@@ -168,30 +171,29 @@ def test_the_action_server_refuses_to_start_with_a_broken_file(tmp_path):
         capture_output=True,
         text=True,
         timeout=60,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(REPO_ROOT), "NPS_DATA_DIR": str(data)},
+        env={"PATH": "/usr/bin:/bin", "NPS_DATA_DIR": str(data)},
     )
     assert result.returncode == 2
     assert "known_issues.yml:2: entry 'x': 'driver' is missing or empty" in result.stderr
 
 
+def dialogue_actions() -> set[str]:
+    """Every action a rule or story of the trainers' data runs."""
+    found = set()
+    for path in [DATA / "rules.yml", *sorted((DATA / "stories").glob("*.yml"))]:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for flow in (data.get("rules") or []) + (data.get("stories") or []):
+            found |= {step["action"] for step in flow.get("steps") or [] if "action" in step}
+    return found
+
+
 def test_every_response_in_the_domain_is_used():
     """Rasa's validator calls responses used only by custom actions "unused";
-    this is the real check: each response is said by an action, a rule or
-    story, or asked by the survey form (utter_ask_<slot>)."""
-    import re
-
-    code = "\n".join(p.read_text(encoding="utf-8") for p in (REPO_ROOT / "actions").glob("*.py"))
-    dialogue = "\n".join(
-        p.read_text(encoding="utf-8")
-        for p in [DATA / "rules.yml", *(DATA / "stories").glob("*.yml")]
-    )
-    form_slots = {s for form in DOMAIN["forms"].values() for s in form["required_slots"]}
-    unused = [
-        name
-        for name in DOMAIN["responses"]
-        if f'"{name}"' not in code
-        and not re.search(rf"\b{name}\b", dialogue)
-        and not (name.startswith("utter_ask_") and name[len("utter_ask_") :] in form_slots)
-        and not name.startswith("utter_ask_reason_")  # chosen by group in ActionAskReason
-    ]
-    assert not unused
+    this is the real check: each response is said by an action, run by a rule
+    or story, or asked by a form (utter_ask_<slot>)."""
+    asked_by_forms = {
+        f"utter_ask_{slot}" for form in DOMAIN["forms"].values() for slot in form["required_slots"]
+    }
+    used = say.all_names() | dialogue_actions() | asked_by_forms
+    unused = set(DOMAIN["responses"]) - used
+    assert not unused, f"{DOMAIN_PATH}: responses nothing says: {sorted(unused)}"
