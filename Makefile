@@ -14,12 +14,19 @@ RASA := .venv/bin/rasa
 BOT_STAMP := .venv/.installed
 MODEL := models/nps-bot.tar.gz
 
-# Every default lives in nps/settings.py; endpoints.yml needs the tracker
-# store's URL in the environment, so ask that module for the one in force.
-ifeq ($(origin NPS_DB_URL),undefined)
-export NPS_DB_URL := $(shell $(PYTHON) -m nps.settings NPS_DB_URL)
+# Every default lives in nps/settings.py: ask it for the values in force (an
+# operator's environment wins there too). endpoints.yml reads the first two.
+# One call, one value a line (so no value may contain a space).
+SETTINGS := $(shell $(PYTHON) -m nps.settings NPS_DB_URL NPS_ACTIONS_URL NPS_HOST \
+	NPS_DASHBOARD_PORT NPS_WEBCHAT_PORT)
+export NPS_DB_URL := $(word 1,$(SETTINGS))
+export NPS_ACTIONS_URL := $(word 2,$(SETTINGS))
+NPS_HOST := $(word 3,$(SETTINGS))
+DASHBOARD_PORT := $(word 4,$(SETTINGS))
+WEBCHAT_PORT := $(word 5,$(SETTINGS))
+ifneq ($(words $(SETTINGS)),5)
+$(error nps/settings.py did not answer (is $(PYTHON) installed, every NPS_* variable valid, and no space in a value?))
 endif
-export NPS_ACTIONS_URL ?= http://127.0.0.1:5055/webhook
 export NPS_LOCK_STORE_URL ?=
 export RASA_TELEMETRY_ENABLED := false
 export SQLALCHEMY_SILENCE_UBER_WARNING := 1
@@ -45,11 +52,11 @@ help:
 	@echo "make eval          NLU cross-validation per driver, and score-parsing accuracy"
 	@echo "make bench         REST load benchmark against a bare Rasa baseline"
 	@echo "make bench-train   training time from scratch and after one NLU change"
-	@echo "make dashboard     the analytics dashboard alone (127.0.0.1:8501)"
+	@echo "make dashboard     the analytics dashboard alone ($(NPS_HOST):$(DASHBOARD_PORT))"
 	@echo "make report        the analytics report of the local database"
 	@echo "make demo-data     write generated conversations into the local database"
 	@echo "make bench-analytics  projection and report timings on generated data"
-	@echo "make webchat       the embeddable chat page alone (127.0.0.1:8080)"
+	@echo "make webchat       the embeddable chat page alone ($(NPS_HOST):$(WEBCHAT_PORT))"
 	@echo "make test-bot | test-stories | test-analytics | test-channels   one part of make test"
 	@echo "make lock          refresh requirements/*.lock after a deliberate upgrade"
 	@echo "make clean         remove models, results and local databases"

@@ -27,8 +27,8 @@ $(ANALYTICS_STAMP): requirements/analytics.txt requirements/analytics-test.txt \
 # var/ is made inline: the top Makefile has its own `var` target.
 dashboard: $(ANALYTICS_STAMP)
 	mkdir -p var
-	NPS_DB_URL="$(NPS_DB_URL)" $(PY_ANALYTICS) -m streamlit run analytics/dashboard/app.py \
-		--server.address 127.0.0.1 --server.port 8501 --server.headless true \
+	$(PY_ANALYTICS) -m streamlit run analytics/dashboard/app.py \
+		--server.address $(NPS_HOST) --server.port $(DASHBOARD_PORT) --server.headless true \
 		--browser.gatherUsageStats false
 
 report: $(ANALYTICS_STAMP)

@@ -6,7 +6,6 @@ CHROMIUM := /usr/bin/chromium
 CHROMEDRIVER := /usr/bin/chromedriver
 # apt-get needs root; CI runs as root, a developer's machine may need sudo.
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
-WEBCHAT_PORT ?= 8080
 
 .PHONY: browser test-channels test-channels-fast webchat
 
@@ -31,7 +30,7 @@ test-channels: $(BOT_STAMP) $(MODEL) browser
 test-channels-fast: $(BOT_STAMP)
 	$(BOT_PY) -m pytest tests/channels -q -p no:cacheprovider -m "not rasa"
 
-# The embeddable chat page on http://127.0.0.1:$(WEBCHAT_PORT)/index.html,
+# The embeddable chat page on http://$(NPS_HOST):$(WEBCHAT_PORT)/index.html,
 # talking to the bot of `make run` (Rasa on 127.0.0.1:5005).
 webchat: $(BOT_STAMP)
-	$(BOT_PY) -m channels.webchat --port $(WEBCHAT_PORT)
+	$(BOT_PY) -m channels.webchat --host $(NPS_HOST) --port $(WEBCHAT_PORT)

@@ -13,6 +13,7 @@ with one line that names the variable.
 from __future__ import annotations
 
 import os
+import shlex
 import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -26,6 +27,15 @@ DEFAULT_DB_URL = f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"
 DEFAULT_DATA_DIR = REPO_ROOT / "data"
 # Rasa's domain: a folder of YAML files (responses, survey, drivers).
 DEFAULT_DOMAIN_PATH = REPO_ROOT / "domain"
+# Where the local services listen. Loopback unless an operator says otherwise.
+DEFAULT_HOST = "127.0.0.1"
+DEFAULT_PORTS = {
+    "NPS_RASA_PORT": 5005,
+    "NPS_ACTIONS_PORT": 5055,
+    "NPS_SHELL_PORT": 5006,
+    "NPS_DASHBOARD_PORT": 8501,
+    "NPS_WEBCHAT_PORT": 8080,
+}
 
 
 class SettingError(ValueError):
@@ -99,12 +109,29 @@ class Settings:
     data_dir: Path = DEFAULT_DATA_DIR
     # Rasa's domain (a file or a folder of files).
     domain_path: Path = DEFAULT_DOMAIN_PATH
+    # The address every local service binds to, and the port of each.
+    host: str = DEFAULT_HOST
+    rasa_port: int = DEFAULT_PORTS["NPS_RASA_PORT"]
+    actions_port: int = DEFAULT_PORTS["NPS_ACTIONS_PORT"]
+    shell_port: int = DEFAULT_PORTS["NPS_SHELL_PORT"]
+    dashboard_port: int = DEFAULT_PORTS["NPS_DASHBOARD_PORT"]
+    webchat_port: int = DEFAULT_PORTS["NPS_WEBCHAT_PORT"]
+    # The action server's webhook as Rasa calls it (endpoints.yml), and Rasa's
+    # HTTP address as the dashboard calls it; by default the local services,
+    # set explicitly when they run elsewhere.
+    actions_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_ACTIONS_PORT']}/webhook"
+    bot_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_RASA_PORT']}"
 
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings; a bad value raises SettingError naming the variable."""
     env = os.environ if env is None else env
     defaults = Settings()
+    host = env_text(env, "NPS_HOST", defaults.host)
+    ports = {
+        _port_field(name): env_int(env, name, default, 1, 65535)
+        for name, default in DEFAULT_PORTS.items()
+    }
     return Settings(
         max_whys=env_int(env, "NPS_MAX_WHYS", defaults.max_whys, minimum=0),
         resurvey_days=env_int(env, "NPS_RESURVEY_DAYS", defaults.resurvey_days, minimum=0),
@@ -115,27 +142,57 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_url=env_text(env, "NPS_DB_URL", defaults.db_url),
         data_dir=Path(env_text(env, "NPS_DATA_DIR", str(defaults.data_dir))),
         domain_path=Path(env_text(env, "NPS_DOMAIN", str(defaults.domain_path))),
+        host=host,
+        **ports,
+        actions_url=env_text(
+            env, "NPS_ACTIONS_URL", f"http://{host}:{ports['actions_port']}/webhook"
+        ),
+        bot_url=env_text(env, "NPS_BOT_URL", f"http://{host}:{ports['rasa_port']}").rstrip("/"),
     )
 
 
-# Variables whose resolved value shell scripts and the Makefile may ask for.
+# What shell scripts and the Makefile may ask for: the value in force of each
+# variable, default included (NPS_ACTIONS_URL is derived from host and port).
 _PRINTABLE = {
     "NPS_DB_URL": lambda s: s.db_url,
     "NPS_DATA_DIR": lambda s: str(s.data_dir),
     "NPS_DOMAIN": lambda s: str(s.domain_path),
+    "NPS_HOST": lambda s: s.host,
+    "NPS_ACTIONS_URL": lambda s: s.actions_url,
+    "NPS_BOT_URL": lambda s: s.bot_url,
 }
+_NAMES = sorted([*_PRINTABLE, *DEFAULT_PORTS])
+
+
+def _port_field(name: str) -> str:
+    """NPS_RASA_PORT -> rasa_port, the Settings field of a port variable."""
+    return name.removeprefix("NPS_").lower()
+
+
+def value_of(settings: Settings, name: str) -> str:
+    if name in DEFAULT_PORTS:
+        return str(getattr(settings, _port_field(name)))
+    return _PRINTABLE[name](settings)
 
 
 def main(argv: list[str]) -> int:
-    """`python -m nps.settings NPS_DB_URL`: the value in force, default included."""
-    if len(argv) != 1 or argv[0] not in _PRINTABLE:
-        print(f"usage: python -m nps.settings {{{','.join(sorted(_PRINTABLE))}}}", file=sys.stderr)
+    """`python -m nps.settings NAME...`: each value on a line of its own;
+    `python -m nps.settings --shell`: every value as `NAME=value` lines that a
+    shell script can `eval`."""
+    shell = argv == ["--shell"]
+    names = _NAMES if shell else argv
+    if not names or any(name not in _NAMES for name in names):
+        choices = " | ".join(_NAMES)
+        print(f"usage: python -m nps.settings --shell | NAME... ({choices})", file=sys.stderr)
         return 2
     try:
-        print(_PRINTABLE[argv[0]](load_settings()))
+        settings = load_settings()
     except SettingError as error:
         print(error, file=sys.stderr)
         return 1
+    for name in names:
+        value = value_of(settings, name)
+        print(f"{name}={shlex.quote(value)}" if shell else value)
     return 0
 
 

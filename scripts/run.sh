@@ -7,13 +7,12 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 mkdir -p var
-# The default lives in nps/settings.py; Rasa reads the URL from endpoints.yml.
-NPS_DB_URL="${NPS_DB_URL:-$(.venv/bin/python -m nps.settings NPS_DB_URL)}"
-export NPS_DB_URL
-ACTIONS_PORT="${NPS_ACTIONS_PORT:-5055}"
-RASA_PORT="${NPS_RASA_PORT:-5005}"
-export NPS_ACTIONS_URL="http://127.0.0.1:${ACTIONS_PORT}/webhook"
-export NPS_BOT_URL="http://127.0.0.1:${RASA_PORT}"
+# Every address, port and URL in force, defaults included, from the one place
+# that states them (nps/settings.py); a bad value stops here with its name.
+settings="$(.venv/bin/python -m nps.settings --shell)"
+eval "$settings"
+# Rasa reads these two from endpoints.yml; the dashboard reads the bot's URL.
+export NPS_DB_URL NPS_ACTIONS_URL NPS_BOT_URL
 # Empty: conversation locks in memory, right for this single Rasa process.
 export NPS_LOCK_STORE_URL="${NPS_LOCK_STORE_URL:-}"
 MODEL=models/nps-bot.tar.gz
@@ -53,43 +52,44 @@ wait_for() {  # name url log pid
   exit 1
 }
 
-.venv/bin/python -m actions --port "$ACTIONS_PORT" > var/actions.log 2>&1 &
+.venv/bin/python -m actions --host "$NPS_HOST" --port "$NPS_ACTIONS_PORT" > var/actions.log 2>&1 &
 pids+=($!)
-wait_for "The action server" "http://127.0.0.1:${ACTIONS_PORT}/health" var/actions.log "${pids[-1]}"
+wait_for "The action server" "http://${NPS_HOST}:${NPS_ACTIONS_PORT}/health" var/actions.log "${pids[-1]}"
 
 if [ "${1:-}" = "--shell" ]; then
   # Its own port, so a shell works next to a running `make run`.
   .venv/bin/rasa shell --model "$MODEL" --endpoints endpoints.yml \
-    --interface 127.0.0.1 --port "${NPS_SHELL_PORT:-5006}"
+    --interface "$NPS_HOST" --port "$NPS_SHELL_PORT"
   exit 0
 fi
 
-.venv/bin/rasa run --model "$MODEL" --interface 127.0.0.1 --port "$RASA_PORT" \
+.venv/bin/rasa run --model "$MODEL" --interface "$NPS_HOST" --port "$NPS_RASA_PORT" \
   --enable-api --auth-token "$RASA_TOKEN" \
   --credentials credentials.yml --endpoints endpoints.yml > var/rasa.log 2>&1 &
 pids+=($!)
 rasa_pid=${pids[-1]}
 
-make --no-print-directory dashboard > var/dashboard.log 2>&1 &
+.venv-analytics/bin/python -m streamlit run analytics/dashboard/app.py \
+  --server.address "$NPS_HOST" --server.port "$NPS_DASHBOARD_PORT" --server.headless true \
+  --browser.gatherUsageStats false > var/dashboard.log 2>&1 &
 pids+=($!)
 
-WEBCHAT_PORT="${NPS_WEBCHAT_PORT:-8080}"
-.venv/bin/python -m channels.webchat --host 127.0.0.1 --port "$WEBCHAT_PORT" > var/webchat.log 2>&1 &
+.venv/bin/python -m channels.webchat --host "$NPS_HOST" --port "$NPS_WEBCHAT_PORT" > var/webchat.log 2>&1 &
 pids+=($!)
 
-wait_for "Rasa" "http://127.0.0.1:${RASA_PORT}/status?token=${RASA_TOKEN}" var/rasa.log "$rasa_pid"
+wait_for "Rasa" "http://${NPS_HOST}:${NPS_RASA_PORT}/status?token=${RASA_TOKEN}" var/rasa.log "$rasa_pid"
 
 cat <<MSG
 
 The NPS bot is running (logs in var/, Ctrl-C stops everything).
 
   Talk to it over REST:
-    curl -s -XPOST http://127.0.0.1:${RASA_PORT}/webhooks/rest/webhook \\
+    curl -s -XPOST http://${NPS_HOST}:${NPS_RASA_PORT}/webhooks/rest/webhook \\
       -H 'Content-Type: application/json' -d '{"sender": "ania", "message": "cześć"}'
   Read that conversation's slots (token in var/rasa_token):
-    curl -s "http://127.0.0.1:${RASA_PORT}/conversations/ania/tracker?token=\$(cat var/rasa_token)"
-  Dashboard:        http://127.0.0.1:8501  (its "Try the bot" page chats with the bot)
-  Web chat page:    http://127.0.0.1:${WEBCHAT_PORT}/index.html?server=http://127.0.0.1:${RASA_PORT}&touchpoint=store
+    curl -s "http://${NPS_HOST}:${NPS_RASA_PORT}/conversations/ania/tracker?token=\$(cat var/rasa_token)"
+  Dashboard:        http://${NPS_HOST}:${NPS_DASHBOARD_PORT}  (its "Try the bot" page chats with the bot)
+  Web chat page:    http://${NPS_HOST}:${NPS_WEBCHAT_PORT}/index.html?server=http://${NPS_HOST}:${NPS_RASA_PORT}&touchpoint=store
   In the terminal:  make shell
   Tracker store:    ${NPS_DB_URL}
 

@@ -1,0 +1,98 @@
+"""Every setting is read in one place (nps/settings.py), with one-line errors."""
+
+from __future__ import annotations
+
+import shlex
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from nps.settings import (
+    DEFAULT_DB_URL,
+    REPO_ROOT,
+    SettingError,
+    Settings,
+    env_float,
+    env_int,
+    load_settings,
+)
+
+
+def test_defaults_need_no_environment():
+    settings = load_settings({})
+    assert settings == Settings()
+    assert settings.db_url == DEFAULT_DB_URL
+    assert settings.data_dir == REPO_ROOT / "data"
+    assert settings.domain_path == REPO_ROOT / "domain"
+    assert settings.actions_url == "http://127.0.0.1:5055/webhook"
+    assert settings.bot_url == "http://127.0.0.1:5005"
+
+
+def test_urls_follow_host_and_ports_unless_set_explicitly():
+    env = {"NPS_HOST": "10.0.0.5", "NPS_ACTIONS_PORT": "6000", "NPS_RASA_PORT": "6001"}
+    settings = load_settings(env)
+    assert settings.actions_url == "http://10.0.0.5:6000/webhook"
+    assert settings.bot_url == "http://10.0.0.5:6001"
+    explicit = load_settings({**env, "NPS_ACTIONS_URL": "http://actions:5055/webhook"})
+    assert explicit.actions_url == "http://actions:5055/webhook"
+
+
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({"NPS_MAX_WHYS": "five"}, "NPS_MAX_WHYS must be a whole number, got 'five'"),
+        ({"NPS_MAX_WHYS": "-1"}, "NPS_MAX_WHYS must be at least 0, got -1"),
+        ({"NPS_MAX_CLARIFICATIONS": "0"}, "NPS_MAX_CLARIFICATIONS must be at least 1, got 0"),
+        ({"NPS_RASA_PORT": "70000"}, "NPS_RASA_PORT must be at most 65535, got 70000"),
+        ({"NPS_WEBCHAT_PORT": "8080.5"}, "NPS_WEBCHAT_PORT must be a whole number"),
+    ],
+)
+def test_a_bad_value_names_its_variable(env, message):
+    with pytest.raises(SettingError, match=message):
+        load_settings(env)
+
+
+def test_blank_means_default():
+    assert load_settings({"NPS_MAX_WHYS": "  ", "NPS_DB_URL": ""}) == Settings()
+
+
+def test_float_helper_refuses_what_is_not_a_finite_number():
+    assert env_float({"X": "2.5"}, "X", 1.0) == 2.5
+    for raw in ("nan", "inf", "abc"):
+        with pytest.raises(SettingError, match="^X must be a"):
+            env_float({"X": raw}, "X", 1.0)
+    assert env_int({}, "X", 7) == 7
+
+
+def _settings_cli(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "nps.settings", *args],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/bin:/bin", **(env or {})},
+        cwd=REPO_ROOT,
+    )
+
+
+def test_the_makefile_and_scripts_ask_the_module_for_values_in_force():
+    done = _settings_cli("NPS_DB_URL", "NPS_WEBCHAT_PORT", env={"NPS_WEBCHAT_PORT": "9090"})
+    assert done.returncode == 0
+    assert done.stdout.splitlines() == [DEFAULT_DB_URL, "9090"]
+
+
+def test_shell_output_is_safely_quoted(tmp_path: Path):
+    odd = tmp_path / "it's here; rm -rf x"
+    done = _settings_cli("--shell", env={"NPS_DATA_DIR": str(odd)})
+    assert done.returncode == 0
+    lines = dict(line.split("=", 1) for line in done.stdout.splitlines())
+    assert shlex.split(lines["NPS_DATA_DIR"]) == [str(odd)]
+    assert shlex.split(lines["NPS_ACTIONS_URL"]) == ["http://127.0.0.1:5055/webhook"]
+
+
+def test_a_bad_value_stops_the_cli_with_one_line():
+    done = _settings_cli("NPS_DB_URL", env={"NPS_RESURVEY_DAYS": "soon"})
+    assert done.returncode == 1
+    assert done.stderr.strip() == "NPS_RESURVEY_DAYS must be a whole number, got 'soon'"
+    assert _settings_cli("NPS_NOT_A_SETTING").returncode == 2
