@@ -9,7 +9,8 @@ Use them in credentials.yml by class path:
 plus Rasa's own ``socketio`` (the web chat in ``channels/webchat/``) and
 ``rest``. Pure helpers: ``signatures`` (webhook HMACs), ``render`` (bot
 messages to platform payloads), ``dedup`` (seen ids), ``outbound`` (HTTP with
-timeouts and retries). See docs/channels.md.
+timeouts and retries); ``webhook_input`` is the request pipeline the three
+connectors share. See docs/channels.md.
 """
 
 from channels import socketio_compat as _socketio_compat

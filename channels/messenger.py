@@ -24,8 +24,15 @@ from rasa.core.channels.channel import InputChannel, OutputChannel
 
 from channels import render
 from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
-from channels.webhook import DEFAULT_META_MAX_BODY, NON_TEXT, Incoming, credential
-from channels.webhook_input import MetaWebhookInput, RenderedOutput, shared_options
+from channels.webhook_input import (
+    DEFAULT_META_MAX_BODY,
+    NON_TEXT,
+    Incoming,
+    MetaWebhookInput,
+    RenderedOutput,
+    credential,
+    shared_options,
+)
 from nps.flow import clean_touchpoint
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"

@@ -30,8 +30,15 @@ from channels import render
 from channels.dedup import ChoiceMemory
 from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
 from channels.signatures import TWILIO_SIGNATURE_HEADER, verify_twilio_signature
-from channels.webhook import DEFAULT_TWILIO_MAX_BODY, NON_TEXT, Incoming, credential
-from channels.webhook_input import RenderedOutput, WebhookInput, shared_options
+from channels.webhook_input import (
+    DEFAULT_TWILIO_MAX_BODY,
+    NON_TEXT,
+    Incoming,
+    RenderedOutput,
+    WebhookInput,
+    credential,
+    shared_options,
+)
 
 logger = logging.getLogger(__name__)
 

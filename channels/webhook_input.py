@@ -1,20 +1,27 @@
-"""The request pipeline the three webhook connectors share.
+"""What the three webhook connectors share: credentials, the request pipeline,
+handing messages to Rasa one by one.
 
 Messenger, WhatsApp and Twilio answer a webhook the same way, and the order
 matters: 503 when the channel has no secrets (so `rasa run` still starts),
 413 before touching a large body, 403 before parsing anything the signature
-does not vouch for, then each new message to Rasa on its own (channels/
-webhook.py ``deliver``). Only "how is it signed" and "where are the messages
-in it" differ; a connector supplies those and nothing else.
+does not vouch for, then each new message to Rasa on its own (``deliver``).
+Only "how is it signed" and "where are the messages in it" differ; a
+connector supplies those and nothing else.
 
-Log lines go to the connector's own logger (``channels.messenger``, ...), as
-they did when each connector had its own copy of this code.
+Log lines of the pipeline go to the connector's own logger
+(``channels.messenger``, ...), so an operator filters one channel by its
+module name.
 """
 
 from __future__ import annotations
 
+import hmac
+import json
 import logging
-from collections.abc import Awaitable, Callable
+import os
+import re
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel, UserMessage
@@ -26,15 +33,133 @@ from channels import render
 from channels.dedup import ChoiceMemory, seen_ids_from_url
 from channels.outbound import HttpSender, RetryPolicy
 from channels.signatures import META_SIGNATURE_HEADER, verify_meta_signature
-from channels.webhook import (
-    Incoming,
-    credential,
-    deliver,
-    not_configured,
-    number,
-    read_json_body,
-    verify_subscription,
-)
+
+logger = logging.getLogger(__name__)
+
+# The bot has an intent `non_text` that answers images, stickers, voice notes
+# kindly and re-asks the pending question.
+NON_TEXT = "/non_text"
+
+DEFAULT_META_MAX_BODY = 2 * 1024 * 1024  # a batch of ~1000 events fits easily
+DEFAULT_TWILIO_MAX_BODY = 256 * 1024
+
+_ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+
+
+def credential(credentials: dict[str, Any] | None, key: str, default: str = "") -> str:
+    """A credentials.yml value as a string, with ``${VAR}`` expanded here.
+
+    Why here and not by Rasa: Rasa expands an unquoted ``${VAR}`` itself but
+    refuses to start when VAR is unset (RasaException), so one channel without
+    its secrets would take every channel down. credentials.yml therefore
+    quotes these references ("${FB_APP_SECRET}"), which Rasa leaves as they
+    are, and they are expanded here, an unset variable becoming "" (the
+    channel then answers 503 "not configured").
+    """
+    value = (credentials or {}).get(key)
+    if value is None:
+        return default
+    value = _ENV_REF.sub(lambda m: os.environ.get(m.group(1), ""), str(value)).strip()
+    return value or default
+
+
+def flag(credentials: dict[str, Any] | None, key: str, default: bool) -> bool:
+    raw = credential(credentials, key)
+    if not raw:
+        return default
+    return raw.lower() in ("1", "true", "yes", "on")
+
+
+def number(credentials: dict[str, Any] | None, key: str, default: float) -> float:
+    raw = credential(credentials, key)
+    try:
+        return float(raw) if raw else default
+    except ValueError:
+        logger.warning("credentials: %s=%r is not a number; using %s", key, raw, default)
+        return default
+
+
+@dataclass
+class Incoming:
+    """One user message found in a webhook, ready for Rasa."""
+
+    sender_id: str
+    text: str
+    message_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def not_configured(channel: str) -> HTTPResponse:
+    return response.json(
+        {
+            "error": f"channel '{channel}' not configured",
+            "hint": "set its environment variables, see docs/channels.md",
+        },
+        status=503,
+    )
+
+
+def read_json_body(request: Request) -> tuple[Any, HTTPResponse | None]:
+    """(payload, None) for a JSON object body, else (None, error response).
+
+    The body size was checked before the signature (``WebhookInput``)."""
+    try:
+        payload = json.loads(request.body or b"")
+    except (ValueError, UnicodeDecodeError):
+        return None, response.json({"error": "malformed JSON"}, status=400)
+    if not isinstance(payload, dict):
+        return None, response.json({"error": "expected a JSON object"}, status=400)
+    return payload, None
+
+
+def verify_subscription(request: Request, verify_token: str) -> HTTPResponse:
+    """Meta's webhook verification handshake (GET with hub.* parameters)."""
+    mode = request.args.get("hub.mode", "")
+    token = request.args.get("hub.verify_token", "")
+    challenge = request.args.get("hub.challenge", "")
+    if (
+        verify_token
+        and mode == "subscribe"
+        and challenge
+        and hmac.compare_digest(token.encode(), verify_token.encode())
+    ):
+        return response.text(challenge)
+    logger.warning("webhook verification refused: wrong mode or verify token")
+    return response.text("forbidden", status=403)
+
+
+async def deliver(
+    messages: Iterable[Incoming],
+    on_new_message: Callable[[Any], Awaitable[Any]],
+    make_user_message: Callable[[Incoming], Any],
+    first_time: Callable[[str | None], Awaitable[bool]],
+    channel: str,
+) -> int:
+    """Hand each new message to Rasa in order; returns how many were handled.
+
+    One failing message must not lose the others of the same batch, and must
+    not turn the webhook into a 500 (Meta would redeliver the whole batch).
+    """
+    handled = 0
+    for incoming in messages:
+        if not await first_time(incoming.message_id):
+            logger.info(
+                "%s: message %s already handled, skipping redelivery", channel, incoming.message_id
+            )
+            continue
+        try:
+            await on_new_message(make_user_message(incoming))
+            handled += 1
+        except Exception:
+            logger.exception(
+                "%s: handling a message of conversation %s failed", channel, incoming.sender_id
+            )
+    return handled
+
+
+# ---------------------------------------------------------------------------
+# The connectors' base classes
+# ---------------------------------------------------------------------------
 
 
 def shared_options(credentials: dict[str, Any] | None, sep: str, max_body: int) -> dict[str, Any]:
@@ -140,7 +265,7 @@ class WebhookInput(InputChannel):
         )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
-        # Second argument as the connectors always passed it (their __name__).
+        # Sanic names a blueprint's routes after its import name: the module.
         hook = Blueprint(self.blueprint_name, type(self).__module__)
 
         @hook.route("/", methods=["GET"])
@@ -201,7 +326,7 @@ class MetaWebhookInput(WebhookInput):
         raise NotImplementedError
 
     def incoming(self, request: Request) -> list[Incoming] | HTTPResponse:
-        payload, error = read_json_body(request, self.max_body_bytes)
+        payload, error = read_json_body(request)
         return error if error is not None else self.events(payload)
 
     def accepted(self) -> HTTPResponse:

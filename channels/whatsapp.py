@@ -22,8 +22,15 @@ from rasa.core.channels.channel import InputChannel, OutputChannel
 from channels import render
 from channels.dedup import ChoiceMemory
 from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
-from channels.webhook import DEFAULT_META_MAX_BODY, NON_TEXT, Incoming, credential
-from channels.webhook_input import MetaWebhookInput, RenderedOutput, shared_options
+from channels.webhook_input import (
+    DEFAULT_META_MAX_BODY,
+    NON_TEXT,
+    Incoming,
+    MetaWebhookInput,
+    RenderedOutput,
+    credential,
+    shared_options,
+)
 
 DEFAULT_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"

@@ -8,7 +8,7 @@ import pytest
 from actions.survey import ActionStartSurvey
 from channels.messenger import event_text, messenger_events, start_payload
 from channels.twilio_channel import form_params, incoming_from_form
-from channels.webhook import NON_TEXT, credential
+from channels.webhook_input import NON_TEXT, credential
 from channels.whatsapp import message_text, whatsapp_events
 from tests.action_harness import run, slot_events, tracker_for
 from tests.channels.channel_helpers import load_payload, twilio_form
