@@ -4,10 +4,11 @@ over Rasa's socketio channel: a whole conversation through the page."""
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 
-from tests.channels.channel_helpers import slots, texts, user_events, wait_for, wait_until
+from tests.channels.channel_helpers import http, slots, texts, user_events, wait_for, wait_until
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -63,10 +64,6 @@ def test_conversation_through_the_page(rasa, webchat_url, browser, tmp_path):
 
 
 def test_page_serves_no_cdn_and_no_python(webchat_url):
-    import re
-
-    from channel_helpers import http
-
     html = http("GET", webchat_url + "/index.html").body.decode()
     js = http("GET", webchat_url + "/nps-chat.js")
     assert js.status == 200 and js.headers["content-type"].startswith("text/javascript")

@@ -282,7 +282,9 @@ class TestWhatsApp:
         assert all(m["messaging_product"] == "whatsapp" for m in sent)
         # 11 options fit neither 3 buttons nor 10 rows: a typed number, said clearly
         assert [m["type"] for m in sent] == ["text", "text"]
-        assert sent[-1]["text"]["body"].endswith("Odpowiedz, wpisując liczbę od 0 do 10.")
+        assert sent[-1]["text"]["body"].endswith(
+            render.DEFAULT_TEXTS.scale_hint.format(lo=0, hi=10)
+        )
         assert all(len(m["text"]["body"]) <= render.WHATSAPP_TEXT_MAX for m in sent)
         request = outbox.sent_to(lambda r: r.path.endswith("/messages"))[0]
         assert request.headers["authorization"] == f"Bearer {WA_TOKEN}"
@@ -422,7 +424,7 @@ class TestTwilio:
         sent = twilio_sends(outbox, sender)
         forms = [r.form() for r in sent]
         assert [f["From"] for f in forms] == [TW_NUMBER, TW_NUMBER]
-        assert forms[-1]["Body"].endswith("Odpowiedz, wpisując liczbę od 0 do 10.")
+        assert forms[-1]["Body"].endswith(render.DEFAULT_TEXTS.scale_hint.format(lo=0, hi=10))
         assert all(len(f["Body"]) <= render.SMS_BODY_MAX for f in forms)
         assert sent[0].path == f"/2010-04-01/Accounts/{TW_SID}/Messages.json"
         auth = base64.b64decode(sent[0].headers["authorization"].split()[1]).decode()
