@@ -1,9 +1,9 @@
 """NLU cross-validation: intents, and the driver entities with their polarity roles.
 
-    make eval                                   # after bench/score_accuracy.py
-    .venv/bin/python bench/nlu_eval.py --folds 3
-    .venv/bin/python bench/nlu_eval.py --folds 2 --epochs 20   # quick, less accurate
-    .venv/bin/python bench/nlu_eval.py --report-only           # re-read results/nlu_cv/
+    make eval                                   # after bench.score_accuracy
+    .venv/bin/python -m bench.nlu_eval --folds 3
+    .venv/bin/python -m bench.nlu_eval --folds 2 --epochs 20   # quick, less accurate
+    .venv/bin/python -m bench.nlu_eval --report-only           # re-read results/nlu_cv/
 
 Runs ``rasa test nlu --cross-validation`` with config.yml on data/nlu (each
 fold trains on the other folds and is tested on the held-out one) into
@@ -29,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -40,11 +39,12 @@ from pathlib import Path
 
 import yaml
 
+from bench.rasa_cli import RASA, rasa_env
+from bench.tables import markdown_table
 from nps.drivers import load_catalogue
+from nps.settings import load_settings
+from tests.bot_process import REPO
 
-REPO = Path(__file__).resolve().parent.parent
-
-RASA = REPO / ".venv" / "bin" / "rasa"
 DEFAULT_OUT = REPO / "results" / "nlu_cv"
 EXTRACTOR = "DIETClassifier"
 
@@ -74,15 +74,8 @@ def run_cross_validation(
     if out.exists():
         shutil.rmtree(out)  # a report left from an earlier run must not be read as this one's
     out.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(REPO),
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        SQLALCHEMY_SILENCE_UBER_WARNING="1",
-        # Fold models are throw-away: keep them out of the project's .rasa/cache.
-        RASA_CACHE_DIRECTORY=str(tmp / "cache"),
-    )
+    # Fold models are throw-away: keep them out of the project's .rasa/cache.
+    env = rasa_env(tmp / "cache")
     command = [
         str(RASA),
         "test",
@@ -221,27 +214,6 @@ def pct(value: float | None) -> str:
     return "-" if value is None or value != value else f"{value:.1%}"
 
 
-def table(header: list[str], rows: list[list[str]]) -> str:
-    widths = [max(len(str(row[i])) for row in [header, *rows]) for i in range(len(header))]
-
-    def line(row):
-        return (
-            "| "
-            + " | ".join(
-                str(c).ljust(w) if i == 0 else str(c).rjust(w)
-                for i, (c, w) in enumerate(zip(row, widths, strict=False))
-            )
-            + " |"
-        )
-
-    rule = (
-        "|"
-        + "|".join(("-" * (w + 1) + ":") if i else ("-" * (w + 2)) for i, w in enumerate(widths))
-        + "|"
-    )
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
-
-
 def report(out: Path, drivers: list[str]) -> int:
     intents = read_json(out / "intent_report.json")
     if intents is None:
@@ -250,7 +222,7 @@ def report(out: Path, drivers: list[str]) -> int:
 
     print("\n## Intents (held-out folds)\n")
     print(
-        table(
+        markdown_table(
             ["metric", "value"],
             [
                 ["accuracy", pct(intents.get("accuracy"))],
@@ -278,7 +250,7 @@ def report(out: Path, drivers: list[str]) -> int:
             ]
         )
     print()
-    print(table(["intent", "n", "precision", "recall", "F1", "most confused with"], rows))
+    print(markdown_table(["intent", "n", "precision", "recall", "F1", "most confused with"], rows))
 
     messages = held_out_messages(out)
     scores = score_mentions(messages, drivers)
@@ -302,7 +274,9 @@ def report(out: Path, drivers: list[str]) -> int:
         ["**all (micro)**", str(total["tp"] + total["fn"]), pct(p), pct(r), pct(f), pct(polarity)]
     )
     rows.append(["**macro F1**", "", "", "", pct(sum(f1s) / len(f1s) if f1s else None), ""])
-    print(table(["driver", "mentions", "precision", "recall", "F1", "polarity right"], rows))
+    print(
+        markdown_table(["driver", "mentions", "precision", "recall", "F1", "polarity right"], rows)
+    )
 
     print("\n## Drivers with polarity: driver:role must both match (mention level)\n")
     rows = []
@@ -315,7 +289,7 @@ def report(out: Path, drivers: list[str]) -> int:
             rows.append([f"{d}:{role}", str(c["tp"] + c["fn"]), pct(p), pct(r), pct(f)])
     p, r, f = prf(total)
     rows.append(["**all (micro)**", str(total["tp"] + total["fn"]), pct(p), pct(r), pct(f)])
-    print(table(["driver:role", "mentions", "precision", "recall", "F1"], rows))
+    print(markdown_table(["driver:role", "mentions", "precision", "recall", "F1"], rows))
 
     diet = read_json(out / f"{EXTRACTOR}_report.json") or {}
     print("\n## Rasa's own entity report (token level, label = entity.role)\n")
@@ -345,7 +319,7 @@ def report(out: Path, drivers: list[str]) -> int:
                     pct(m.get("f1-score")),
                 ]
             )
-    print(table(["label", "tokens", "precision", "recall", "F1"], rows))
+    print(markdown_table(["label", "tokens", "precision", "recall", "F1"], rows))
     print(
         f"\n(mention-level figures from {len(messages)} held-out messages with entities; "
         f"reports in {shown(out)}/)"
@@ -354,7 +328,9 @@ def report(out: Path, drivers: list[str]) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.nlu_eval", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument("--folds", type=int, default=3, help="cross-validation folds (default 3)")
     parser.add_argument(
         "--epochs",
@@ -377,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.folds < 2:
         parser.error("--folds must be at least 2")
 
-    drivers = list(load_catalogue(REPO / "data" / "drivers.yml"))
+    drivers = list(load_catalogue(load_settings().data_dir / "drivers.yml"))
     if not args.report_only:
         with tempfile.TemporaryDirectory(prefix="nps-nlu-eval-") as tmp:
             tmp_path = Path(tmp)

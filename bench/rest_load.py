@@ -1,7 +1,8 @@
 """REST load benchmark: the full NPS bot against a bare Rasa baseline, in one run.
 
     make bench
-    .venv/bin/python bench/rest_load.py --concurrency 10 --conversations 100
+    .venv/bin/python -m bench.rest_load --concurrency 10 --conversations 100
+    .venv/bin/python -m bench.rest_load --conversations 4 --warmup 0 --no-postgres --no-bare
 
 Each scenario starts its own ``rasa run`` on a free loopback port (through
 tests/bot_process.py), sends a warm-up batch of conversations, then drives
@@ -19,34 +20,30 @@ on one event loop: at most about 1000 / (CPU ms per message) msg/s).
 
 Scenarios:
   full/sqlite      our model + action server + SQL tracker store in a SQLite file
-  full/postgresql  the same on a fresh PostgreSQL database (skipped if unreachable)
-  bare/memory      a bare model: same NLU pipeline and data/nlu, a tiny domain
-                   (one utter_* per intent), no custom actions, in-memory tracker
-                   store. Trained on first use and cached in var/bench/rest_load/
-                   under a hash of its inputs.
+  full/postgresql  the same on a fresh PostgreSQL database (tests/databases.py,
+                   server from NPS_TEST_PG_URL; skipped if unreachable)
+  bare/memory      the bare baseline of bench/bare_bot.py: same NLU pipeline and
+                   data/nlu, a tiny domain, no custom actions, in-memory tracker
+                   store.
 With ``--breakdown`` two more measurements say where the full bot's time goes:
   full/memory      our model + actions, in-memory tracker store (minus full/sqlite
                    = the SQL writes and reads)
   nlu-only         ``POST /model/parse`` of the same messages on the full bot
                    (NLU inference alone, no dialogue, no actions, no store)
 
-Everything talks to 127.0.0.1 only, and every phase is bounded in count
-(``--conversations``) and time (``--max-seconds``).
+The conversations are in bench/corpus.py, the /proc readings in
+bench/procstats.py. Everything talks to 127.0.0.1 only, and every phase is
+bounded in count (``--conversations``) and time (``--max-seconds``).
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
-import hashlib
 import json
 import math
 import os
 import random
-import re
-import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -57,106 +54,16 @@ from pathlib import Path
 import aiohttp
 import yaml
 
-from tests.bot_process import DEFAULT_MODEL, VENV_BIN, BotProcess
+from bench.bare_bot import bare_model
+from bench.corpus import SHAPES, conversation, conversations
+from bench.procstats import cpu_ms_per_message, cpu_seconds, loadavg, vm_hwm_mib
+from bench.rasa_cli import rasa_version
+from bench.tables import markdown_table
+from tests.bot_process import DEFAULT_MODEL, REPO, BotProcess
+from tests.databases import PG_ADMIN_URL, fresh_database, postgres_reachable
 
-REPO = Path(__file__).resolve().parent.parent
-
-# var/bench/ is shared with other benchmarks: ours go in a folder of their own.
-BENCH_VAR = REPO / "var" / "bench" / "rest_load"
-PG_ADMIN_URL = os.environ.get("NPS_TEST_PG_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 P95_GOAL_MS = 150.0
 THROUGHPUT_GOAL = 0.75  # full bot's messages/s as a share of the bare baseline's
-
-# --- the conversations --------------------------------------------------------------
-#
-# Whole surveys as customers write them, one per branch of nps/flow.py
-# (promoter, passive probed on a complaint, detractor probed with whys, known
-# issue fixed or not, an interruption, leaving mid-survey). Each is built from
-# small pools so that not every customer sends the same text: identical texts
-# would let any cache make the numbers look better than real traffic.
-
-GREETINGS = ["cześć", "dzień dobry", "hej", "witam", "dzien dobry", "siema"]
-PROMOTER_SCORES = ["10", "9", "dałbym 10", "9/10", "dziesięć"]
-PASSIVE_SCORES = ["7", "8", "8/10", "dałabym 7"]
-DETRACTOR_SCORES = ["2", "3", "4", "1", "zero", "dałbym 3"]
-PRAISE = [
-    "bardzo miła obsługa w sklepie",
-    "szybka dostawa i dobre ceny",
-    "świetny wybór i zawsze czysto",
-    "aplikacja wygodna, paczka przyszła na drugi dzień",
-    "produkty super jakości",
-]
-VALUED = [
-    "szybka dostawa do paczkomatu",
-    "miłych sprzedawców",
-    "że zwrot jest bez problemu",
-    "promocje w aplikacji",
-]
-MIXED = [
-    "miła obsługa, ale ceny za wysokie",
-    "szybka dostawa ale produkt słabej jakości",
-    "dobre promocje ale ciągle brakuje towaru",
-    "sklep ładny ale kolejki do kasy ogromne",
-]
-COMPLAINTS = [
-    "za drogo",
-    "kurier się spóźnił dwa dni",
-    "reklamacja odrzucona bez powodu",
-    "w sklepie brudno i pracownicy niemili",
-    "na infolinii nikt nie odbiera",
-]
-WHYS = [
-    "bo w innych sklepach jest taniej",
-    "nikt mnie nie poinformował",
-    "chyba macie za mało ludzi",
-    "bo to już drugi raz",
-    "nie mam pojęcia, po prostu tak było",
-]
-IMPROVEMENTS = ["niższe ceny", "szybsza dostawa", "więcej kas otwartych", "lepsza aplikacja"]
-DONE = ["to wszystko", "nie wiem", "nic więcej"]
-YES = ["tak", "tak, pomogło", "jasne"]
-NO = ["nie", "nie, dziękuję", "raczej nie"]
-
-
-def conversation(kind: int, rng: random.Random) -> list[str]:
-    """One whole survey of the ``kind``-th shape, with words drawn from ``rng``."""
-    c = rng.choice
-    shapes = [
-        # promoter: score, reason, what they value most
-        lambda: [c(GREETINGS), c(PROMOTER_SCORES), c(PRAISE), c(VALUED)],
-        # passive with a complaint: one why, then done, then what would make it a 10
-        lambda: [c(GREETINGS), c(PASSIVE_SCORES), c(MIXED), c(WHYS), c(DONE), c(IMPROVEMENTS)],
-        # detractor probed with whys, then asked for contact consent
-        lambda: [
-            c(GREETINGS),
-            c(DETRACTOR_SCORES),
-            c(COMPLAINTS),
-            *rng.sample(WHYS, 2),
-            c(DONE),
-            c(YES + NO),
-        ],
-        # detractor whose known issue has a fix that helps, then re-rates
-        lambda: [c(GREETINGS), "2, nie wiem gdzie jest moja paczka", "tak, pomogło", "7", c(NO)],
-        # detractor whose known issue fix did not help
-        lambda: [c(GREETINGS), "3", "nie mogę się zalogować do aplikacji", "nie", "tak"],
-        # an interruption mid-survey, then a passive without complaints
-        lambda: [
-            c(GREETINGS),
-            "czy jesteś botem?",
-            c(PASSIVE_SCORES),
-            "miła obsługa",
-            c(IMPROVEMENTS),
-        ],
-        # leaves mid-survey
-        lambda: [c(GREETINGS), "5", "koniec"],
-    ]
-    return shapes[kind % len(shapes)]()
-
-
-def conversations(count: int, seed: int) -> list[list[str]]:
-    rng = random.Random(seed)
-    return [conversation(i, rng) for i in range(count)]
-
 
 # --- driving the load ----------------------------------------------------------------------
 
@@ -265,38 +172,6 @@ async def _drive(
                 result.note = f"time limit: {queue.qsize()} conversations not started"
 
 
-def vm_hwm_mib(pid: int) -> float | None:
-    """Peak resident memory (VmHWM) of a live process, in MiB."""
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) / 1024
-    except OSError:
-        pass
-    return None
-
-
-def cpu_seconds(pid: int) -> float | None:
-    """User + system CPU time a live process has used so far (all its threads)."""
-    try:
-        # the command name (field 2) may hold spaces: split after its ')'
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def cpu_ms_per_message(cpu_s: float | None, messages: int) -> float | None:
-    return cpu_s * 1000 / messages if cpu_s is not None and messages else None
-
-
-def loadavg() -> str:
-    try:
-        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
-    except OSError:
-        return "?"
-
-
 def measure(bot: BotProcess, name: str, args, seed: int, parse: bool = False) -> PhaseResult:
     """Warm up, then measure one phase on a running bot."""
     token = bot.token if parse else None
@@ -344,186 +219,6 @@ def measure(bot: BotProcess, name: str, args, seed: int, parse: bool = False) ->
     return result
 
 
-# --- the bare baseline model ---------------------------------------------------------------
-
-_ENTITY_JSON = re.compile(r"\]\{(\"[^}]*)\}")
-_ENTITY_PAREN = re.compile(r"\]\(([^)]+)\)")
-
-
-def nlu_inventory(nlu_dir: Path) -> tuple[list[str], dict[str, set[str]]]:
-    """Intents, and entities with their roles, named in the NLU training files."""
-    intents: list[str] = []
-    entities: dict[str, set[str]] = {}
-    for path in sorted(nlu_dir.rglob("*.yml")):
-        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
-            if "intent" not in item:
-                continue  # synonyms, regexes, lookups
-            if item["intent"] not in intents:
-                intents.append(item["intent"])
-            examples = item.get("examples") or ""
-            for raw in _ENTITY_JSON.findall(examples):
-                spec = json.loads("{" + raw + "}")
-                roles = entities.setdefault(spec["entity"], set())
-                if spec.get("role"):
-                    roles.add(spec["role"])
-            for raw in _ENTITY_PAREN.findall(examples):
-                entities.setdefault(raw.split(":")[0].strip(), set())
-    return intents, entities
-
-
-def bare_project(config_path: Path, nlu_dir: Path) -> dict[str, str]:
-    """config.yml, domain.yml and rules.yml of the bare bot, as texts."""
-    config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
-    intents, entities = nlu_inventory(nlu_dir)
-    bare_config = {
-        key: config[key] for key in ("recipe", "assistant_id", "language") if key in config
-    }
-    bare_config["pipeline"] = config["pipeline"]  # the very same NLU
-    # Rules only, answered by Rasa's own default fallback: nothing custom.
-    bare_config["policies"] = [
-        {"name": "MemoizationPolicy", "max_history": 5},
-        {
-            "name": "RulePolicy",
-            "core_fallback_threshold": 0.3,
-            "core_fallback_action_name": "action_default_fallback",
-        },
-    ]
-    domain = {
-        "version": "3.1",
-        "intents": intents,
-        "entities": [
-            {name: {"roles": sorted(roles)}} if roles else name
-            for name, roles in sorted(entities.items())
-        ],
-        "responses": {
-            "utter_greet": [{"text": "Cześć! Jak oceniasz nasz sklep od 0 do 10?"}],
-            "utter_ok": [{"text": "Dziękuję, zapisałem."}],
-            "utter_default": [{"text": "Przepraszam, nie zrozumiałem."}],
-        },
-    }
-    # One utterance per message, whatever the intent: the bare bot does one
-    # NLU parse and one policy round per message, and nothing else.
-    rules = [{"rule": "greeting", "steps": [{"intent": "greet"}, {"action": "utter_greet"}]}]
-    rules += [
-        {"rule": f"any {intent}", "steps": [{"intent": intent}, {"action": "utter_ok"}]}
-        for intent in [*intents, "nlu_fallback"]
-        if intent != "greet"
-    ]
-    dump = lambda data: yaml.safe_dump(data, allow_unicode=True, sort_keys=False)  # noqa: E731
-    return {
-        "config.yml": dump(bare_config),
-        "domain.yml": dump(domain),
-        "rules.yml": dump({"version": "3.1", "rules": rules}),
-    }
-
-
-def rasa_version() -> str:
-    from importlib.metadata import version
-
-    return version("rasa")
-
-
-def bare_model(config_path: Path, nlu_dir: Path, train_timeout: float) -> Path:
-    """The bare model, trained once per distinct input and cached in var/bench/."""
-    files = bare_project(config_path, nlu_dir)
-    digest = hashlib.sha256(f"rasa {rasa_version()}\n".encode())
-    for name, text in sorted(files.items()):
-        digest.update(f"{name}\n{text}\n".encode())
-    for path in sorted(nlu_dir.rglob("*.yml")):
-        digest.update(f"{path.relative_to(nlu_dir)}\n".encode() + path.read_bytes())
-    key = digest.hexdigest()[:16]
-    cached = BENCH_VAR / f"bare-{key}.tar.gz"
-    if cached.exists():
-        print(f"bare model: cached {cached.relative_to(REPO)}")
-        return cached
-    BENCH_VAR.mkdir(parents=True, exist_ok=True)
-    print(f"bare model: training (inputs hash {key}); later runs reuse it")
-    with tempfile.TemporaryDirectory(prefix="nps-bare-") as tmp:
-        tmp_path = Path(tmp)
-        for name, text in files.items():
-            (tmp_path / name).write_text(text, encoding="utf-8")
-        env = dict(
-            os.environ,
-            PYTHONPATH=str(REPO),
-            RASA_TELEMETRY_ENABLED="false",
-            TF_CPP_MIN_LOG_LEVEL="2",
-            SQLALCHEMY_SILENCE_UBER_WARNING="1",
-            # its own empty cache: the project's .rasa/cache stays untouched
-            RASA_CACHE_DIRECTORY=str(tmp_path / "cache"),
-        )
-        started = time.monotonic()
-        with open(tmp_path / "train.log", "wb") as log:
-            completed = subprocess.run(
-                [
-                    str(VENV_BIN / "rasa"),
-                    "train",
-                    "--config",
-                    "config.yml",
-                    "--domain",
-                    "domain.yml",
-                    "--data",
-                    str(nlu_dir),
-                    "rules.yml",
-                    "--out",
-                    "out",
-                    "--fixed-model-name",
-                    "bare",
-                ],
-                cwd=tmp_path,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                timeout=train_timeout,
-            )
-        if completed.returncode != 0:
-            tail = (tmp_path / "train.log").read_text(errors="replace").splitlines()[-30:]
-            raise RuntimeError("training the bare model failed:\n" + "\n".join(tail))
-        for old in BENCH_VAR.glob("bare-*.tar.gz"):
-            old.unlink()  # inputs changed: the old one will never be used again
-        shutil.move(str(tmp_path / "out" / "bare.tar.gz"), cached)
-        print(
-            f"bare model: trained in {time.monotonic() - started:.0f} s -> "
-            f"{cached.relative_to(REPO)}"
-        )
-    return cached
-
-
-# --- tracker-store databases --------------------------------------------------------------
-
-
-@contextlib.contextmanager
-def postgres_database(admin_url: str):
-    """A fresh PostgreSQL database's URL, dropped afterwards; None if unreachable."""
-    import sqlalchemy as sa
-
-    try:
-        admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT")
-        with admin.connect() as connection:
-            connection.execute(sa.text("SELECT 1"))
-    except Exception as error:  # noqa: BLE001 - any driver error: no server to measure on
-        yield None, str(error).splitlines()[0]
-        return
-    name = f"nps_bench_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as connection:
-        connection.execute(sa.text(f'CREATE DATABASE "{name}"'))  # our name, not input
-    try:
-        yield (
-            sa.engine.make_url(admin_url).set(database=name).render_as_string(hide_password=False),
-            None,
-        )
-    finally:
-        with admin.connect() as connection:
-            connection.execute(
-                sa.text(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
-                    "WHERE datname = :n AND pid <> pg_backend_pid()"
-                ),
-                {"n": name},
-            )
-            connection.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}"'))
-        admin.dispose()
-
-
 # --- reporting ----------------------------------------------------------------------
 
 
@@ -548,7 +243,7 @@ def print_table(results: list[PhaseResult]) -> None:
         "actions CPU ms/msg",
         "load avg before",
     ]
-    rows = [header]
+    rows = []
     for r in results:
         rows.append(
             [
@@ -568,22 +263,7 @@ def print_table(results: list[PhaseResult]) -> None:
                 r.loadavg,
             ]
         )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(header))]
-
-    def line(row):
-        return (
-            "| "
-            + " | ".join(
-                cell.ljust(w) if i == 0 else cell.rjust(w)
-                for i, (cell, w) in enumerate(zip(row, widths, strict=False))
-            )
-            + " |"
-        )
-
-    print(line(header))
-    print("|" + "|".join("-" * (w + 2) for w in widths) + "|")
-    for row in rows[1:]:
-        print(line(row))
+    print(markdown_table(header, rows))
     for r in results:
         if r.note or r.errors:
             print(f"  {r.name}: {r.note} {('first error: ' + r.first_error) if r.errors else ''}")
@@ -627,7 +307,9 @@ def print_goals(results: list[PhaseResult], concurrency: int, think_time: float)
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.rest_load", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument(
         "--concurrency", type=int, default=10, help="conversations in flight at once (default 10)"
     )
@@ -679,11 +361,6 @@ def main(argv: list[str] | None = None) -> int:
         metavar="KEY=VALUE",
         help="extra environment of the bot processes, for what-if runs "
         "(e.g. PYTHONPATH=/tmp/other-libs:.); repeatable",
-    )
-    parser.add_argument(
-        "--pg-admin-url",
-        default=PG_ADMIN_URL,
-        help="PostgreSQL server to CREATE / DROP a throw-away database on",
     )
     parser.add_argument("--seed", type=int, default=2024)
     parser.add_argument(
@@ -737,11 +414,12 @@ def main(argv: list[str] | None = None) -> int:
         if args.show:
             return 0
         if not args.no_postgres:
-            with postgres_database(args.pg_admin_url) as (url, reason):
-                if url:
+            reason = postgres_reachable()
+            if reason is None:
+                with fresh_database("postgresql", tmp_path) as url:
                     run_full("full/postgresql", url, args.endpoints)
-                else:
-                    print(f"full/postgresql: skipped, PostgreSQL not reachable: {reason}")
+            else:
+                print(f"full/postgresql: skipped, {PG_ADMIN_URL} not reachable: {reason}")
         if args.breakdown:
             # The same endpoints less tracker_store: Rasa keeps trackers in memory.
             # The ${VARS} stay as text; Rasa expands them when it reads the copy.
@@ -777,7 +455,7 @@ def main(argv: list[str] | None = None) -> int:
 def show(bot: BotProcess, seed: int) -> None:
     """One transcript per conversation shape: to check the scripts follow the survey."""
     rng = random.Random(seed)
-    for kind in range(7):
+    for kind in range(len(SHAPES)):
         sender = f"show-{uuid.uuid4().hex[:6]}"
         print(f"--- shape {kind}")
         for text in conversation(kind, rng):

@@ -1,9 +1,6 @@
 """Accuracy of nps.score.parse_score on the labelled evaluation set.
 
-Run from the repository root:
-
-    python3.10 bench/score_accuracy.py            # needs PyYAML
-    .venv/bin/python bench/score_accuracy.py      # the bot environment has it
+    .venv/bin/python -m bench.score_accuracy      # make eval runs it first
 
 A case counts as correct when both the status and the score match the label.
 Prints the accuracy overall and per labelled status, then every miss.
@@ -38,7 +35,9 @@ def load(path: str) -> list[dict]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap = argparse.ArgumentParser(
+        prog="python -m bench.score_accuracy", description=__doc__.splitlines()[0]
+    )
     ap.add_argument("path", nargs="?", default=DEFAULT_SET, help="labelled YAML set")
     args = ap.parse_args(argv)
 

@@ -1,11 +1,11 @@
 """Training time: from scratch, after one NLU example is added, and with nothing changed.
 
     make bench-train
-    .venv/bin/python bench/train_time.py
+    .venv/bin/python -m bench.train_time
 
-Works on a fresh temporary copy of config.yml, domain.yml and data/ (the
-files `make train` trains on) with an empty Rasa training cache of its own
-(RASA_CACHE_DIRECTORY, read by rasa/engine/caching.py in Rasa 3.6), so
+Works on a fresh temporary copy of config.yml, the domain/ folder and data/
+(the files `make train` trains on) with an empty Rasa training cache of its
+own (RASA_CACHE_DIRECTORY, read by rasa/engine/caching.py in Rasa 3.6), so
 neither the project's models/ nor its .rasa/cache is read or written:
 
   1. from scratch   `rasa train` with the empty cache: every component trains
@@ -32,9 +32,11 @@ from pathlib import Path
 
 import yaml
 
-REPO = Path(__file__).resolve().parent.parent
+from bench.procstats import loadavg
+from bench.rasa_cli import RASA, rasa_env
+from bench.tables import markdown_table
+from tests.bot_process import REPO
 
-RASA = REPO / ".venv" / "bin" / "rasa"
 DRIVER_FILE = Path("data/nlu/drivers/delivery.yml")
 # A new example a trainer might add; unlike any line already in the file.
 NEW_EXAMPLE = '[kurier przywiózł paczkę w sobotę rano]{"entity": "delivery", "role": "pos"}'
@@ -65,21 +67,14 @@ def train(
     project: Path, cache: Path, name: str, timeout: float
 ) -> tuple[float, list[str], list[str]]:
     """One `rasa train` in ``project``; returns seconds, trained and restored components."""
-    env = dict(
-        os.environ,
-        PYTHONPATH=str(REPO),
-        RASA_TELEMETRY_ENABLED="false",
-        TF_CPP_MIN_LOG_LEVEL="2",
-        SQLALCHEMY_SILENCE_UBER_WARNING="1",
-        RASA_CACHE_DIRECTORY=str(cache),
-    )
+    env = rasa_env(cache)
     command = [
         str(RASA),
         "train",
         "--config",
         "config.yml",
         "--domain",
-        "domain.yml",
+        "domain",
         "--data",
         "data/nlu",
         "data/stories",
@@ -107,7 +102,9 @@ def short(components: list[str]) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.train_time", description=__doc__.split("\n\n")[0]
+    )
     parser.add_argument(
         "--timeout",
         type=float,
@@ -126,8 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         project = tmp / "project"
         project.mkdir()
-        for name in ("config.yml", "domain.yml"):
-            shutil.copy(REPO / name, project / name)
+        shutil.copy(REPO / "config.yml", project / "config.yml")
+        shutil.copytree(REPO / "domain", project / "domain")
         (project / "data").mkdir()
         shutil.copytree(REPO / "data" / "nlu", project / "data" / "nlu")
         shutil.copytree(REPO / "data" / "stories", project / "data" / "stories")
@@ -136,7 +133,7 @@ def main(argv: list[str] | None = None) -> int:
 
         print(
             f"training time, Rasa cache in {cache} (empty at start); "
-            f"{os.cpu_count()} CPUs, load avg {Path('/proc/loadavg').read_text().split()[0]}",
+            f"{os.cpu_count()} CPUs, load avg {loadavg()}",
             flush=True,
         )
         runs = []
@@ -155,13 +152,12 @@ def main(argv: list[str] | None = None) -> int:
             print(f"  nothing changed:  {seconds:7.1f} s", flush=True)
 
         print()
-        print("| run | wall time | components trained | restored from cache |")
-        print("|---|---:|---|---|")
-        for label, seconds, trained, restored in runs:
-            print(
-                f"| {label} | {seconds:.1f} s | {short(trained)} | "
-                f"{len(set(restored))} components |"
-            )
+        rows = [
+            [label, f"{seconds:.1f} s", short(trained), f"{len(set(restored))} components"]
+            for label, seconds, trained, restored in runs
+        ]
+        header = ["run", "wall time", "components trained", "restored from cache"]
+        print(markdown_table(header, rows, align="lrll"))
         if args.keep:
             print(f"\nlogs and models kept in {project}")
     finally:
