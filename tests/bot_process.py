@@ -191,8 +191,12 @@ class BotProcess:
         """Send one message; the bot's replies as one text, for assertions."""
         return "\n".join(r.get("text", "") for r in self.send(sender, text))
 
-    def tracker(self, sender: str) -> dict:
-        return self._request("GET", f"/conversations/{sender}/tracker?token={self.token}")
+    def tracker(self, sender: str, include_events: str = "AFTER_RESTART") -> dict:
+        """Rasa's tracker; ``include_events="ALL"`` keeps what came before a /restart."""
+        return self._request(
+            "GET",
+            f"/conversations/{sender}/tracker?token={self.token}&include_events={include_events}",
+        )
 
     def slots(self, sender: str) -> dict:
         return self.tracker(sender)["slots"]
