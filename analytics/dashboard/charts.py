@@ -1,13 +1,22 @@
-"""Altair charts: each takes a tidy frame from the pure functions."""
+"""Altair charts: each takes a tidy frame from the pure functions. Axis,
+legend and tooltip titles come from widgets.HEADERS, like the tables'."""
 
 from __future__ import annotations
 
 import altair as alt
 import pandas as pd
 
+from analytics.dashboard.widgets import header
+
 GROUP_COLOURS = alt.Scale(
     domain=["promoter", "passive", "detractor"], range=["#2e7d32", "#9e9e9e", "#c62828"]
 )
+
+
+def tip(column: str, kind: str, fmt: str | None = None) -> alt.Tooltip:
+    """A tooltip line titled in Polish (Altair would show the column name)."""
+    extra = {"format": fmt} if fmt else {}
+    return alt.Tooltip(f"{column}:{kind}", title=header(column), **extra)
 
 
 def trend(t: pd.DataFrame) -> alt.Chart:
@@ -16,13 +25,14 @@ def trend(t: pd.DataFrame) -> alt.Chart:
     data = t.assign(
         zmiana=t["significant"].map({True: "istotna zmiana", False: "bez istotnej zmiany"})
     )
-    base = alt.Chart(data).encode(x=alt.X("period:N", title="okres", sort=None))
+    base = alt.Chart(data).encode(x=alt.X("period:N", title=header("period"), sort=None))
     band = base.mark_area(opacity=0.2).encode(
-        y=alt.Y("ci_low:Q", title="NPS", scale=alt.Scale(domain=[-100, 100])), y2="ci_high:Q"
+        y=alt.Y("ci_low:Q", title=header("nps"), scale=alt.Scale(domain=[-100, 100])),
+        y2="ci_high:Q",
     )
-    line = base.mark_line().encode(y="nps:Q")
+    line = base.mark_line().encode(y=alt.Y("nps:Q", title=header("nps")))
     points = base.mark_point(filled=True).encode(
-        y="nps:Q",
+        y=alt.Y("nps:Q", title=header("nps")),
         size=alt.Size(
             "zmiana:N",
             scale=alt.Scale(domain=["istotna zmiana", "bez istotnej zmiany"], range=[160, 30]),
@@ -36,13 +46,13 @@ def trend(t: pd.DataFrame) -> alt.Chart:
             legend=None,
         ),
         tooltip=[
-            "period",
-            "n",
-            alt.Tooltip("nps:Q", format=".1f"),
-            alt.Tooltip("ci_low:Q", format=".1f"),
-            alt.Tooltip("ci_high:Q", format=".1f"),
-            alt.Tooltip("change:Q", format="+.1f"),
-            alt.Tooltip("p_value:Q", format=".3f"),
+            tip("period", "N"),
+            tip("n", "Q"),
+            tip("nps", "Q", ".1f"),
+            tip("ci_low", "Q", ".1f"),
+            tip("ci_high", "Q", ".1f"),
+            tip("change", "Q", "+.1f"),
+            tip("p_value", "Q", ".3f"),
         ],
     )
     return (band + line + points).properties(height=320)
@@ -55,36 +65,39 @@ def funnel(stages: pd.DataFrame) -> alt.Chart:
         .encode(
             x=alt.X("count:Q", title="odpowiedzi"),
             y=alt.Y("stage:N", sort=None, title=None),
-            tooltip=["stage", "count"],
+            tooltip=[tip("stage", "N"), tip("count", "Q")],
         )
         .properties(height=160)
     )
 
 
-def nps_by(table: pd.DataFrame, column: str, title: str) -> alt.Chart:
-    base = alt.Chart(table).encode(y=alt.Y(f"{column}:N", sort="-x", title=title))
+def nps_by(table: pd.DataFrame, column: str) -> alt.Chart:
+    base = alt.Chart(table).encode(y=alt.Y(f"{column}:N", sort="-x", title=header(column)))
     bars = base.mark_bar().encode(
-        x=alt.X("nps:Q", title="NPS", scale=alt.Scale(domain=[-100, 100])),
-        tooltip=[column, "n", alt.Tooltip("nps:Q", format=".1f")],
+        x=alt.X("nps:Q", title=header("nps"), scale=alt.Scale(domain=[-100, 100])),
+        tooltip=[tip(column, "N"), tip("n", "Q"), tip("nps", "Q", ".1f")],
     )
-    rule = base.mark_rule(color="black").encode(x="ci_low:Q", x2="ci_high:Q")
+    rule = base.mark_rule(color="black").encode(
+        x=alt.X("ci_low:Q", title=header("nps")), x2="ci_high:Q"
+    )
     return (bars + rule).properties(height=max(120, 36 * len(table)))
 
 
 def share_impact(drivers: pd.DataFrame) -> alt.Chart:
-    data = drivers.dropna(subset=["impact"]).assign(share_pct=lambda d: d["share"] * 100)
+    """`drivers` as driver_report gives it (share as a fraction)."""
+    data = drivers.dropna(subset=["impact"]).assign(share=lambda d: d["share"] * 100)
     base = alt.Chart(data).encode(
-        x=alt.X("share_pct:Q", title="udział wspominających (%)"),
-        y=alt.Y("impact:Q", title="wpływ na NPS (pkt)"),
+        x=alt.X("share:Q", title="udział wspominających (%)"),
+        y=alt.Y("impact:Q", title=header("impact")),
     )
     points = base.mark_circle(size=120).encode(
         color=alt.condition("datum.impact >= 0", alt.value("#2e7d32"), alt.value("#c62828")),
         tooltip=[
-            "label",
-            "mentions",
-            alt.Tooltip("share_pct:Q", format=".1f"),
-            alt.Tooltip("impact:Q", format="+.1f"),
-            alt.Tooltip("nps_mentioners:Q", format=".1f"),
+            tip("label", "N"),
+            tip("mentions", "Q"),
+            tip("share", "Q", ".1f"),
+            tip("impact", "Q", "+.1f"),
+            tip("nps_mentioners", "Q", ".1f"),
         ],
     )
     labels = base.mark_text(align="left", dx=8).encode(text="label:N")
@@ -93,21 +106,20 @@ def share_impact(drivers: pd.DataFrame) -> alt.Chart:
 
 
 def before_after(issues: pd.DataFrame) -> alt.Chart:
-    data = issues.dropna(subset=["mean_before", "mean_after"]).melt(
-        id_vars=["title"],
-        value_vars=["mean_before", "mean_after"],
-        var_name="kiedy",
-        value_name="ocena",
+    moments = {"mean_before": "przed", "mean_after": "po"}
+    data = issues.dropna(subset=list(moments)).melt(
+        id_vars=["title"], value_vars=list(moments), var_name="when", value_name="mean_score"
     )
-    data["kiedy"] = data["kiedy"].map({"mean_before": "przed", "mean_after": "po"})
+    data["when"] = data["when"].map(moments)
+    order = list(moments.values())
     return (
         alt.Chart(data)
         .mark_bar()
         .encode(
-            y=alt.Y("title:N", title=None),
-            x=alt.X("ocena:Q", title="średnia ocena", scale=alt.Scale(domain=[0, 10])),
-            color=alt.Color("kiedy:N", sort=["przed", "po"]),
-            yOffset=alt.YOffset("kiedy:N", sort=["przed", "po"]),
-            tooltip=["title", "kiedy", alt.Tooltip("ocena:Q", format=".1f")],
+            y=alt.Y("title:N", title=None, axis=alt.Axis(labelLimit=240)),
+            x=alt.X("mean_score:Q", title=header("mean_score"), scale=alt.Scale(domain=[0, 10])),
+            color=alt.Color("when:N", sort=order, title=header("when")),
+            yOffset=alt.YOffset("when:N", sort=order),
+            tooltip=[tip("title", "N"), tip("when", "N"), tip("mean_score", "Q", ".1f")],
         )
     )

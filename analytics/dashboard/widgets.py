@@ -20,6 +20,130 @@ CHANNEL_LABELS = {
 }
 GROUP_LABELS = {"promoter": "Promotorzy", "passive": "Neutralni", "detractor": "Krytycy"}
 
+# What the dashboard calls the data's columns. The data, the CSV and the CLI's
+# JSON keep their English names; every table (`table`) and chart (charts.py)
+# translates here, at display, and nowhere else.
+HEADERS = {
+    # NPS
+    "nps": "NPS",
+    "n": "liczba ocen",
+    "promoters": "promotorzy",
+    "passives": "neutralni",
+    "detractors": "krytycy",
+    "ci_low": "95%: od",
+    "ci_high": "95%: do",
+    "period": "okres",
+    "change": "zmiana",
+    "p_value": "wartość p",
+    "group": "grupa",
+    "count": "liczba",
+    "stage": "etap",
+    # a response
+    "when": "kiedy",
+    "klient": "klient",  # data.live_snapshot names the pseudonym column in Polish already
+    "channel": "kanał",
+    "touchpoint": "punkt styku",
+    "nps_score": "ocena",
+    "nps_group": "grupa NPS",
+    "reason": "uzasadnienie",
+    "why_chain": "dlaczego…",
+    "improvement": "co zmienić",
+    "valued_most": "co ceni",
+    "survey_outcome": "wynik ankiety",
+    "who": "kto",
+    "text": "tekst",
+    # drivers
+    "driver": "id czynnika",
+    "label": "czynnik",
+    "mentions": "wspomina",
+    "share": "udział %",
+    "positive": "pozytywnie",
+    "negative": "negatywnie",
+    "polarity": "wydźwięk",
+    "nps_mentioners": "NPS wspominających",
+    "impact": "wpływ na NPS (pkt)",
+    # root causes
+    "chains": "łańcuchy",
+    "mean_depth": "średnia głębokość",
+    "depth": "głębokość",
+    "chain": "dlaczego → dlaczego → …",
+    # known issues
+    "known_issue": "id problemu",
+    "title": "problem",
+    "offered": "zaproponowano",
+    "resolved": "pomogło",
+    "not_resolved": "nie pomogło",
+    "no_answer": "bez odpowiedzi",
+    "rerated": "ocenili ponownie",
+    "mean_before": "średnia przed",
+    "mean_after": "średnia po",
+    "mean_score": "średnia ocena",
+    "nps_before": "NPS przed",
+    "nps_after": "NPS po",
+    # emerging topics
+    "term": "termin (lemat)",
+    "docs_group": "w grupie",
+    "docs_rest": "u reszty",
+    "share_group": "udział w grupie",
+    "share_rest": "udział u reszty",
+    "lift": "krotność",
+    "z": "statystyka z",
+    "uncaught_docs": "bez czynnika",
+}
+# printf formats of the numeric columns, by the same English names.
+FORMATS = {
+    "nps": "%.1f",
+    "ci_low": "%.1f",
+    "ci_high": "%.1f",
+    "change": "%+.1f",
+    "p_value": "%.4f",
+    "share": "%.1f",
+    "nps_mentioners": "%.1f",
+    "impact": "%+.1f",
+    "mean_depth": "%.1f",
+    "mean_before": "%.1f",
+    "mean_after": "%.1f",
+    "nps_before": "%.1f",
+    "nps_after": "%.1f",
+    "share_group": "%.3f",
+    "share_rest": "%.3f",
+    "lift": "%.1f",
+    "z": "%.2f",
+}
+# Coded values shown in words.
+VALUES = {
+    "channel": CHANNEL_LABELS,
+    "nps_group": {g: label.lower() for g, label in GROUP_LABELS.items()},
+    "polarity": {"pos": "pozytywny", "neg": "negatywny", "neg/pos": "mieszany"},
+    "survey_outcome": {"finished": "ukończona", "stopped": "przerwana"},
+}
+
+
+def header(column: str) -> str:
+    return HEADERS.get(column, column)
+
+
+def table(frame: pd.DataFrame, columns: list[str] | None = None, **kwargs):
+    """st.dataframe of `columns` (default all) under Polish headers, coded
+    values in words and numbers formatted; `frame` itself is left as it is."""
+    shown = (frame[columns] if columns is not None else frame).copy()
+    for column, words in VALUES.items():
+        if column in shown.columns:
+            shown[column] = shown[column].map(lambda v, w=words: w.get(v, v))
+    for column in shown.columns:
+        # Missing text as an empty cell, not as "None".
+        values = shown[column].dropna()
+        if shown[column].dtype == object and values.map(lambda v: isinstance(v, str)).all():
+            shown[column] = shown[column].fillna("")
+    config = {
+        header(c): st.column_config.NumberColumn(format=FORMATS[c])
+        for c in shown.columns
+        if c in FORMATS
+    }
+    return st.dataframe(
+        shown.rename(columns=HEADERS), hide_index=True, column_config=config, **kwargs
+    )
+
 
 def fmt(value, digits: int = 1, suffix: str = "") -> str:
     if value is None or (isinstance(value, float) and value != value):

@@ -1,26 +1,43 @@
 """Every dashboard page under streamlit.testing.v1.AppTest: no exception,
 the key numbers present and equal to the report CLI's, clear messages for
 an empty or missing store, a response alone, a driver nobody mentioned;
-customer text never rendered as markdown; pseudonyms, never phone numbers."""
+customer text never rendered as markdown; pseudonyms, never phone numbers;
+headers and chart labels in Polish; every page at its own address under a
+real `streamlit run`."""
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import socket
+import subprocess
+import sys
 import threading
+import time
+import urllib.request
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
 
+import pandas as pd
 import pytest
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.testing.v1 import AppTest
+from tornado.websocket import websocket_connect
 
 from analytics import tracker_source
+from analytics.dashboard import app
+from analytics.dashboard.widgets import HEADERS, VALUES
 from analytics.db import writable_engine
 from analytics.generate import generate
 from analytics.tests.conftest import Conversation, write
 
 DASH = Path(__file__).resolve().parents[1] / "dashboard"
-VIEWS = ["overview", "drivers", "root_causes", "known_issues", "topics", "live", "try_bot"]
+VIEWS = [v.name for v in app.VIEWS]
 TIMEOUT = 90
+POLISH = set(HEADERS.values())
+ENGLISH = {name for name, shown in HEADERS.items() if name != shown}
 
 
 def page(name: str) -> AppTest:
@@ -113,15 +130,16 @@ def test_drivers_page_table_and_verbatims(generated, env, capsys):
     )
     report = json.loads(capsys.readouterr().out)
     at = page("drivers").run()
-    table = at.dataframe[0].value.set_index("driver")
+    table = at.dataframe[0].value.set_index(HEADERS["driver"])
     for d in report["drivers"]:
-        assert table.loc[d["driver"], "mentions"] == d["mentions"]
+        assert table.loc[d["driver"], HEADERS["mentions"]] == d["mentions"]
     at.selectbox(key="drivers_pick").set_value("delivery").run()
     at.radio(key="drivers_polarity").set_value("neg").run()
     assert not at.exception
     quotes = at.dataframe[1].value
     delivery = next(d for d in report["drivers"] if d["driver"] == "delivery")
-    assert len(quotes) == delivery["negative"] and (quotes["polarity"].str.contains("neg")).all()
+    assert len(quotes) == delivery["negative"]
+    assert (quotes[HEADERS["polarity"]] == VALUES["polarity"]["neg"]).all()
 
 
 @pytest.mark.parametrize("name", VIEWS)
@@ -253,11 +271,184 @@ def test_try_the_bot_when_it_is_down(env, one_response, monkeypatch):
     assert "Bot nie odpowiada" in texts(at)
 
 
-def test_app_navigation(generated, env):
+def test_app_navigation_and_which_pages_follow_the_filters(generated, env):
     env(generated)
     at = AppTest.from_file(str(DASH / "app.py"), default_timeout=TIMEOUT).run()
     assert not at.exception
-    assert any(m.label == "NPS" for m in at.metric)
-    for name in VIEWS[1:5]:
-        at.switch_page(f"views/{name}.py").run()
-        assert not at.exception, name
+    assert any(m.label == "NPS" for m in at.metric)  # the root address shows the overview
+    for view in app.VIEWS:
+        at.switch_page(f"views/{view.name}.py").run()
+        assert not at.exception, view.name
+        filters = [w.key for w in at.sidebar.multiselect]
+        assert ("f_channels" in filters) == view.follows_filters, view.name
+
+
+def _chart_titles(spec) -> list:
+    """(channel, title) of every encoding a chart shows to the reader: axes,
+    legends and tooltip lines; x2 / y2 / text / offsets draw no label."""
+    found = []
+    if isinstance(spec, dict):
+        for channel, enc in (spec.get("encoding") or {}).items():
+            for e in enc if isinstance(enc, list) else [enc]:
+                if not isinstance(e, dict) or "field" not in e:
+                    continue
+                if channel in ("x2", "y2", "text", "xOffset", "yOffset"):
+                    continue
+                if channel in ("color", "size") and e.get("legend", {}) is None:
+                    continue
+                found.append((channel, e.get("title", e["field"])))
+        for value in spec.values():
+            found += _chart_titles(value)
+    elif isinstance(spec, list):
+        for value in spec:
+            found += _chart_titles(value)
+    return found
+
+
+@pytest.mark.parametrize("name", VIEWS[:5])
+def test_headers_and_chart_labels_are_polish(name, generated, env):
+    env(generated)
+    at = page(name).run()
+    assert not at.exception
+    for frame in at.dataframe:
+        columns = set(frame.value.columns)
+        assert columns <= POLISH, columns - POLISH
+        assert not columns & ENGLISH
+    for chart in at.get("arrow_vega_lite_chart"):
+        for channel, title in _chart_titles(json.loads(chart.proto.spec)):
+            assert title is None or title not in ENGLISH, (channel, title)
+            assert channel != "tooltip" or title in POLISH, title
+
+
+@pytest.mark.parametrize("generic", [None, float("nan"), "(brak)", "generic"])
+def test_root_causes_without_a_negative_driver_are_generic(generic, one_response, env, monkeypatch):
+    """However analytics marks a why-chain that probed no driver (the bot
+    asked generic questions), the page files it under one row of its own,
+    labelled in words, and the row can be opened."""
+    from analytics import drivers
+
+    def causes(ds):
+        return pd.DataFrame(
+            {
+                "driver": ["delivery", generic, generic],
+                "response_id": ["r1", "r2", "r3"],
+                "nps_score": [3, 2, 1],
+                "reason": ["długo", "źle", "nie wiem"],
+                "depth": [1, 2, 1],
+                "chain": ["a", "b → c", "d"],
+            }
+        )
+
+    monkeypatch.setattr(drivers, "root_causes", causes)
+    env(one_response)
+    at = page("root_causes").run()
+    assert not at.exception
+    summary = at.dataframe[0].value.set_index(HEADERS["driver"])
+    assert len(summary) == 2 and summary.loc["delivery", HEADERS["chains"]] == 1
+    (marker,) = set(summary.index) - {"delivery"}
+    label = summary.loc[marker, HEADERS["label"]]
+    assert summary.loc[marker, HEADERS["chains"]] == 2
+    assert label not in {"None", "nan", "generic", "(brak)", ""}
+    assert label != summary.loc["delivery", HEADERS["label"]]
+    at.selectbox(key="root_pick").set_value(marker).run()
+    assert not at.exception and len(at.dataframe[1].value) == 2
+
+
+# --- every page at its own address, under a real server ----------------------
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def served(generated, tmp_path_factory):
+    """`streamlit run analytics/dashboard/app.py` on a free loopback port."""
+    port = _free_port()
+    analytics_db = tmp_path_factory.mktemp("served") / "analytics.db"
+    env = dict(
+        os.environ,
+        NPS_DB_URL=generated,
+        NPS_ANALYTICS_DB_URL=f"sqlite:///{analytics_db}",
+        NPS_PSEUDONYM_KEY="test-key",
+    )
+    command = [sys.executable, "-m", "streamlit", "run", str(DASH / "app.py")]
+    command += [
+        "--server.address=127.0.0.1",
+        f"--server.port={port}",
+        "--server.headless=true",
+        "--server.fileWatcherType=none",
+        "--browser.gatherUsageStats=false",
+    ]
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2):
+                    break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    pytest.fail("streamlit run did not start")
+                time.sleep(0.5)
+        yield port
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
+
+
+async def _open(port: int, path: str) -> list:
+    """What a browser does on opening http://host/<path>: Streamlit's page
+    connects to /_stcore/stream and asks for a run with the path as its
+    page_name. Returns the server's messages up to the end of the run that
+    finished (a redirect finishes one run early and starts another)."""
+    ws = await websocket_connect(f"ws://127.0.0.1:{port}/_stcore/stream")
+    try:
+        request = BackMsg()
+        request.rerun_script.page_name = path
+        await ws.write_message(request.SerializeToString(), binary=True)
+        seen = []
+        while True:
+            raw = await asyncio.wait_for(ws.read_message(), TIMEOUT)
+            assert raw is not None, "the server closed the connection"
+            msg = ForwardMsg.FromString(raw)
+            seen.append(msg)
+            if msg.WhichOneof("type") == "script_finished" and (
+                msg.script_finished == ForwardMsg.FINISHED_SUCCESSFULLY
+            ):
+                return seen
+    finally:
+        ws.close()
+
+
+def test_every_page_answers_at_its_own_address(served):
+    """Streamlit serves the same HTML at every path, so an HTTP status proves
+    nothing; the page is chosen over the websocket. A path that matches no
+    page's url_pathname gets a page_not_found message and the default page
+    (the root address) instead. Here every page's address runs that page,
+    without "page not found" and without an exception, and / goes on to the
+    overview."""
+    addresses = {view.name: view.name for view in app.VIEWS} | {"": app.VIEWS[0].name}
+    for path, expected in addresses.items():
+        messages = asyncio.run(_open(served, path))
+        kinds = [m.WhichOneof("type") for m in messages]
+        assert "page_not_found" not in kinds, path
+        navigation = [m.navigation for m in messages if m.WhichOneof("type") == "navigation"][-1]
+        ran = {p.page_script_hash: p.url_pathname for p in navigation.app_pages}
+        assert ran[navigation.page_script_hash] == expected, path
+        elements = [
+            m.delta.new_element
+            for m in messages
+            if m.WhichOneof("type") == "delta" and m.delta.WhichOneof("type") == "new_element"
+        ]
+        assert not any(e.WhichOneof("type") == "exception" for e in elements), path
+        # The page itself ran, not only the sidebar: its title is there.
+        assert any(e.WhichOneof("type") == "heading" and e.heading.tag == "h1" for e in elements)

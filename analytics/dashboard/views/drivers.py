@@ -22,19 +22,9 @@ st.caption(
     "Podstawa: odpowiedzi z oceną. Wpływ = NPS(wszyscy) − NPS(wszyscy bez wspominających): "
     "dodatni podnosi wynik, ujemny go obniża."
 )
-st.dataframe(
+widgets.table(
     table.assign(share=table["share"] * 100),
-    hide_index=True,
-    column_config={
-        "driver": "id",
-        "label": "czynnik",
-        "mentions": "wspomina",
-        "positive": "pozytywnie",
-        "negative": "negatywnie",
-        "share": st.column_config.NumberColumn("udział %", format="%.1f"),
-        "nps_mentioners": st.column_config.NumberColumn("NPS wspominających", format="%.1f"),
-        "impact": st.column_config.NumberColumn("wpływ", format="%+.1f"),
-    },
+    ["label", "mentions", "share", "positive", "negative", "nps_mentioners", "impact", "driver"],
 )
 if table["mentions"].sum() > 0:
     st.subheader("Udział a wpływ")
@@ -55,28 +45,18 @@ if quotes.empty:
     st.info(f"Nikt nie wspomniał o czynniku „{catalogue.label(driver)}” w wybranych odpowiedziach.")
 else:
     st.caption(f"{len(quotes)} odpowiedzi")
-    quotes["kiedy"] = widgets.when(quotes["started_at"])
-    st.dataframe(
-        quotes[
-            [
-                "kiedy",
-                "nps_score",
-                "polarity",
-                "reason",
-                "why_chain",
-                "improvement",
-                "valued_most",
-                "channel",
-                "touchpoint",
-            ]
+    quotes["when"] = widgets.when(quotes["started_at"])
+    widgets.table(
+        quotes,
+        [
+            "when",
+            "nps_score",
+            "polarity",
+            "reason",
+            "why_chain",
+            "improvement",
+            "valued_most",
+            "channel",
+            "touchpoint",
         ],
-        hide_index=True,
-        column_config={
-            "nps_score": "ocena",
-            "polarity": "wydźwięk",
-            "reason": "uzasadnienie",
-            "why_chain": "dlaczego…",
-            "improvement": "co zmienić",
-            "valued_most": "co ceni",
-        },
     )

@@ -18,7 +18,7 @@ if summary.empty:
         "W wybranych odpowiedziach bot nie zaproponował jeszcze żadnego rozwiązania znanego problemu."
     )
 else:
-    summary.insert(1, "title", [catalogue.issue_title(i) for i in summary["known_issue"]])
+    summary.insert(0, "title", [catalogue.issue_title(i) for i in summary["known_issue"]])
     offered, resolved = int(summary["offered"].sum()), int(summary["resolved"].sum())
     c = st.columns(3)
     c[0].metric("Zaproponowano", offered)
@@ -28,26 +28,10 @@ else:
         "Przed / po: tylko osoby, które po rozwiązaniu oceniły nas ponownie, więc obie liczby "
         "dotyczą tych samych ludzi. Do NPS zawsze liczy się pierwsza ocena."
     )
-    st.dataframe(
-        summary,
-        hide_index=True,
-        column_config={
-            "known_issue": "id",
-            "title": "problem",
-            "offered": "zaproponowano",
-            "resolved": "pomogło",
-            "not_resolved": "nie pomogło",
-            "no_answer": "bez odpowiedzi",
-            "rerated": "ocenili ponownie",
-            "mean_before": st.column_config.NumberColumn("średnia przed", format="%.1f"),
-            "mean_after": st.column_config.NumberColumn("średnia po", format="%.1f"),
-            "nps_before": st.column_config.NumberColumn("NPS przed", format="%.1f"),
-            "nps_after": st.column_config.NumberColumn("NPS po", format="%.1f"),
-        },
-    )
+    widgets.table(summary[[c for c in summary.columns if c != "known_issue"] + ["known_issue"]])
     if summary["mean_after"].notna().any():
         st.altair_chart(charts.before_after(summary), use_container_width=True)
 
 never = sorted(set(catalogue.issues) - set(summary["known_issue"] if not summary.empty else []))
 if never:
-    st.caption("Nie zaproponowano jeszcze: " + ", ".join(never))
+    st.caption("Nie zaproponowano jeszcze: " + ", ".join(catalogue.issue_title(i) for i in never))

@@ -1,5 +1,6 @@
 """Live: the newest conversations turning into data, refreshed automatically."""
 
+import pandas as pd
 import streamlit as st
 
 from analytics.dashboard import data, widgets
@@ -19,41 +20,30 @@ def newest():
         st.info("Nie ma jeszcze żadnych ankiet. Napisz do bota na stronie „Wypróbuj bota”.")
     else:
         st.subheader("Najnowsze ankiety")
-        recent["kiedy"] = widgets.when(recent["last_event_at"])
-        st.dataframe(
-            recent[
-                [
-                    "kiedy",
-                    "klient",
-                    "channel",
-                    "touchpoint",
-                    "nps_score",
-                    "nps_group",
-                    "reason",
-                    "survey_outcome",
-                ]
+        recent["when"] = widgets.when(recent["last_event_at"])
+        widgets.table(
+            recent,
+            [
+                "when",
+                "klient",
+                "channel",
+                "touchpoint",
+                "nps_score",
+                "nps_group",
+                "reason",
+                "survey_outcome",
             ],
-            hide_index=True,
-            column_config={
-                "channel": "kanał",
-                "touchpoint": "punkt styku",
-                "nps_score": "ocena",
-                "nps_group": "grupa",
-                "reason": "uzasadnienie",
-                "survey_outcome": "wynik",
-            },
         )
     if messages:
         st.subheader("Ostatnie wiadomości")
-        table = [
-            {"kiedy": m["timestamp"], "klient": m["klient"], "kto": m["who"], "tekst": m["text"]}
-            for m in messages
-        ]
-        import pandas as pd
-
-        frame = pd.DataFrame(table)
-        frame["kiedy"] = widgets.when(frame["kiedy"])
-        st.dataframe(frame, hide_index=True)
+        frame = pd.DataFrame(
+            [
+                {"when": m["timestamp"], "klient": m["klient"], "who": m["who"], "text": m["text"]}
+                for m in messages
+            ]
+        )
+        frame["when"] = widgets.when(frame["when"])
+        widgets.table(frame)
 
 
 newest()

@@ -45,16 +45,12 @@ groups = pd.DataFrame(
         (widgets.GROUP_LABELS[g], n, 100 * n / report["scored"] if report["scored"] else None)
         for g, n in report["groups"].items()
     ],
-    columns=["grupa", "liczba", "udział %"],
+    columns=["group", "count", "share"],
 )
 left, right = st.columns(2)
 with left:
     st.subheader("Grupy")
-    st.dataframe(
-        groups,
-        hide_index=True,
-        column_config={"udział %": st.column_config.NumberColumn(format="%.1f")},
-    )
+    widgets.table(groups)
 with right:
     st.subheader("Lejek")
     f = report["funnel"]
@@ -85,36 +81,24 @@ else:
         st.caption(
             "Istotne zmiany względem poprzedniego okresu (test z dla różnicy dwóch NPS, p < 0,05):"
         )
-        st.dataframe(
-            significant[["period", "n", "nps", "change", "p_value"]],
-            hide_index=True,
-            column_config={
-                "nps": st.column_config.NumberColumn(format="%.1f"),
-                "change": st.column_config.NumberColumn("zmiana", format="%+.1f"),
-                "p_value": st.column_config.NumberColumn("p", format="%.4f"),
-            },
-        )
+        widgets.table(significant, ["period", "n", "nps", "change", "p_value"])
     else:
         st.caption(
             "Żadna zmiana między kolejnymi okresami nie jest istotna statystycznie (p < 0,05)."
         )
 
-left, right = st.columns(2)
-for column, title, where in (("channel", "Kanał", left), ("touchpoint", "Punkt styku", right)):
-    table = stats.nps_by(part.responses, column)
-    with where:
-        st.subheader(f"NPS: {title.lower()}")
-        if table.empty:
-            st.info("Brak ocen.")
-            continue
-        if column == "channel":
-            table[column] = table[column].map(lambda c: widgets.CHANNEL_LABELS.get(c, c))
-        st.altair_chart(charts.nps_by(table, column, title), use_container_width=True)
-        st.dataframe(
-            table,
-            hide_index=True,
-            column_config={
-                c: st.column_config.NumberColumn(format="%.1f")
-                for c in ("nps", "ci_low", "ci_high")
-            },
-        )
+# One row per breakdown: chart beside its table, which needs more than half
+# the page for its eight columns.
+for column, missing in (("channel", "(brak)"), ("touchpoint", "(bez punktu styku)")):
+    table = stats.nps_by(part.responses, column, missing_label=missing)
+    st.subheader(f"NPS: {widgets.header(column)}")
+    if table.empty:
+        st.info("Brak ocen.")
+        continue
+    if column == "channel":
+        table[column] = table[column].map(lambda c: widgets.CHANNEL_LABELS.get(c, c))
+    left, right = st.columns([1, 2])
+    with left:
+        st.altair_chart(charts.nps_by(table, column), use_container_width=True)
+    with right:
+        widgets.table(table)

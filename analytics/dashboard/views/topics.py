@@ -32,30 +32,19 @@ group = st.radio(
     key="topics_group",
     format_func=widgets.GROUP_LABELS.get,
 )
-columns = {
-    "term": "termin (lemat)",
-    "docs_group": "w grupie",
-    "docs_rest": "u reszty",
-    "share_group": st.column_config.NumberColumn("udział w grupie", format="%.3f"),
-    "share_rest": st.column_config.NumberColumn("udział u reszty", format="%.3f"),
-    "lift": st.column_config.NumberColumn("krotność", format="%.1f"),
-    "z": st.column_config.NumberColumn(format="%.2f"),
-    "uncaught_docs": "bez czynnika",
-}
-
 st.subheader("W komentarzach, których żaden czynnik nie wychwycił")
 loose = topics.suggestions(docs, group, only_uncaught=True)
 if loose.empty:
     st.info("Brak wyraźnych tematów wśród komentarzy bez czynnika.")
 else:
-    st.dataframe(loose.head(30), hide_index=True, column_config=columns)
+    widgets.table(loose.head(30))
 
 st.subheader("We wszystkich komentarzach")
 every = topics.suggestions(docs, group, only_uncaught=False)
 if every.empty:
     st.info("Brak wyraźnych tematów.")
 else:
-    st.dataframe(every.head(30), hide_index=True, column_config=columns)
+    widgets.table(every.head(30))
 
 terms = list(dict.fromkeys(loose["term"].tolist() + every["term"].tolist()))
 if terms:
