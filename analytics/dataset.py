@@ -13,7 +13,8 @@ from dataclasses import dataclass, field
 import pandas as pd
 import sqlalchemy as sa
 
-from analytics import projection as P
+from analytics import schema
+from analytics.projection import Projection
 
 NO_TOUCHPOINT = "none"  # filter value for "no touchpoint in the start payload"
 
@@ -39,11 +40,11 @@ def _frame(table) -> pd.DataFrame:
 
 def empty_dataset() -> Dataset:
     return Dataset(
-        _frame(P.responses),
-        _frame(P.driver_mentions),
-        _frame(P.why_answers),
-        _frame(P.known_issue_offers),
-        _frame(P.extra_comments),
+        _frame(schema.responses),
+        _frame(schema.driver_mentions),
+        _frame(schema.why_answers),
+        _frame(schema.known_issue_offers),
+        _frame(schema.extra_comments),
     )
 
 
@@ -51,22 +52,22 @@ def empty_dataset() -> Dataset:
 # marker: the report only asks whether there is one (the projection stores
 # blank answers as NULL), and 100k texts are the slowest part to read.
 REPORT_COLUMNS = (
-    P.responses.c.response_id,
-    P.responses.c.channel,
-    P.responses.c.touchpoint,
-    P.responses.c.started_at,
-    P.responses.c.last_event_at,
-    P.responses.c.closed,
-    P.responses.c.nps_score,
-    P.responses.c.survey_outcome,
-    sa.case((P.responses.c.reason.isnot(None), sa.literal("(text)")), else_=sa.null()).label(
+    schema.responses.c.response_id,
+    schema.responses.c.channel,
+    schema.responses.c.touchpoint,
+    schema.responses.c.started_at,
+    schema.responses.c.last_event_at,
+    schema.responses.c.closed,
+    schema.responses.c.nps_score,
+    schema.responses.c.survey_outcome,
+    sa.case((schema.responses.c.reason.isnot(None), sa.literal("(text)")), else_=sa.null()).label(
         "reason"
     ),
 )
 
 
 def load_dataset(
-    projection: P.Projection, parts: tuple = ("texts", "whys", "offers", "extra_comments")
+    projection: Projection, parts: tuple = ("texts", "whys", "offers", "extra_comments")
 ) -> Dataset:
     """The projection as frames. Responses and driver mentions are always
     read; `parts` names what else is wanted: "texts" (every response column,
@@ -76,37 +77,39 @@ def load_dataset(
     with projection.engine.connect() as conn:
         version = projection.state(conn).get("last_event_id", "")
     responses = projection.read_table(
-        P.responses, columns=None if "texts" in parts else REPORT_COLUMNS
+        schema.responses, columns=None if "texts" in parts else REPORT_COLUMNS
     )
     # Nullable integers, so a missing score stays missing instead of NaN floats.
     for col in ("nps_score", "nps_score_after"):
         if col in responses and len(responses):
             responses[col] = pd.array(responses[col], dtype="Int64")
     offers = (
-        projection.read_table(P.known_issue_offers)
+        projection.read_table(schema.known_issue_offers)
         if "offers" in parts
-        else _frame(P.known_issue_offers)
+        else _frame(schema.known_issue_offers)
     )
     for col in ("score_before", "score_after"):
         offers[col] = pd.array(offers[col], dtype="Int64") if len(offers) else offers[col]
     return Dataset(
         responses=responses.sort_values("response_id").reset_index(drop=True),
         mentions=projection.read_table(
-            P.driver_mentions,
+            schema.driver_mentions,
             columns=None
             if "texts" in parts
             else (
-                P.driver_mentions.c.response_id,
-                P.driver_mentions.c.driver,
-                P.driver_mentions.c.polarity,
+                schema.driver_mentions.c.response_id,
+                schema.driver_mentions.c.driver,
+                schema.driver_mentions.c.polarity,
             ),
         ),
-        whys=projection.read_table(P.why_answers) if "whys" in parts else _frame(P.why_answers),
+        whys=projection.read_table(schema.why_answers)
+        if "whys" in parts
+        else _frame(schema.why_answers),
         offers=offers,
         extra_comments=(
-            projection.read_table(P.extra_comments)
+            projection.read_table(schema.extra_comments)
             if "extra_comments" in parts
-            else _frame(P.extra_comments)
+            else _frame(schema.extra_comments)
         ),
         version=version,
     )

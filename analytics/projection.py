@@ -1,18 +1,10 @@
-"""Projection of the tracker store into tidy tables, in analytics' own database.
+"""The projection database: bringing it up to date with the tracker store,
+forgetting a person, and reading its tables.
 
-One row per response (survey), per driver mention, per why-answer and per
-known-issue offer. The tracker store stays the only source of truth: this
-database can be deleted and rebuilt at any time with the same result.
-
-How a response is cut out of the event stream
-- A sender's events are split into segments at `session_started` and
-  `restart` events. A segment that contains `active_loop` {name:
-  survey_form} is a response; its id is the id of the segment's first event.
-- Slot events take the last value set in the segment. Slot events between a
-  boundary and the segment's first user message are ignored: that is where
-  Rasa's session start carries slots over (or a custom session start resets
-  them), and they belong to no answer of this survey.
-- Channel and time come from the segment's first user message.
+The tables are defined in `analytics.schema`, and `analytics.segments` turns
+events into their rows (pure). The tracker store stays the only source of
+truth: this database can be deleted and rebuilt at any time with the same
+result.
 
 Incremental update and rebuild share one code path: a response depends only
 on its sender's events in id order, so the incremental update finds the
@@ -27,305 +19,26 @@ such late events.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
 from analytics import tracker_source
-from analytics.db import AnalyticsError, is_postgresql
-from analytics.stats import nps_group
+from analytics.db import AnalyticsError, fetch_tuples, is_postgresql
+from analytics.schema import (
+    CHILD_TABLES,
+    DATA_TABLES,
+    SCHEMA_VERSION,
+    extra_comments,
+    metadata,
+    projection_state,
+    responses,
+)
+from analytics.segments import Rows, build_segments
+from nps.db_error import describe
 
-SCHEMA_VERSION = "1"
 LOOKBACK_IDS = 1000
-SURVEY_FORM = "survey_form"
-
-metadata = sa.MetaData()
-
-responses = sa.Table(
-    "responses",
-    metadata,
-    sa.Column("response_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
-    sa.Column("channel", sa.String(64)),
-    sa.Column("touchpoint", sa.String(255)),
-    sa.Column("started_at", sa.Float, index=True),
-    sa.Column("last_event_at", sa.Float),
-    sa.Column("last_event_id", sa.BigInteger),
-    # A later session start or restart of the same sender ended this segment.
-    sa.Column("closed", sa.Boolean, nullable=False),
-    sa.Column("nps_score", sa.Integer),
-    sa.Column("nps_group", sa.String(16)),
-    sa.Column("reason", sa.Text),
-    sa.Column("improvement", sa.Text),
-    sa.Column("valued_most", sa.Text),
-    sa.Column("extra_comment", sa.Text),
-    sa.Column("known_issue", sa.String(255)),
-    sa.Column("issue_resolved", sa.Boolean),
-    sa.Column("nps_score_after", sa.Integer),
-    sa.Column("contact_consent", sa.Boolean),
-    sa.Column("survey_outcome", sa.String(32)),
-)
-
-driver_mentions = sa.Table(
-    "driver_mentions",
-    metadata,
-    sa.Column("response_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("driver", sa.String(255), nullable=False, index=True),
-    sa.Column("polarity", sa.String(8)),
-)
-
-why_answers = sa.Table(
-    "why_answers",
-    metadata,
-    sa.Column("response_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("answer", sa.Text),
-)
-
-known_issue_offers = sa.Table(
-    "known_issue_offers",
-    metadata,
-    sa.Column("response_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
-    sa.Column("known_issue", sa.String(255), nullable=False),
-    sa.Column("issue_resolved", sa.Boolean),
-    sa.Column("score_before", sa.Integer),
-    sa.Column("score_after", sa.Integer),
-)
-
-# Comments left instead of a survey (the person was surveyed recently).
-extra_comments = sa.Table(
-    "extra_comments",
-    metadata,
-    sa.Column("segment_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
-    sa.Column("channel", sa.String(64)),
-    sa.Column("at", sa.Float),
-    sa.Column("comment", sa.Text),
-)
-
-projection_state = sa.Table(
-    "projection_state",
-    metadata,
-    sa.Column("key", sa.String(64), primary_key=True),
-    sa.Column("value", sa.Text),
-)
-
-CHILD_TABLES = (driver_mentions, why_answers, known_issue_offers)
-DATA_TABLES = (responses,) + CHILD_TABLES + (extra_comments,)
-
-
-# --- slot values -----------------------------------------------------------
-
-
-def _score(value) -> int | None:
-    if isinstance(value, bool) or value is None:
-        return None
-    if isinstance(value, str):
-        value = value.strip()
-        if not value.lstrip("-").isdigit():
-            return None
-        value = int(value)
-    if isinstance(value, (int, float)) and float(value).is_integer() and 0 <= value <= 10:
-        return int(value)
-    return None
-
-
-def _flag(value) -> bool | None:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
-        return value.strip().lower() == "true"
-    return None
-
-
-def _text(value) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        value = str(value)
-    value = value.strip()
-    return value or None
-
-
-def _text_list(value) -> list[str]:
-    if value is None:
-        return []
-    if isinstance(value, str):
-        value = [value]
-    if not isinstance(value, (list, tuple)):
-        return []
-    return [t for t in (_text(v) for v in value) if t is not None]
-
-
-def _drivers(value) -> list[tuple[str, str | None]]:
-    """["staff:pos", "price:neg"] -> [("staff", "pos"), ("price", "neg")],
-    each (driver, polarity) once, in the order first named."""
-    out: list[tuple[str, str | None]] = []
-    for item in _text_list(value):
-        driver, sep, polarity = item.rpartition(":")
-        if not sep:
-            driver, polarity = item, None
-        elif polarity not in ("pos", "neg"):
-            driver, polarity = item, None
-        key = (driver.strip(), polarity)
-        if key[0] and key not in out:
-            out.append(key)
-    return out
-
-
-# --- segments -------------------------------------------------------------
-
-
-@dataclass(slots=True)
-class Segment:
-    segment_id: int
-    sender_id: str
-    first_event_at: float | None
-    surveyed: bool = False
-    seen_user: bool = False
-    channel: str | None = None
-    started_at: float | None = None
-    last_event_at: float | None = None
-    last_event_id: int = 0
-    closed: bool = False
-    slots: dict = field(default_factory=dict)
-    offers: list = field(default_factory=list)
-
-    def set_slot(self, name: str, value: Any) -> None:
-        self.slots[name] = value
-        if name == "known_issue":
-            issue = _text(value)
-            if issue is not None and (not self.offers or self.offers[-1]["known_issue"] != issue):
-                self.offers.append(
-                    {
-                        "known_issue": issue,
-                        "issue_resolved": None,
-                        "score_after": None,
-                        "score_before": _score(self.slots.get("nps_score")),
-                    }
-                )
-        elif name == "issue_resolved" and self.offers:
-            self.offers[-1]["issue_resolved"] = _flag(value)
-        elif name == "nps_score_after" and self.offers:
-            self.offers[-1]["score_after"] = _score(value)
-
-
-RESPONSE_COLUMNS = tuple(c.name for c in responses.columns)
-
-
-@dataclass
-class Rows:
-    """Projection rows produced from some events, as tuples in each table's
-    column order (cheap to build, and inserted as they are)."""
-
-    responses: list = field(default_factory=list)
-    driver_mentions: list = field(default_factory=list)
-    why_answers: list = field(default_factory=list)
-    known_issue_offers: list = field(default_factory=list)
-    extra_comments: list = field(default_factory=list)
-
-    def __len__(self) -> int:
-        return len(self.responses) + len(self.extra_comments)
-
-    def add(self, seg: Segment) -> None:
-        slots = seg.slots
-        started = seg.started_at if seg.started_at is not None else seg.first_event_at
-        if not seg.surveyed:
-            comment = _text(slots.get("extra_comment"))
-            if comment is not None:
-                self.extra_comments.append(
-                    (seg.segment_id, seg.sender_id, seg.channel, started, comment)
-                )
-            return
-        rid = seg.segment_id
-        score = _score(slots.get("nps_score"))
-        self.responses.append(
-            (
-                rid,
-                seg.sender_id,
-                seg.channel,
-                _text(slots.get("touchpoint")),
-                started,
-                seg.last_event_at,
-                seg.last_event_id,
-                seg.closed,
-                score,
-                # Derived from the score, not read from the nps_group slot, so
-                # the group can never disagree with the score that NPS uses.
-                nps_group(score),
-                _text(slots.get("reason")),
-                _text(slots.get("improvement")),
-                _text(slots.get("valued_most")),
-                _text(slots.get("extra_comment")),
-                _text(slots.get("known_issue")),
-                _flag(slots.get("issue_resolved")),
-                _score(slots.get("nps_score_after")),
-                _flag(slots.get("contact_consent")),
-                _text(slots.get("survey_outcome")),
-            )
-        )
-        for pos, (driver, polarity) in enumerate(_drivers(slots.get("drivers"))):
-            self.driver_mentions.append((rid, pos, driver, polarity))
-        for pos, answer in enumerate(_text_list(slots.get("why_chain"))):
-            self.why_answers.append((rid, pos, answer))
-        for pos, offer in enumerate(seg.offers):
-            self.known_issue_offers.append(
-                (
-                    rid,
-                    pos,
-                    offer["known_issue"],
-                    offer["issue_resolved"],
-                    offer["score_before"],
-                    offer["score_after"],
-                )
-            )
-
-
-def build_segments(events_in_order: Iterable[tuple], emit: Rows) -> None:
-    """Feed events (RawEvent-ordered tuples, in id order per sender) through
-    one open segment per sender; a segment is added to `emit` when its
-    sender's next boundary arrives, the open ones at the end."""
-    open_segments: dict[str, Segment] = {}
-    boundaries = tracker_source.BOUNDARY_TYPES
-    decode = tracker_source.decode_value
-    for event_id, sender, kind, ts, name, channel, value, value_type in events_in_order:
-        seg = open_segments.get(sender)
-        if kind in boundaries:
-            if seg is not None:
-                seg.closed = True
-                emit.add(seg)
-            open_segments[sender] = Segment(
-                event_id, sender, ts, last_event_at=ts, last_event_id=event_id
-            )
-            continue
-        if seg is None:
-            # The sender's history starts without a session start (older
-            # trackers, or a store trimmed by hand): the first event opens it.
-            seg = open_segments[sender] = Segment(event_id, sender, ts)
-        seg.last_event_id = event_id
-        if ts is not None:
-            seg.last_event_at = ts
-        if kind == "slot":
-            if seg.seen_user:
-                seg.set_slot(name, decode(value, value_type))
-        elif kind == "user":
-            if not seg.seen_user:
-                seg.seen_user = True
-                seg.started_at = ts
-                seg.channel = _text(channel)
-        elif kind == "active_loop":
-            if name == SURVEY_FORM:
-                seg.surveyed = True
-        elif kind == "reset_slots":
-            seg.slots.clear()
-            seg.offers.clear()
-    for seg in open_segments.values():
-        emit.add(seg)
 
 
 # --- the projection database ----------------------------------------------
@@ -353,11 +66,19 @@ class Projection:
         self._ready = False
 
     def ensure_tables(self) -> None:
+        """Create the tables; tables of another schema version are dropped
+        first (their columns differ), and the next update rebuilds them."""
         if self._ready:
             return
         with self.engine.begin() as conn:
             if self.schema:
                 conn.execute(sa.schema.CreateSchema(self.schema, if_not_exists=True))
+            if sa.inspect(conn).has_table(projection_state.name):
+                version = self.state(conn).get("schema_version")
+                if version is not None and version != SCHEMA_VERSION:
+                    self._lock(conn)
+                    metadata.drop_all(conn, tables=list(DATA_TABLES), checkfirst=True)
+                    conn.execute(projection_state.delete())
             metadata.create_all(conn, checkfirst=True)
         self._ready = True
 
@@ -428,7 +149,7 @@ class Projection:
             return UpdateResult(
                 "rebuild",
                 last_id,
-                len({r[1] for r in rows.responses}),
+                len({r["sender_id"] for r in rows.responses}),
                 len(rows.responses),
                 time.perf_counter() - started,
             )
@@ -490,47 +211,38 @@ class Projection:
         parameter handling would cost more than the database work here."""
         prep = conn.dialect.identifier_preparer
         cursor = conn.connection.driver_connection.cursor()
-        for table, items in (
-            (responses, rows.responses),
-            (driver_mentions, rows.driver_mentions),
-            (why_answers, rows.why_answers),
-            (known_issue_offers, rows.known_issue_offers),
-            (extra_comments, rows.extra_comments),
-        ):
+        for table, items in rows.tables():
             if not items:
                 continue
             name = self._qualified(conn, table)
             columns = ", ".join(prep.quote(c.name) for c in table.columns)
+            # Table and column names come from our own schema, values are bound.
             if conn.dialect.name == "postgresql":  # psycopg2
                 from psycopg2.extras import execute_values
 
-                execute_values(
-                    cursor,
-                    f"INSERT INTO {name} ({columns}) VALUES %s",  # noqa: S608 - names from our schema
-                    items,
-                    page_size=page,
-                )
+                sql = f"INSERT INTO {name} ({columns}) VALUES %s"  # noqa: S608 (see above)
+                execute_values(cursor, sql, items, page_size=page)
             else:
                 marks = ", ".join("?" for _ in table.columns)
-                # Table and column names come from our own schema, values are bound.
-                sql = f"INSERT INTO {name} ({columns}) VALUES ({marks})"  # noqa: S608
+                sql = f"INSERT INTO {name} ({columns}) VALUES ({marks})"  # noqa: S608 (see above)
                 cursor.executemany(sql, items)
 
-    def read_table(self, table: sa.Table, where=None, columns=None):
-        """A projection table as a DataFrame (optionally filtered, optionally
-        only some columns or column expressions)."""
+    def read_table(self, table: sa.Table, where=None, columns=None, order_by=(), limit=None):
+        """A projection table as a DataFrame (optionally filtered, ordered,
+        limited, and only some columns or column expressions)."""
         import pandas as pd
 
         columns = list(columns) if columns is not None else list(table.columns)
         query = sa.select(*columns)
         if where is not None:
             query = query.where(where)
-        with self.engine.connect() as conn:
-            result = conn.execute(query)
-            # The driver's tuples straight into pandas: at 100k+ rows,
-            # SQLAlchemy's Row objects would cost more than the query.
-            cursor = getattr(result, "cursor", None)
-            rows = cursor.fetchall() if cursor is not None else [tuple(r) for r in result]
+        if order_by:
+            query = query.order_by(*order_by)
+        if limit is not None:
+            query = query.limit(limit)
+        # The driver's tuples straight into pandas: at 100k+ rows,
+        # SQLAlchemy's Row objects would cost more than the query.
+        rows = fetch_tuples(self.engine, query)
         frame = pd.DataFrame.from_records(rows, columns=[c.name for c in columns])
         for column in columns:
             # SQLite hands booleans back as 0/1.
@@ -541,6 +253,12 @@ class Projection:
             ):
                 frame[column.name] = frame[column.name].map(_as_bool).astype("object")
         return frame
+
+    def latest_responses(self, limit: int = 20):
+        """The responses with the newest events, newest first (the live view)."""
+        return self.read_table(
+            responses, order_by=(responses.c.last_event_at.desc().nulls_last(),), limit=limit
+        )
 
 
 def _as_bool(value):
@@ -558,4 +276,4 @@ def update_projection(
     try:
         return Projection(projection_engine, schema).update(tracker, rebuild=rebuild)
     except sa.exc.OperationalError as exc:
-        raise AnalyticsError(f"database error: {tracker_source._first_line(exc)}") from None
+        raise AnalyticsError(f"database error: {describe(exc)}") from None

@@ -1,8 +1,8 @@
 """Reading Rasa's SQL tracker store (table `events`), read only.
 
 The table definition mirrors `SQLTrackerStore.SQLEvent` of Rasa 3.6
-(rasa/core/tracker_store.py) column by column, so the synthetic generator
-writes exactly what Rasa writes; analytics never imports Rasa itself.
+(rasa/core/tracker_store.py) column by column, so analytics.rasa_events
+writes rows as Rasa writes them; analytics never imports Rasa itself.
 
 Rasa fills `action_name` with the event's `name` field, which for `slot`
 events is the slot name and for `active_loop` events the form name. That
@@ -20,7 +20,8 @@ import sqlalchemy as sa
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Engine
 
-from analytics.db import AnalyticsError
+from analytics.db import AnalyticsError, fetch_tuples
+from nps.db_error import describe
 
 metadata = sa.MetaData()
 
@@ -38,7 +39,8 @@ events = sa.Table(
     sa.Column("data", sa.Text),
 )
 
-# Slots of the data contract (BRIEF section 3) plus the extra survey slots.
+# Slots of the data contract (README, "The data it writes") plus the extra
+# survey slots.
 SURVEY_SLOTS = (
     "nps_score",
     "nps_group",
@@ -55,6 +57,9 @@ SURVEY_SLOTS = (
     "extra_comment",
     "survey_outcome",
 )
+# Rasa's own slot naming the question the form asks: read only to know which
+# driver the first "why?" probed (analytics.segments).
+REQUESTED_SLOT = "requested_slot"
 # Event types that change what a survey looks like. Boundaries:
 # session_started and restart; reset_slots clears the slots like Rasa does.
 BOUNDARY_TYPES = ("session_started", "restart")
@@ -78,7 +83,10 @@ class RawEvent(NamedTuple):
 def _relevant():
     return sa.or_(
         events.c.type_name.in_(PLAIN_TYPES),
-        sa.and_(events.c.type_name == "slot", events.c.action_name.in_(SURVEY_SLOTS)),
+        sa.and_(
+            events.c.type_name == "slot",
+            events.c.action_name.in_((*SURVEY_SLOTS, REQUESTED_SLOT)),
+        ),
     )
 
 
@@ -125,33 +133,17 @@ def decode_value(value: Any, value_type: str | None) -> Any:
     return value
 
 
-def _fetch(engine: Engine, query) -> list:
-    with engine.connect() as conn:
-        result = conn.execute(query)
-        # The DBAPI's own tuples: SQLAlchemy's Row objects cost more than the
-        # query itself at millions of rows, and these columns need no conversion.
-        cursor = getattr(result, "cursor", None)
-        return cursor.fetchall() if cursor is not None else [tuple(r) for r in result]
-
-
 def check_events_table(engine: Engine) -> None:
     """Fail with a clear message when the database has no Rasa events table."""
     try:
         with engine.connect() as conn:
             has = sa.inspect(conn).has_table("events")
-    except sa.exc.OperationalError as exc:
-        raise AnalyticsError(f"cannot read the tracker store: {_first_line(exc)}") from None
-    except sa.exc.DBAPIError as exc:
-        raise AnalyticsError(f"cannot read the tracker store: {_first_line(exc)}") from None
+    except sa.exc.DBAPIError as exc:  # OperationalError included
+        raise AnalyticsError(f"cannot read the tracker store: {describe(exc)}") from None
     if not has:
         raise AnalyticsError(
             "the tracker store has no `events` table (is this Rasa's SQL tracker store?)"
         )
-
-
-def _first_line(exc: Exception) -> str:
-    text = str(getattr(exc, "orig", None) or exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def event_bounds(engine: Engine) -> tuple[int | None, int | None]:
@@ -199,7 +191,7 @@ def iter_events(
             .where(events.c.id > start, events.c.id <= end, _relevant())
             .order_by(events.c.id)
         )
-        yield from _fetch(engine, query)
+        yield from fetch_tuples(engine, query)
         start = end
 
 
@@ -227,7 +219,7 @@ def iter_sender_events(
             .where(events.c.sender_id.in_(part), events.c.id <= upto_id, _relevant())
             .order_by(events.c.sender_id, events.c.id)
         )
-        yield from _fetch(engine, query)
+        yield from fetch_tuples(engine, query)
 
 
 def latest_messages(engine: Engine, limit: int = 50) -> list[dict]:

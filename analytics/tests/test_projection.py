@@ -10,23 +10,23 @@ import random
 import pytest
 import sqlalchemy as sa
 
-from analytics import projection as P
-from analytics import tracker_source
+from analytics import schema, tracker_source
 from analytics.db import AnalyticsError, tracker_engine, writable_engine
 from analytics.generate import generate
+from analytics.projection import Projection
 from analytics.tests.conftest import Conversation, write
 
 
 def _project(tracker_url, target, rebuild=False):
     url, schema = target
-    proj = P.Projection(writable_engine(url), schema)
+    proj = Projection(writable_engine(url), schema)
     result = proj.update(tracker_engine(tracker_url), rebuild=rebuild)
     return proj, result
 
 
-def _snapshot(proj: P.Projection) -> dict:
+def _snapshot(proj: Projection) -> dict:
     out = {}
-    for table in P.DATA_TABLES:
+    for table in schema.DATA_TABLES:
         pk = [c for c in table.primary_key.columns]
         with proj.engine.connect() as conn:
             out[table.name] = [tuple(r) for r in conn.execute(sa.select(table).order_by(*pk))]
@@ -44,6 +44,7 @@ def hand_built():
         .user("kurier się spóźnił")
         .slot("reason", "Kurier się spóźnił")
         .slot("drivers", ["delivery:neg"])
+        .slot("requested_slot", "why_answer")
         .user("bo czekałem cały dzień")
         .slot("why_chain", ["bo czekałem cały dzień"])
         .slot("drivers", ["delivery:neg", "price:neg"])
@@ -98,7 +99,7 @@ def test_hand_built_conversations(tracker_url, projection_target):
     write(tracker_url, *hand_built())
     proj, result = _project(tracker_url, projection_target)
     assert result.mode == "rebuild"
-    df = proj.read_table(P.responses).sort_values("response_id").reset_index(drop=True)
+    df = proj.read_table(schema.responses).sort_values("response_id").reset_index(drop=True)
     # Four surveys: alice, bob (first visit), carol twice; dave never started one.
     assert df["sender_id"].tolist() == ["alice", "48600100200", "carol", "carol"]
     assert df["nps_score"].tolist() == [3, 9, 7, 10]  # alice's 8 after the fix is not her NPS score
@@ -111,15 +112,15 @@ def test_hand_built_conversations(tracker_url, projection_target):
     assert df.loc[1, "reason"] is None  # bob's carried-over "stare" ignored
     assert df.loc[0, "nps_score_after"] == 8 and df.loc[0, "contact_consent"] == False  # noqa: E712
     alice_id = int(df.loc[0, "response_id"])
-    mentions = proj.read_table(P.driver_mentions).sort_values(["response_id", "position"])
+    mentions = proj.read_table(schema.driver_mentions).sort_values(["response_id", "position"])
     assert [tuple(r) for r in mentions[["driver", "polarity"]].itertuples(index=False)] == [
         ("delivery", "neg"),
         ("price", "neg"),
         ("staff", "pos"),
     ]  # last drivers value; duplicates once
-    whys = proj.read_table(P.why_answers)
+    whys = proj.read_table(schema.why_answers)
     assert whys["answer"].tolist() == ["bo czekałem cały dzień"]
-    offers = proj.read_table(P.known_issue_offers)
+    offers = proj.read_table(schema.known_issue_offers)
     assert offers.to_dict("records") == [
         {
             "response_id": alice_id,
@@ -130,7 +131,7 @@ def test_hand_built_conversations(tracker_url, projection_target):
             "score_after": 8,
         }
     ]
-    extra = proj.read_table(P.extra_comments)
+    extra = proj.read_table(schema.extra_comments)
     assert extra["comment"].tolist() == ["dodatkowo: paczka ok"] and extra[
         "sender_id"
     ].tolist() == ["48600100200"]
@@ -142,10 +143,10 @@ def test_generated_store_matches_the_plan(tmp_path):
     url = f"sqlite:///{tmp_path / 't.db'}"
     plans = generate(writable_engine(url), 400, seed=3, end=1_750_000_000.0)
     proj, _ = _project(url, (f"sqlite:///{tmp_path / 'a.db'}", None))
-    df = proj.read_table(P.responses).sort_values("response_id")
+    df = proj.read_table(schema.responses).sort_values("response_id")
     assert len(df) == len(plans)
-    mentions = proj.read_table(P.driver_mentions)
-    whys = proj.read_table(P.why_answers)
+    mentions = proj.read_table(schema.driver_mentions)
+    whys = proj.read_table(schema.why_answers)
     # The generator writes conversations in time order, so response ids follow the plans.
     for plan, row in zip(plans, df.itertuples(), strict=False):
         assert row.sender_id == plan.sender_id
@@ -190,7 +191,7 @@ def test_incremental_equals_rebuild(tmp_path, tracker_url, projection_target):
         _, result = _project(tracker_url, projection_target)
         modes.append(result.mode)
     assert modes[0] == "rebuild" and set(modes[1:]) == {"incremental"}
-    proj = P.Projection(writable_engine(projection_target[0]), projection_target[1])
+    proj = Projection(writable_engine(projection_target[0]), projection_target[1])
     incremental = _snapshot(proj)
     _, result = _project(tracker_url, projection_target, rebuild=True)
     assert result.mode == "rebuild"
@@ -243,13 +244,86 @@ def test_forget_removes_a_sender_everywhere(tmp_path, capsys):
     write(url, *hand_built())
     target = f"sqlite:///{tmp_path / 'p.db'}"
     proj, _ = _project(url, (target, None))
-    alice = int(proj.read_table(P.responses).query("sender_id == 'alice'")["response_id"].iloc[0])
+    alice = int(
+        proj.read_table(schema.responses).query("sender_id == 'alice'")["response_id"].iloc[0]
+    )
     assert (
         main(["forget", "--sender", "alice", "--sender", "48600100200", "--analytics-db", target])
         == 0
     )
     assert "removed 2 sender(s)" in capsys.readouterr().out
-    assert set(proj.read_table(P.responses)["sender_id"]) == {"carol"}
-    for table in (P.driver_mentions, P.why_answers, P.known_issue_offers):
+    assert set(proj.read_table(schema.responses)["sender_id"]) == {"carol"}
+    for table in (schema.driver_mentions, schema.why_answers, schema.known_issue_offers):
         assert alice not in set(proj.read_table(table)["response_id"])
-    assert proj.read_table(P.extra_comments).empty  # bob's comment went too
+    assert proj.read_table(schema.extra_comments).empty  # bob's comment went too
+
+
+def _slot(i, name, value, sender="s"):
+    return (i, sender, "slot", float(i), name, None, value, None)
+
+
+def test_segments_record_the_driver_the_first_why_probed():
+    # Pure: events as tuples, no database. A detractor who praised the staff
+    # is asked a generic why; a problem named in the answer changes the next
+    # question, not what the first one probed.
+    from analytics.segments import Rows, build_segments
+
+    events = [
+        (1, "s", "session_started", 1.0, None, None, None, None),
+        (2, "s", "user", 2.0, None, "rest", None, None),
+        (3, "s", "active_loop", 3.0, "survey_form", None, None, None),
+        _slot(4, "nps_score", 2),
+        _slot(5, "drivers", ["staff:pos"]),
+        _slot(6, "requested_slot", "why_answer"),
+        _slot(7, "why_chain", ["bo tak"]),
+        _slot(8, "drivers", ["staff:pos", "price:neg"]),
+        _slot(9, "requested_slot", "why_answer"),
+        (10, "s", "session_started", 10.0, None, None, None, None),
+        (11, "s", "user", 11.0, None, "rest", None, None),
+        (12, "s", "active_loop", 12.0, "survey_form", None, None, None),
+        _slot(13, "drivers", ["staff:pos", "delivery:neg", "price:neg"]),
+        _slot(14, "requested_slot", "why_answer"),
+    ]
+    rows = Rows()
+    build_segments(events, rows)
+    assert [r["probed_driver"] for r in rows.responses] == [None, "delivery"]
+    # Rows are put in the table's column order, whatever the dict's order.
+    assert rows.tuples(schema.responses)[0][0] == 1
+    assert len(rows.tuples(schema.responses)[0]) == len(schema.responses.columns)
+
+
+def test_root_causes_file_generic_chains_apart(tmp_path):
+    from analytics.dataset import load_dataset
+    from analytics.drivers import GENERIC, root_causes
+
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    praised = (
+        Conversation("eve")
+        .session()
+        .user("hej")
+        .form()
+        .slot("nps_score", 4)
+        .user("miła obsługa")
+        .slot("drivers", ["staff:pos"])
+        .slot("requested_slot", "why_answer")
+        .user("bo tak")
+        .slot("why_chain", ["bo tak"])
+    )
+    write(url, *hand_built(), praised)
+    proj, _ = _project(url, (f"sqlite:///{tmp_path / 'p.db'}", None))
+    causes = root_causes(load_dataset(proj)).set_index("chain")["driver"]
+    # alice complained about the delivery before her first why; eve only
+    # praised the staff, so the bot asked her generic whys.
+    assert causes.to_dict() == {"bo tak": GENERIC, "bo czekałem cały dzień": "delivery"}
+
+
+def test_a_broken_trainer_file_shows_ids_and_one_line(tmp_path):
+    from analytics.drivers import load_catalogue
+
+    (tmp_path / "drivers.yml").write_text("drivers:\n  - id: price\n    label: Cena\n")
+    (tmp_path / "known_issues.yml").write_text("known_issues:\n  - id: x\n")
+    catalogue = load_catalogue(tmp_path / "drivers.yml", tmp_path / "known_issues.yml")
+    assert catalogue.label("price") == "Cena" and catalogue.issues == {}
+    assert len(catalogue.problems) == 1 and "known_issues.yml" in catalogue.problems[0]
+    missing = load_catalogue(tmp_path / "none.yml", tmp_path / "known_issues.yml")
+    assert missing.labels == {} and "none.yml" in missing.problems[0]
