@@ -10,6 +10,15 @@ import pandas as pd
 
 from analytics import stats
 from analytics.dataset import Dataset
+from nps import drivers as nps_drivers
+from nps import known_issues as nps_known_issues
+from nps.trainer_yaml import TrainerFileError
+
+# The row under which root causes files a why-chain that probed no driver:
+# the respondent named nothing negative, so the bot asked generic whys
+# (nps.drivers.main_negative returned None). The parentheses keep it apart
+# from every driver id (ids are lower-case letters, digits and '_').
+GENERIC = "(generic)"
 
 
 @dataclass(frozen=True)
@@ -21,42 +30,38 @@ class Catalogue:
     def label(self, driver_id: str | None) -> str:
         if driver_id is None:
             return "(brak)"
+        if driver_id == GENERIC:
+            return "(ogólne pytania, bez negatywnego czynnika)"
         return self.labels.get(driver_id, driver_id)
 
     def issue_title(self, issue_id: str) -> str:
         return (self.issues.get(issue_id) or {}).get("title") or issue_id
 
 
-def _load_yaml(path: Path, key: str, problems: list) -> list:
-    import yaml
-
-    if not path.is_file():
-        problems.append(f"{path.name} not found: showing ids")
-        return []
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
-        problems.append(f"{path.name} could not be read ({exc.__class__.__name__}): showing ids")
-        return []
-    items = data.get(key) if isinstance(data, dict) else None
-    return (
-        [i for i in items if isinstance(i, dict) and i.get("id")] if isinstance(items, list) else []
-    )
-
-
 def load_catalogue(drivers_file: Path, known_issues_file: Path) -> Catalogue:
-    """Read data/drivers.yml and data/known_issues.yml if they exist; a
-    missing or broken file means we show ids instead of labels."""
+    """The trainers' drivers and known issues, read by the bot's own loaders
+    (nps.drivers, nps.known_issues). A missing or broken file is reported in
+    `problems` and ids are shown instead of labels: the dashboard stays up
+    while a trainer fixes it (`make validate` names the line)."""
     problems: list[str] = []
-    labels = {
-        str(i["id"]): str(i.get("label") or i["id"])
-        for i in _load_yaml(drivers_file, "drivers", problems)
-    }
-    issues = {
-        str(i["id"]): {"driver": i.get("driver"), "title": i.get("title")}
-        for i in _load_yaml(known_issues_file, "known_issues", problems)
-    }
+    try:
+        drivers = nps_drivers.load_catalogue(drivers_file)
+    except (OSError, TrainerFileError) as exc:
+        problems.append(f"{_one_line(exc)} (showing ids)")
+        return Catalogue({}, {}, tuple(problems))
+    labels = {d.id: d.label for d in drivers.values()}
+    try:
+        found = nps_known_issues.load(known_issues_file, drivers)
+    except (OSError, TrainerFileError) as exc:
+        problems.append(f"{_one_line(exc)} (showing ids)")
+        found = []
+    issues = {i.id: {"driver": i.driver, "title": i.title} for i in found}
     return Catalogue(labels, issues, tuple(problems))
+
+
+def _one_line(exc: Exception) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def driver_report(ds: Dataset, catalogue: Catalogue) -> pd.DataFrame:
@@ -111,16 +116,19 @@ def verbatims(ds: Dataset, driver: str, polarity: str | None = None) -> pd.DataF
     return c.sort_values("started_at", ascending=False).reset_index(drop=True)
 
 
+ROOT_CAUSE_COLUMNS = ["driver", "response_id", "nps_score", "reason", "depth", "chain"]
+
+
 def root_causes(ds: Dataset) -> pd.DataFrame:
-    """Why-chains grouped by the driver they probe (the first negative driver
-    the respondent named, as the bot does). One row per chain."""
+    """Why-chains grouped by the driver they probe, one row per chain.
+
+    The driver is the one the bot probed: `nps.drivers.main_negative` of the
+    drivers known when the first "why?" was asked, recorded by the
+    projection as `probed_driver`. A respondent who named nothing negative
+    was asked generic whys; their chain is filed under GENERIC, never under
+    a driver they praised."""
     if ds.whys.empty:
-        return pd.DataFrame(
-            columns=["driver", "response_id", "nps_score", "reason", "depth", "chain"]
-        )
-    ordered = ds.mentions.sort_values(["response_id", "position"])
-    tags = ordered.assign(tag=ordered["driver"] + ":" + ordered["polarity"].fillna("?"))
-    by_response = tags.groupby("response_id")["tag"].agg(list)
+        return pd.DataFrame(columns=ROOT_CAUSE_COLUMNS)
     chains = (
         ds.whys.sort_values(["response_id", "position"]).groupby("response_id")["answer"].agg(list)
     )
@@ -129,10 +137,10 @@ def root_causes(ds: Dataset) -> pd.DataFrame:
     for rid, chain in chains.items():
         if rid not in r.index:
             continue
-        driver = stats.main_negative_driver(by_response.get(rid, []))
+        driver = r.at[rid, "probed_driver"]
         rows.append(
             [
-                driver or "(brak)",
+                driver if isinstance(driver, str) else GENERIC,
                 rid,
                 r.at[rid, "nps_score"],
                 r.at[rid, "reason"],
@@ -140,9 +148,7 @@ def root_causes(ds: Dataset) -> pd.DataFrame:
                 " → ".join(chain),
             ]
         )
-    out = pd.DataFrame(
-        rows, columns=["driver", "response_id", "nps_score", "reason", "depth", "chain"]
-    )
+    out = pd.DataFrame(rows, columns=ROOT_CAUSE_COLUMNS)
     return out.sort_values(["driver", "response_id"]).reset_index(drop=True)
 
 
@@ -190,8 +196,8 @@ def known_issue_summary(ds: Dataset) -> pd.DataFrame:
                 len(rerated),
                 sum(before) / len(before) if before else None,
                 sum(after) / len(after) if after else None,
-                stats.nps(before).nps,
-                stats.nps(after).nps,
+                stats.nps_of_scores(before).nps,
+                stats.nps_of_scores(after).nps,
             ]
         )
     out = pd.DataFrame(rows, columns=KNOWN_ISSUE_COLUMNS)

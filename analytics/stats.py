@@ -25,7 +25,7 @@ import pandas as pd
 from nps.groups import DETRACTOR, GROUPS, PASSIVE, PROMOTER
 from nps.groups import nps_group as _group_of_valid_score
 
-# Two-sided 95% normal quantile, the one the brief's formula uses.
+# Two-sided 95% normal quantile (MeasuringU's adjusted-Wald interval).
 Z95 = 1.96
 
 
@@ -111,7 +111,7 @@ def nps_from_counts(promoters: int, passives: int, detractors: int) -> NpsResult
     )
 
 
-def nps(scores: Iterable) -> NpsResult:
+def nps_of_scores(scores: Iterable) -> NpsResult:
     """NPS of a list of 0-10 scores; missing or invalid scores are left out."""
     counts = {g: 0 for g in GROUPS}
     for score in scores:
@@ -166,18 +166,15 @@ def compare_nps(before: NpsResult, after: NpsResult, alpha: float = 0.05) -> Nps
 
 
 def nps_groups(scores: pd.Series) -> pd.Series:
-    """`nps_group` for a whole column at once (the same rules, vectorised:
-    100k responses are grouped in milliseconds)."""
+    """`nps_group` for a whole column at once: the scalar rules decide each
+    distinct value once (a column holds a dozen), so 100k responses are
+    grouped in milliseconds and the boundaries stay in nps/groups.py."""
     if scores.dtype == object:
-        # Mixed Python values (possibly booleans): the scalar rules decide.
-        return scores.map(nps_group)
-    s = pd.to_numeric(scores, errors="coerce").astype("float64")
-    valid = s.notna() & (s >= 0) & (s <= 10) & (s == s.round())
-    out = pd.Series(None, index=scores.index, dtype="object")
-    out[valid & (s >= 9)] = PROMOTER
-    out[valid & (s >= 7) & (s < 9)] = PASSIVE
-    out[valid & (s < 7)] = DETRACTOR
-    return out
+        # Mixed Python values (possibly booleans, unhashable ones): row by row.
+        return scores.map(nps_group).astype("object")
+    lookup = {value: nps_group(value) for value in pd.unique(scores.dropna())}
+    out = scores.map(lookup).astype("object")
+    return out.where(out.notna(), None)
 
 
 def _scored(responses: pd.DataFrame) -> pd.DataFrame:
@@ -412,18 +409,6 @@ def driver_table(
     return out.sort_values(
         ["mentions", "driver"], ascending=[False, True], kind="mergesort"
     ).reset_index(drop=True)
-
-
-def main_negative_driver(drivers: Sequence[str]) -> str | None:
-    """The driver the why-questions probe: the first negative one named, else
-    the first one named at all (as "driver_id:polarity" strings or ids)."""
-    ids = [str(d) for d in drivers if d]
-    for item in ids:
-        if item.endswith(":neg"):
-            return item.rsplit(":", 1)[0]
-    if ids:
-        return ids[0].rsplit(":", 1)[0]
-    return None
 
 
 def two_proportion_z(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float | None:

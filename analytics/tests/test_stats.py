@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 
 from analytics import stats
+from nps import groups as nps_groups
 
 
 def test_nps_group_boundaries():
@@ -32,7 +33,7 @@ def test_nps_and_adjusted_wald_interval():
     # SE = sqrt(0.600592 / 13) = sqrt(0.046199) = 0.214940
     # 1.96 * SE = 0.421283 -> [0.230769 - 0.421283, 0.230769 + 0.421283]
     #           = [-0.190514, 0.652052] -> [-19.05, 65.21] points
-    r = stats.nps([9, 10, 10, 9, 9, 7, 8, 8, 0, 6])
+    r = stats.nps_of_scores([9, 10, 10, 9, 9, 7, 8, 8, 0, 6])
     assert (r.n, r.promoters, r.passives, r.detractors) == (10, 5, 3, 2)
     assert r.nps == pytest.approx(30.0)
     assert r.ci_low == pytest.approx(-19.05, abs=0.01)
@@ -43,21 +44,21 @@ def test_interval_is_clipped():
     # 2 promoters out of 2: n' = 5, p' = 2.75/5 = 0.55, d' = 0.75/5 = 0.15
     # var = 0.70 - 0.40^2 = 0.54, SE = sqrt(0.54/5) = 0.328634, 1.96*SE = 0.644122
     # [0.40 - 0.644122, 0.40 + 0.644122] = [-24.41, 104.41] -> high clipped to 100
-    r = stats.nps([10, 9])
+    r = stats.nps_of_scores([10, 9])
     assert r.nps == 100.0
     assert r.ci_low == pytest.approx(-24.41, abs=0.01)
     assert r.ci_high == 100.0
     # 3 detractors out of 3: n' = 6, p' = 0.125, d' = 0.625, p'-d' = -0.5
     # var = 0.75 - 0.25 = 0.5, SE = sqrt(0.5/6) = 0.288675, 1.96*SE = 0.565803
     # [-1.065803, 0.065803] -> [-100 (clipped), 6.58]
-    r = stats.nps([0, 3, 6])
+    r = stats.nps_of_scores([0, 3, 6])
     assert r.nps == -100.0
     assert r.ci_low == -100.0
     assert r.ci_high == pytest.approx(6.58, abs=0.01)
 
 
 def test_no_scores_means_no_nps():
-    r = stats.nps([None, 11])
+    r = stats.nps_of_scores([None, 11])
     assert r.n == 0 and r.nps is None and r.ci_low is None and r.ci_high is None
 
 
@@ -86,12 +87,12 @@ def test_compare_nps_not_significant_and_empty():
     #   NPS'=-0.285714, var=0.785714-0.081633=0.704082, var/n'=0.100583
     # SE = sqrt(0.220953) = 0.470057, z = -0.452381/0.470057 = -0.962396
     # p = 0.3359 -> not significant
-    c = stats.compare_nps(stats.nps([10, 9, 0]), stats.nps([0, 1, 2, 9]))
+    c = stats.compare_nps(stats.nps_of_scores([10, 9, 0]), stats.nps_of_scores([0, 1, 2, 9]))
     assert c.change == pytest.approx(-50.0 - 100.0 / 3)
     assert c.z == pytest.approx(-0.9624, abs=1e-4)
     assert c.p_value == pytest.approx(0.3359, abs=1e-4)
     assert not c.significant
-    empty = stats.compare_nps(stats.nps([]), stats.nps([10]))
+    empty = stats.compare_nps(stats.nps_of_scores([]), stats.nps_of_scores([10]))
     assert empty.p_value is None and not empty.significant
 
 
@@ -228,7 +229,21 @@ def test_funnel_and_nps_by():
     assert by.loc["whatsapp", "nps"] == pytest.approx(-100.0)
 
 
-def test_main_negative_driver():
-    assert stats.main_negative_driver(["staff:pos", "price:neg", "delivery:neg"]) == "price"
-    assert stats.main_negative_driver(["staff:pos"]) == "staff"
-    assert stats.main_negative_driver([]) is None
+SCALAR_CASES = [*range(-1, 12), None, float("nan"), 6.5, "7", "dziewięć", True]
+
+
+def test_vectorised_groups_equal_the_scalar_rule_for_every_value():
+    # The scalar rule (stats.nps_group, thresholds from nps/groups.py) is the
+    # reference; the column version must agree on every dtype a frame can have.
+    expected = [stats.nps_group(v) for v in SCALAR_CASES]
+    assert expected[1:12] == [nps_groups.nps_group(v) for v in range(11)]
+    assert expected[0] is None and expected[12:] == [None] * 7
+    columns = [
+        pd.Series(SCALAR_CASES, dtype="object"),
+        pd.Series(SCALAR_CASES[:16], dtype="float64"),
+        pd.Series(pd.array([*range(-1, 12), None], dtype="Int64")),
+        pd.Series(list(range(-1, 12)), dtype="int64"),
+    ]
+    for column in columns:
+        want = [stats.nps_group(v) for v in column.tolist()]
+        assert stats.nps_groups(column).tolist() == want, column.dtype
