@@ -1,8 +1,8 @@
 """Command line: `python -m analytics report|generate|project|forget ...`.
 
 Mistakes the user can fix (unreachable database, wrong URL, a database
-without Rasa's events table) end with one line on stderr and exit code 2,
-never a traceback."""
+without Rasa's events table, a setting that is not a number) end with one
+line on stderr and exit code 2, never a traceback."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ import sqlalchemy as sa
 
 from analytics.db import AnalyticsError, tracker_engine, writable_engine
 from analytics.settings import load_settings
+from nps.db_error import describe
+from nps.settings import SettingError
 
 
 def _date(text: str) -> dt.date:
@@ -156,7 +158,11 @@ def _forget(args, settings) -> int:
 
 
 def main(argv=None) -> int:
-    settings = load_settings()
+    try:
+        settings = load_settings()
+    except SettingError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     args = _parser(settings).parse_args(argv)
     handler = {"report": _report, "generate": _generate, "project": _project, "forget": _forget}[
         args.command
@@ -166,8 +172,7 @@ def main(argv=None) -> int:
     except AnalyticsError as exc:
         print(f"error: {exc}", file=sys.stderr)
     except sa.exc.SQLAlchemyError as exc:
-        first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-        print(f"error: database: {first[0] if first else exc.__class__.__name__}", file=sys.stderr)
+        print(f"error: database: {describe(exc)}", file=sys.stderr)
     except OSError as exc:
         print(f"error: {exc}", file=sys.stderr)
     return 2

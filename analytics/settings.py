@@ -1,7 +1,10 @@
-"""Every environment variable analytics reads, with its default, in one place.
+"""Every environment variable analytics reads, with its default.
 
-Nothing here connects to anything: engines are made later, when first
-needed (see `analytics.db`)."""
+What analytics shares with the bot (the tracker store, the trainers' files)
+comes from `nps.settings`, so both always read the same data; numbers are
+read with its `env_int` / `env_float`, which name the variable in a
+one-line `SettingError`. Nothing here connects to anything: engines are made
+later, when first needed (see `analytics.db`)."""
 
 from __future__ import annotations
 
@@ -10,7 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
+from nps import settings as bot_settings
+from nps.settings import env_float, env_int, env_text
+
+# The projection is analytics' own database, next to the bot's default store.
+DEFAULT_ANALYTICS_DB_URL = f"sqlite:///{bot_settings.REPO_ROOT / 'var' / 'analytics.db'}"
 
 
 @dataclass(frozen=True)
@@ -26,29 +33,33 @@ class Settings:
     # and SMS) into pseudonyms. None: a random key per process is used, so
     # pseudonyms are stable only until the dashboard restarts.
     pseudonym_key: str | None
-    drivers_file: Path
-    known_issues_file: Path
+    # The trainers' YAML files (NPS_DATA_DIR), the same ones the bot reads.
+    data_dir: Path
     # A survey without an outcome whose last event is older than this is
     # counted as abandoned rather than in progress.
     abandon_after_hours: float
     live_refresh_seconds: int
 
+    @property
+    def drivers_file(self) -> Path:
+        return self.data_dir / "drivers.yml"
+
+    @property
+    def known_issues_file(self) -> Path:
+        return self.data_dir / "known_issues.yml"
+
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
+    """Read the settings; a bad value raises nps.settings.SettingError."""
     env = os.environ if env is None else env
+    shared = bot_settings.load_settings(env)
     return Settings(
-        # Absolute defaults, so the dashboard finds var/ from any directory.
-        db_url=env.get("NPS_DB_URL", f"sqlite:///{REPO_ROOT / 'var' / 'tracker.db'}"),
-        analytics_db_url=env.get(
-            "NPS_ANALYTICS_DB_URL", f"sqlite:///{REPO_ROOT / 'var' / 'analytics.db'}"
-        ),
-        analytics_schema=env.get("NPS_ANALYTICS_SCHEMA", "nps_analytics"),
-        bot_url=env.get("NPS_BOT_URL", "http://127.0.0.1:5005").rstrip("/"),
-        pseudonym_key=env.get("NPS_PSEUDONYM_KEY") or None,
-        drivers_file=Path(env.get("NPS_DRIVERS_FILE", str(REPO_ROOT / "data" / "drivers.yml"))),
-        known_issues_file=Path(
-            env.get("NPS_KNOWN_ISSUES_FILE", str(REPO_ROOT / "data" / "known_issues.yml"))
-        ),
-        abandon_after_hours=float(env.get("NPS_ABANDON_AFTER_HOURS", "24")),
-        live_refresh_seconds=int(env.get("NPS_LIVE_REFRESH_SECONDS", "5")),
+        db_url=shared.db_url,
+        analytics_db_url=env_text(env, "NPS_ANALYTICS_DB_URL", DEFAULT_ANALYTICS_DB_URL),
+        analytics_schema=env_text(env, "NPS_ANALYTICS_SCHEMA", "nps_analytics"),
+        bot_url=env_text(env, "NPS_BOT_URL", "http://127.0.0.1:5005").rstrip("/"),
+        pseudonym_key=env_text(env, "NPS_PSEUDONYM_KEY", "") or None,
+        data_dir=shared.data_dir,
+        abandon_after_hours=env_float(env, "NPS_ABANDON_AFTER_HOURS", 24.0, minimum=0),
+        live_refresh_seconds=env_int(env, "NPS_LIVE_REFRESH_SECONDS", 5, minimum=1),
     )

@@ -1,5 +1,6 @@
 """Loading for the dashboard: engines are cached resources, data is cached
-for a short time. Only this module talks to databases."""
+for a short time. The views reach the databases only through this module,
+which goes through Projection and tracker_source (no SQL of its own)."""
 
 from __future__ import annotations
 
@@ -14,12 +15,19 @@ from analytics.drivers import Catalogue, comments_of, load_catalogue
 from analytics.projection import Projection
 from analytics.pseudonym import pseudonym
 from analytics.settings import Settings, load_settings
+from nps.db_error import describe
+from nps.settings import SettingError
 
 DATA_TTL_SECONDS = 30
 
 
 def settings() -> Settings:
-    return load_settings()
+    """The settings; a bad value stops the page with its one-line message."""
+    try:
+        return load_settings()
+    except SettingError as exc:
+        st.error(f"Błędne ustawienie: {exc}")
+        st.stop()
 
 
 @st.cache_resource(show_spinner=False)
@@ -37,8 +45,7 @@ def _dataset(db_url: str, analytics_url: str, schema: str) -> Dataset:
 def _message(exc: Exception) -> str:
     if isinstance(exc, AnalyticsError):
         return str(exc)
-    first = str(getattr(exc, "orig", None) or exc).strip().splitlines()
-    return "błąd bazy danych: " + (first[0] if first else exc.__class__.__name__)
+    return "błąd bazy danych: " + describe(exc)
 
 
 def dataset() -> tuple[Dataset | None, str | None]:
@@ -90,16 +97,7 @@ def live_snapshot(limit: int = 20) -> tuple[pd.DataFrame | None, list, str | Non
     try:
         tracker, projection = _engines(s.db_url, s.analytics_db_url, s.analytics_schema)
         projection.update(tracker)
-        from analytics.projection import responses
-
-        query = (
-            sa.select(responses)
-            .order_by(responses.c.last_event_at.desc().nulls_last())
-            .limit(limit)
-        )
-        with projection.engine.connect() as conn:
-            result = conn.execute(query)
-            recent = pd.DataFrame(result.fetchall(), columns=list(result.keys()))
+        recent = projection.latest_responses(limit)
         messages = tracker_source.latest_messages(tracker, limit=limit)
     except (AnalyticsError, sa.exc.SQLAlchemyError) as exc:
         return None, [], _message(exc)

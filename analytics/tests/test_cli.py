@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,13 +21,14 @@ from analytics.tests.test_projection import hand_built
 REPO = Path(__file__).resolve().parents[2]
 
 
-def run_cli(*args) -> subprocess.CompletedProcess:
+def run_cli(*args, env: dict | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "analytics", *args],
         cwd=REPO,
         capture_output=True,
         text=True,
         timeout=120,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -180,3 +182,32 @@ def test_same_seed_same_store_on_both_backends(pg_schema, tmp_path, capsys):
             == 0
         )
     assert report(capsys, "--db", url) == report(capsys, "--db", lite)
+
+
+@pytest.mark.parametrize(
+    "name, value",
+    [
+        ("NPS_ABANDON_AFTER_HOURS", "a day"),
+        ("NPS_ABANDON_AFTER_HOURS", "-3"),
+        ("NPS_LIVE_REFRESH_SECONDS", "5s"),
+        ("NPS_LIVE_REFRESH_SECONDS", "0"),
+    ],
+)
+def test_a_bad_number_setting_is_one_line_naming_the_variable(hand_store, name, value):
+    done = run_cli("report", "--db", hand_store, env={name: value})
+    assert done.returncode == 2 and done.stdout == ""
+    assert "Traceback" not in done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and name in lines[0]
+
+
+def test_the_trainer_files_come_from_nps_data_dir(tmp_path, monkeypatch):
+    from analytics.settings import load_settings
+
+    settings = load_settings({"NPS_DATA_DIR": str(tmp_path)})
+    assert settings.drivers_file == tmp_path / "drivers.yml"
+    assert settings.known_issues_file == tmp_path / "known_issues.yml"
+    # The tracker store is the bot's: one default, in nps/settings.py.
+    from nps.settings import load_settings as bot_settings
+
+    assert load_settings({}).db_url == bot_settings({}).db_url
