@@ -1,10 +1,23 @@
-"""Synthetic conversations written into the tracker store's own schema.
+"""Synthetic conversations written into the tracker store, derived from the bot.
 
-The events are the ones Rasa 3.6 writes for our survey (user, bot, action,
-slot, active_loop, session_started, restart) with the same JSON shapes and
-the same column values (`intent_name` from parse_data, `action_name` =
-the event's `name`), so the projection reads them exactly as it reads real
-conversations. For tests, demos and benchmarks; never for production data.
+The customers are invented here: who writes on which channel, what they
+praise or complain about (phrases per driver), the scores they give, and a
+story for the trend (a courier change goes wrong, an app release fixes
+logins). Everything about the bot comes from the bot's own files and rules:
+
+- which question comes next: `nps.flow.required_slots` on the slots so far,
+  groups from `nps.groups`, scores read by `nps.score.parse_score` and
+  yes/no by `nps.yes_no.parse_yes_no`, as the survey form does;
+- driver ids, known issues (recognised by `nps.known_issues.match`), their
+  fixes, the why-questions and tips: the trainers' files in NPS_DATA_DIR;
+- every intent, action, slot, form and response name: the domain
+  (NPS_DOMAIN), checked as each event is written, so the generator fails
+  loudly instead of drifting;
+- the re-survey window: `nps.settings` (NPS_RESURVEY_DAYS); someone surveyed
+  recently gets the comment form (`comment_form`, `action_save_comment`).
+
+The events are written by `analytics.rasa_events`, as Rasa 3.6 stores them.
+For tests, demos and benchmarks; never for production data.
 
 Every random choice comes from one `random.Random(seed)`, so a seed and an
 end date give the same store every time. `generate` returns the truth it
@@ -14,20 +27,28 @@ planned (one entry per survey), which tests compare with the projection.
 from __future__ import annotations
 
 import datetime as dt
-import json
+import functools
 import math
 import random
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
-from analytics import tracker_source
-from analytics.stats import nps_group
+from analytics import rasa_events, tracker_source
+from nps import drivers as nps_drivers
+from nps import flow, known_issues, tips, why_questions
+from nps.domain import load_domain, names
+from nps.groups import DETRACTOR, PASSIVE, PROMOTER, nps_group
+from nps.score import parse_score
+from nps.settings import Settings, load_settings
+from nps.yes_no import parse_yes_no
 
 DAY = 86_400.0
-RESURVEY_DAYS = 30
+
+# --- the synthetic customers ----------------------------------------------
 
 CHANNELS = [
     ("socketio", 0.25),
@@ -243,7 +264,25 @@ WHY_ANSWERS = {
     ],
     "store_experience": ["bo pracuje tylko jedna kasa", "bo w weekend jest nie do wytrzymania"],
 }
-DONE_ANSWERS = ["nie wiem, to wszystko", "już mówiłem", "nie mam nic więcej do dodania"]
+# "Nothing to add": short answers with the intent `done`, which end the chain.
+DONE_ANSWERS = ["nie wiem, to wszystko", "już mówiłem", "nic więcej nie dodam"]
+# Whys with no driver to probe (the respondent named nothing negative).
+GENERIC_WHY_ANSWERS = [
+    "bo po prostu oczekiwałem czegoś więcej",
+    "bo ogólnie jestem zawiedziony",
+    "bo to nie pierwszy raz",
+    "bo liczyłam na lepsze traktowanie",
+]
+# Why-answers that describe a problem of data/known_issues.yml in words its
+# phrases recognise; whether the bot offers a fix is decided by
+# nps.known_issues.match, as in the bot, not here.
+KNOWN_PROBLEM_ANSWERS = {
+    "delivery": ["bo nie wiem, gdzie jest moja paczka"],
+    "returns_complaints": ["bo reklamacja od miesiąca bez odpowiedzi"],
+    "promotions": ["bo punkty zniknęły z karty"],
+    "website_app": ["bo nie mogę się zalogować"],
+    "store_experience": ["bo sklep był zamknięty"],
+}
 
 # Comments the driver catalogue does not cover: the material "emerging
 # topics" should surface (packaging waste among detractors, the new
@@ -290,26 +329,6 @@ EXTRA_COMMENTS = [
     "tym razem obsługa była świetna",
 ]
 
-# Ids as in data/known_issues.yml, so a demo store shows the trainers' names.
-KNOWN_ISSUES = {
-    "delivery": (
-        "parcel_tracking",
-        "Numer przesyłki i jej status znajdziesz w aplikacji: Moje zamówienia → Śledź.",
-    ),
-    "website_app": (
-        "password_reset",
-        "Hasło ustawisz na nowo przez „Nie pamiętam hasła” na ekranie logowania.",
-    ),
-    "returns_complaints": (
-        "complaint_status",
-        "Status reklamacji sprawdzisz w zakładce Zwroty i reklamacje.",
-    ),
-    "promotions": (
-        "loyalty_points_missing",
-        "Punkty za zakupy w sklepie pojawiają się na karcie do 48 godzin.",
-    ),
-}
-
 SCORE_TEXTS = ["{s}", "{s}", "{s}", "{s}/10", "{s} na 10", "dałbym {s}", "chyba {s}", "{w}"]
 NUMBER_WORDS = [
     "zero",
@@ -325,12 +344,10 @@ NUMBER_WORDS = [
     "dziesięć",
 ]
 GREETINGS = ["cześć", "dzień dobry", "hej", "witam", "/start"]
-QUESTION = "Cześć! Mam jedno krótkie pytanie. Jak bardzo prawdopodobne jest, że polecisz nas znajomym? (0-10)"
-REASON_QUESTIONS = {
-    "promoter": "Super! Co sprawiło, że dajesz tak wysoką ocenę?",
-    "passive": "Dziękuję! Co było dobre, a czego zabrakło?",
-    "detractor": "Przykro mi. Co poszło nie tak?",
-}
+UNCLEAR_SCORES = ["7,5", "może 7 albo 8", "11", "nie wiem"]
+YES = ["tak", "tak, pomogło", "tak, proszę"]
+NO = ["nie, dziękuję", "nie bardzo", "nie trzeba"]
+STOP_TEXTS = ["stop", "koniec", "nie chcę już odpowiadać"]
 
 
 def _pick(rng: random.Random, weighted):
@@ -353,15 +370,80 @@ def _sender_id(rng: random.Random, channel: str) -> str:
     return uuid.UUID(int=rng.getrandbits(128)).hex
 
 
+# --- what the generator knows of the bot -----------------------------------
+
+
+class DomainDrift(RuntimeError):
+    """The generator was about to write a name the bot's domain does not have."""
+
+
+@dataclass(frozen=True)
+class BotModel:
+    """The bot's settings, domain and trainer files, loaded once."""
+
+    settings: Settings
+    domain: dict
+    catalogue: dict
+    known_issues: list
+    why_questions: why_questions.WhyQuestions
+    tips: dict
+
+    @classmethod
+    def load(cls, settings: Settings | None = None) -> BotModel:
+        settings = settings or load_settings()
+        data = settings.data_dir
+        catalogue = nps_drivers.load_catalogue(data / "drivers.yml")
+        return cls(
+            settings=settings,
+            domain=load_domain(settings.domain_path),
+            catalogue=catalogue,
+            known_issues=known_issues.load(data / "known_issues.yml", catalogue),
+            why_questions=why_questions.load(data / "why_questions.yml", catalogue),
+            tips=tips.load(data / "tips.yml", catalogue),
+        )
+
+    @functools.cached_property
+    def _names(self) -> dict[str, frozenset]:
+        forms = names(self.domain, "forms")
+        return {
+            "intents": frozenset(names(self.domain, "intents") | rasa_events.RASA_INTENTS),
+            "actions": frozenset(names(self.domain, "actions") | rasa_events.RASA_ACTIONS | forms),
+            "slots": frozenset(names(self.domain, "slots") | rasa_events.RASA_SLOTS),
+            "responses": frozenset(names(self.domain, "responses")),
+            "forms": frozenset(forms),
+        }
+
+    def known(self, kind: str, name: str) -> str:
+        """`name` if the domain (or Rasa itself) defines it as a `kind`."""
+        if name not in self._names[kind]:
+            raise DomainDrift(f"{kind[:-1]} {name!r} is not in the domain")
+        return name
+
+    def response(self, name: str) -> dict:
+        """The first variant of a domain response (texts are the trainers')."""
+        variants = self.domain["responses"].get(self.known("responses", name)) or [{}]
+        return variants[0]
+
+    def extracted_by_text(self, slot: str, intent: str) -> bool:
+        """Does Rasa's action_extract_slots copy this message into `slot`
+        (a from_text mapping whose not_intent does not exclude it)?"""
+        for mapping in self.domain["slots"].get(slot, {}).get("mappings") or []:
+            if mapping.get("type") == "from_text" and intent not in (
+                mapping.get("not_intent") or []
+            ):
+                return True
+        return False
+
+
 @dataclass
 class Plan:
-    """One planned survey (the truth the generator returns)."""
+    """One survey as written (the truth the generator returns)."""
 
     sender_id: str
     channel: str
     touchpoint: str | None
     start: float
-    score: int | None
+    score: int | None = None
     drivers: list = field(default_factory=list)  # "id:pol" in order, accumulated
     why_chain: list = field(default_factory=list)
     reason: str | None = None
@@ -372,109 +454,294 @@ class Plan:
     restarted: bool = False  # the customer typed /restart mid-survey before this one
 
 
-class _Writer:
-    """Turns a conversation into Rasa event rows, advancing the clock."""
+class _Silent(Exception):
+    """The customer stops writing here (a conversation in progress or abandoned)."""
 
-    def __init__(self, rng: random.Random, sender_id: str, channel: str, start: float):
+
+class _Dialogue:
+    """One sender's conversation with the bot, as the bot would write it.
+
+    `slots` mirrors the tracker's slots; the validation methods mirror the
+    survey form's (actions/survey_form.py) with the same nps functions."""
+
+    def __init__(self, bot: BotModel, rng: random.Random, w: rasa_events.EventWriter):
+        self.bot = bot
         self.rng = rng
-        self.sender_id = sender_id
-        self.channel = channel
-        self.ts = start
-        self.rows: list[dict] = []
+        self.w = w
+        self.slots: dict[str, Any] = {}
+        self.turns_left: int | None = None
+        self.last_text: str = ""
+        self.last_entities: list = []
 
-    def _add(self, data: dict, intent: str | None = None) -> None:
-        data["timestamp"] = self.ts
-        self.rows.append(
-            {
-                "sender_id": self.sender_id,
-                "type_name": data["event"],
-                "timestamp": self.ts,
-                "intent_name": intent,
-                "action_name": data.get("name"),
-                "data": json.dumps(data, ensure_ascii=False),
-            }
-        )
-        self.ts += self.rng.uniform(0.01, 0.3)
+    # -- writing events, every name checked against the domain -------------
+    def action(self, name: str, policy: str | None = "RulePolicy") -> None:
+        self.w.action(self.bot.known("actions", name), policy, 1.0 if policy else None)
 
-    def wait(self, low: float = 4.0, high: float = 60.0) -> None:
-        self.ts += self.rng.uniform(low, high)
+    def say(self, response: str) -> None:
+        variant = self.bot.response(response)
+        self.w.bot(variant.get("text"), response, variant.get("buttons"))
 
-    def action(self, name: str, policy: str = "RulePolicy") -> None:
-        self._add(
-            {
-                "event": "action",
-                "metadata": {},
-                "name": name,
-                "policy": policy,
-                "confidence": 1.0,
-                "action_text": None,
-                "hide_rule_turn": False,
-            }
-        )
+    def set(self, name: str, value: Any) -> None:
+        self.w.slot(self.bot.known("slots", name), value)
+        self.slots[name] = value
 
+    def loop(self, form: str | None) -> None:
+        self.w.active_loop(form if form is None else self.bot.known("forms", form))
+
+    def user(self, text: str, intent: str, mentions=(), entities=None) -> None:
+        if self.turns_left is not None:
+            if self.turns_left <= 0:
+                raise _Silent
+            self.turns_left -= 1
+        self.w.wait(self.rng.uniform(4.0, 60.0))
+        if entities is None:
+            entities = _entities(text, mentions)
+        confidence = round(self.rng.uniform(0.7, 0.999), 4)
+        self.w.user(text, self.bot.known("intents", intent), entities, confidence)
+        self.last_text, self.last_entities = text, entities
+
+    def tags(self, polarity: str) -> list[str]:
+        return nps_drivers.drivers_from_entities(self.last_entities, self.bot.catalogue, polarity)
+
+    # -- the session and its start -------------------------------------
     def session_start(self) -> None:
+        last = self.slots.get("last_survey_at")
         self.action("action_session_start", policy=None)
-        self._add({"event": "session_started", "metadata": {}})
+        self.w.session_started()
+        self.slots = {}
+        if last is not None:  # the only slot our session start carries over
+            self.set("last_survey_at", last)
         self.action("action_listen")
 
-    def user(self, text: str, intent: str, entities: list | None = None) -> None:
-        self.wait()
-        message_id = uuid.UUID(int=self.rng.getrandbits(128)).hex
-        confidence = round(self.rng.uniform(0.7, 0.999), 4)
-        parse = {
-            "intent": {"name": intent, "confidence": confidence},
-            "entities": entities or [],
-            "text": text,
-            "message_id": message_id,
-            "metadata": {},
-            "intent_ranking": [{"name": intent, "confidence": confidence}],
+    def start(self, text: str, intent: str, touchpoint: str | None, mentions=()) -> bool:
+        """The first message, then action_start_survey."""
+        entities = None
+        if touchpoint is not None:
+            end = 6 + len(touchpoint)
+            entities = [{"entity": "touchpoint", "value": touchpoint, "start": 6, "end": end}]
+        self.user(text, intent, mentions, entities)
+        if touchpoint is not None:
+            self.set("touchpoint", touchpoint)  # from_entity mapping
+        return self.start_survey(intent)
+
+    def start_survey(self, intent: str | None) -> bool:
+        """action_start_survey (actions/survey.py:start): the survey, or the
+        comment form for someone surveyed recently (then False)."""
+        self.action("action_start_survey")
+        if flow.recently_surveyed(
+            self.slots.get("last_survey_at"), self.w.ts, self.bot.settings.resurvey_days
+        ):
+            self.say("utter_resurvey_cooldown")
+            self.set("survey_allowed", False)
+            self.action("comment_form")
+            self.loop("comment_form")
+            self.set("requested_slot", "extra_comment")
+            self.say("utter_ask_extra_comment")
+            self.action("action_listen")
+            return False
+        self.say("utter_intro")
+        tags = self.tags(nps_drivers.NEGATIVE)
+        if intent == "feedback" and tags:
+            # Someone who opens with a complaint has given the reason already.
+            self.set("reason", self.last_text)
+            self.set("drivers", tags)
+        self.set("survey_allowed", True)
+        self.action("survey_form")
+        self.loop("survey_form")
+        self.ask_next()
+        return True
+
+    # -- the survey form ---------------------------------------------------
+    def ask_next(self) -> str | None:
+        """The form asks the first empty slot of required_slots, or closes."""
+        required = flow.required_slots(self.slots, self.bot.settings)
+        slot = next((s for s in required if self.slots.get(s) is None), None)
+        if slot is None:
+            self.loop(None)
+            self.set("requested_slot", None)
+            return None
+        self.set("requested_slot", slot)
+        self.ask(slot)
+        self.action("action_listen")
+        return slot
+
+    def ask(self, slot: str) -> None:
+        custom = f"action_ask_{slot}"
+        if custom not in self.bot._names["actions"]:
+            self.say(f"utter_ask_{slot}")
+        elif slot == "reason":  # ActionAskReason
+            self.say(f"utter_ask_reason_{self.slots.get('nps_group') or 'neutral'}")
+        elif slot == "why_answer":  # ActionAskWhyAnswer
+            driver = nps_drivers.main_negative(self.slots.get("drivers"))
+            round_ = len(self.slots.get("why_chain") or [])
+            self.w.bot(self.bot.why_questions.question(driver, round_))
+        elif slot == "issue_resolved":  # ActionAskIssueResolved
+            issue = next(i for i in self.bot.known_issues if i.id == self.slots["known_issue"])
+            self.say("utter_fix_intro")
+            self.w.bot(f"{issue.fix}\n{issue.link}" if issue.link else issue.fix)
+            self.say("utter_ask_issue_resolved")
+        else:
+            raise DomainDrift(f"no way to ask {slot!r} known to the generator")
+
+    def answer(self, text: str, intent: str, mentions=()) -> str | None:
+        """The customer answers the requested slot; the form validates the
+        answer and asks the next question. Returns that question's slot."""
+        slot = self.slots["requested_slot"]
+        self.user(text, intent, mentions)
+        if self.bot.extracted_by_text(slot, intent):
+            self.set(slot, text)  # action_extract_slots, before validation
+        self.action("survey_form")
+        responses, values = getattr(self, f"_validate_{slot}")(text, intent)
+        for response in responses:
+            self.say(response)
+        for name, value in values.items():
+            self.set(name, value)
+        return self.ask_next()
+
+    def _classify(self, text: str, polarity: str) -> dict[str, Any]:
+        tags = self.tags(polarity)
+        result: dict[str, Any] = {"drivers": nps_drivers.merge(self.slots.get("drivers"), tags)}
+        if not self.slots.get("known_issue"):
+            issue = known_issues.match(text, tags, self.bot.known_issues)
+            if issue:
+                result["known_issue"] = issue.id
+        return result
+
+    def _reason(self, text: str, group: str | None) -> dict[str, Any]:
+        polarity = nps_drivers.POSITIVE if group == PROMOTER else nps_drivers.NEGATIVE
+        return {"reason": text, **self._classify(text, polarity)}
+
+    def _clarify(self, slot: str, ask_again: str, move_on: str | None = None):
+        count = int(self.slots.get("clarify_count") or 0) + 1
+        if count >= self.bot.settings.max_clarifications:
+            skipped = list(self.slots.get("skipped_slots") or []) + [slot]
+            said = [move_on] if move_on else []
+            return said, {slot: None, "clarify_count": 0, "skipped_slots": skipped}
+        return [ask_again], {slot: None, "clarify_count": count}
+
+    def _validate_nps_score(self, text: str, intent: str):
+        parsed = parse_score(text)
+        if parsed.status == "ok":
+            group = nps_group(parsed.score)
+            values = {"nps_score": parsed.score, "nps_group": group, "clarify_count": 0}
+            # Only remainders that name a driver are written (see _situation),
+            # so the bot's word-count rule never decides here.
+            if self.slots.get("reason") is None and parsed.remainder and self.tags("neg"):
+                values.update(self._reason(parsed.remainder, group))
+            return [], values
+        ask_again = {
+            "out_of_range": "utter_score_out_of_range",
+            "ambiguous": "utter_score_ambiguous",
+        }.get(parsed.status, "utter_score_unclear")
+        return self._clarify("nps_score", ask_again, "utter_score_skipped")
+
+    def _validate_reason(self, text: str, intent: str):
+        return [], self._reason(text, self.slots.get("nps_group"))
+
+    def _validate_why_answer(self, text: str, intent: str):
+        if intent == "done":
+            return [], {"why_answer": None, "whys_done": True}
+        chain = list(self.slots.get("why_chain") or []) + [text]
+        return [], {
+            "why_answer": None,
+            "why_chain": chain,
+            **self._classify(text, nps_drivers.NEGATIVE),
         }
-        self._add(
-            {
-                "event": "user",
-                "metadata": {},
-                "text": text,
-                "parse_data": parse,
-                "input_channel": self.channel,
-                "message_id": message_id,
-            },
-            intent=intent,
-        )
 
-    def bot(self, text: str, buttons: list | None = None) -> None:
-        self._add(
-            {
-                "event": "bot",
-                "metadata": {"utter_action": "utter_generated"},
-                "text": text,
-                "data": {
-                    "elements": None,
-                    "quick_replies": None,
-                    "buttons": buttons,
-                    "attachment": None,
-                    "image": None,
-                    "custom": None,
-                },
-            }
-        )
+    def _yes_no(self, slot: str, text: str, said_no: str | None = None):
+        answer = parse_yes_no(text)
+        if answer is None:
+            return self._clarify(slot, "utter_clarify_yes_no")
+        return ([said_no] if said_no and answer is False else []), {
+            slot: answer,
+            "clarify_count": 0,
+        }
 
-    def slot(self, name: str, value) -> None:
-        self._add({"event": "slot", "metadata": {}, "name": name, "value": value})
+    def _validate_issue_resolved(self, text: str, intent: str):
+        return self._yes_no("issue_resolved", text, "utter_issue_not_resolved")
 
-    def loop(self, name: str | None) -> None:
-        self._add({"event": "active_loop", "metadata": {}, "name": name})
+    def _validate_contact_consent(self, text: str, intent: str):
+        return self._yes_no("contact_consent", text)
+
+    def _validate_nps_score_after(self, text: str, intent: str):
+        parsed = parse_score(text)
+        if parsed.status == "ok":
+            return [], {"nps_score_after": parsed.score, "clarify_count": 0}
+        skipped = list(self.slots.get("skipped_slots") or []) + ["nps_score_after"]
+        return [], {"nps_score_after": None, "skipped_slots": skipped, "clarify_count": 0}
+
+    def _validate_improvement(self, text: str, intent: str):
+        return [], {"improvement": text, **self._classify(text, nps_drivers.NEGATIVE)}
+
+    def _validate_valued_most(self, text: str, intent: str):
+        return [], {"valued_most": text, **self._classify(text, nps_drivers.POSITIVE)}
+
+    # -- leaving and finishing (rules + actions/survey.py) -----------------
+    def stop(self) -> None:
+        self.user(self.rng.choice(STOP_TEXTS), "stop")
+        self.action("action_deactivate_loop")
+        self.loop(None)
+        self.set("requested_slot", None)
+        self.action("action_stop_survey")
+        self.say("utter_goodbye_stop")
+        self.set("survey_outcome", "stopped")
+        self.set("last_survey_at", self.w.ts)
+        self.action("action_listen")
+
+    def finish(self) -> None:
+        self.action("action_finish_survey")
+        group = self.slots.get("nps_group")
+        if group == PROMOTER:
+            self.say("utter_thanks_promoter")
+            if self.bot.settings.review_url:
+                self.say("utter_recommend")
+            if tips.tip_for(self.slots.get("drivers"), self.bot.tips):
+                self.say("utter_tip")
+        elif group == PASSIVE:
+            self.say("utter_thanks_passive")
+        elif group == DETRACTOR and self.slots.get("contact_consent") is True:
+            self.say("utter_thanks_detractor_contact")
+        elif group == DETRACTOR:
+            self.say("utter_thanks_detractor")
+        else:
+            self.say("utter_thanks_neutral")
+        self.set("survey_outcome", "finished")
+        self.set("last_survey_at", self.w.ts)
+        self.action("action_listen")
+
+    def restart(self) -> None:
+        self.user("/restart", "restart")
+        self.action("action_restart")
+        self.say("utter_restarting")
+        self.w.restart()
+        self.slots = {}  # Restarted resets every slot
+        self.last_entities = []
+        self.start_survey("restart")  # action_restart's FollowupAction
+
+    def comment(self, text: str) -> None:
+        """Answer the comment form (someone surveyed recently)."""
+        self.user(text, "feedback")
+        if self.bot.extracted_by_text("extra_comment", "feedback"):
+            self.set("extra_comment", text)
+        self.action("comment_form")
+        self.set("extra_comment", text)
+        self.loop(None)
+        self.set("requested_slot", None)
+        self.action("action_save_comment")
+        self.say("utter_comment_thanks")
+        self.action("action_listen")
 
 
-def _entities(text: str, mentions: list[tuple[str, str, str]]) -> list:
+def _entities(text: str, mentions) -> list:
     out = []
     for phrase, driver, polarity in mentions:
-        start = text.find(phrase)
+        start = max(text.find(phrase), 0)
         out.append(
             {
                 "entity": driver,
                 "role": polarity,
-                "start": max(start, 0),
-                "end": max(start, 0) + len(phrase),
+                "start": start,
+                "end": start + len(phrase),
                 "value": phrase,
                 "extractor": "DIETClassifier",
                 "confidence_entity": 0.95,
@@ -484,15 +751,23 @@ def _entities(text: str, mentions: list[tuple[str, str, str]]) -> list:
 
 
 class Generator:
-    def __init__(self, seed: int, end: float, months: int = 18):
+    def __init__(self, seed: int, end: float, months: int = 18, bot: BotModel | None = None):
         self.rng = random.Random(seed)
         self.end = end
         self.span = months * 30.4 * DAY
         self.start = end - self.span
+        self.bot = bot or BotModel.load()
+        ids = list(self.bot.catalogue)
+        self.driver_ids = ids
+        # Only the trainers' drivers: a touchpoint's usual drivers, else any.
+        self.pools = {
+            tp: [d for d in pool if d in self.bot.catalogue] or ids
+            for tp, pool in TOUCHPOINT_DRIVERS.items()
+        }
 
     # -- the customer's situation ---------------------------------------
     def _negative_rate(self, driver: str, when: float) -> float:
-        rate = NEGATIVE_RATE[driver]
+        rate = NEGATIVE_RATE.get(driver, 0.4)
         month = (when - self.start) / (30.4 * DAY)
         # A story for the trend: a courier change goes wrong in months 9-11,
         # and the new app release fixes logins from month 12 on.
@@ -502,13 +777,21 @@ class Generator:
             rate -= 0.25
         return min(max(rate, 0.05), 0.95)
 
+    def _phrase(self, driver: str, polarity: str) -> str:
+        phrases = PHRASES.get(driver, {}).get(polarity)
+        if phrases:
+            return self.rng.choice(phrases)
+        # A driver the trainers added after these phrases were written.
+        label = self.bot.catalogue[driver].label.lower()
+        return f"{label} na plus" if polarity == "pos" else f"{label} na minus"
+
     def _situation(self, touchpoint, when):
         rng = self.rng
         count = _pick(rng, [(0, 0.12), (1, 0.5), (2, 0.3), (3, 0.08)])
-        pool = TOUCHPOINT_DRIVERS[touchpoint]
+        pool = self.pools[touchpoint]
         chosen: list[str] = []
-        while len(chosen) < count:
-            d = rng.choice(pool if rng.random() < 0.8 else list(NEGATIVE_RATE))
+        while len(chosen) < min(count, len(self.driver_ids)):
+            d = rng.choice(pool if rng.random() < 0.8 else self.driver_ids)
             if d not in chosen:
                 chosen.append(d)
         mentions = [
@@ -528,194 +811,11 @@ class Generator:
         score = int(min(10, max(0, round(rng.gauss(mean, 1.4)))))
         return mentions, uncaught, score
 
-    # -- one conversation -----------------------------------------------
-    def survey(
-        self, w: _Writer, plan: Plan, score: int | None, mentions, uncaught, cut: int | None
-    ) -> None:
-        """Write one survey. `cut`: stop writing after that many steps (a
-        conversation in progress or abandoned); None: run to the end. The
-        plan records only what was actually written."""
-        rng = self.rng
-        step = 0
-
-        def more() -> bool:
-            nonlocal step
-            step += 1
-            return cut is None or step <= cut
-
-        greeting = rng.choice(GREETINGS)
-        if plan.touchpoint and rng.random() < 0.8:
-            text = f'/start{{"touchpoint":"{plan.touchpoint}"}}'
-            w.user(
-                text,
-                "start",
-                [
-                    {
-                        "entity": "touchpoint",
-                        "value": plan.touchpoint,
-                        "start": 6,
-                        "end": 6 + len(plan.touchpoint),
-                    }
-                ],
-            )
-        else:
-            w.user(greeting, "greet" if not greeting.startswith("/") else "start")
-        w.action("action_start_survey")
-        if plan.touchpoint:
-            w.slot("touchpoint", plan.touchpoint)
-        w.action("survey_form")
-        w.loop("survey_form")
-        w.slot("requested_slot", "nps_score")
-        w.bot(QUESTION, [{"title": str(i), "payload": str(i)} for i in range(11)])
-        w.action("action_listen")
-        if not more():
-            return
-
-        group = nps_group(score)
-        # Score and reason in one message, sometimes.
-        combined = score is not None and mentions and rng.random() < 0.15
-        reason_text, reason_mentions = self._reason(mentions, uncaught)
-        if score is None:
-            for attempt in ("7,5", "nie wiem, może 7 albo 8"):
-                w.user(attempt, "give_score")
-                w.action("survey_form")
-                w.slot("nps_score", None)
-                w.bot("Podaj proszę jedną liczbę od 0 do 10.")
-                w.action("action_listen")
-            w.action("survey_form")
-            w.slot("nps_score", None)
-            w.slot("requested_slot", "reason")
-            w.bot("Nie szkodzi. Co najbardziej wpływa na Twoją opinię o nas?")
-        else:
-            if rng.random() < 0.05:
-                w.user("11", "give_score")
-                w.action("survey_form")
-                w.slot("nps_score", None)
-                w.bot("Skala jest od 0 do 10. Jaką ocenę dajesz?")
-                w.action("action_listen")
-            text = rng.choice(SCORE_TEXTS).format(s=score, w=NUMBER_WORDS[score])
-            if combined:
-                text = f"{score}, bo {reason_text}"
-            w.user(text, "give_score", _entities(text, reason_mentions) if combined else [])
-            w.action("survey_form")
-            w.slot("nps_score", score)
-            plan.score = score
-            w.slot("nps_group", group)
-            if combined:
-                w.slot("reason", reason_text)
-                plan.reason = reason_text
-                plan.drivers = [f"{d}:{p}" for d, p in mentions]
-                w.slot("drivers", list(plan.drivers))
-            else:
-                w.slot("requested_slot", "reason")
-                w.bot(REASON_QUESTIONS[group])
-        w.action("action_listen")
-        if not more():
-            return
-        if plan.outcome == "stopped" and rng.random() < 0.5:
-            return self._stop(w, plan)
-
-        if plan.reason is None:
-            w.user(reason_text, "give_feedback", _entities(reason_text, reason_mentions))
-            w.action("survey_form")
-            w.slot("reason", reason_text)
-            plan.reason = reason_text
-            plan.drivers = [f"{d}:{p}" for d, p in mentions]
-            w.slot("drivers", list(plan.drivers))
-            w.action("action_listen")
-            if not more():
-                return
-        if plan.outcome == "stopped":
-            return self._stop(w, plan)
-
-        negatives = [d for d, p in mentions if p == "neg"]
-        if group in ("detractor", "passive") and negatives:
-            main = negatives[0]
-            depth = rng.choice([1, 1, 2, 2, 3, 4, 5])
-            for i in range(depth):
-                w.slot("requested_slot", "why_answer")
-                w.bot(f"Rozumiem. A dlaczego to było dla Ciebie ważne? ({i + 1})")
-                w.action("action_listen")
-                if not more():
-                    return
-                if i > 0 and rng.random() < 0.2:
-                    answer = rng.choice(DONE_ANSWERS)
-                    w.user(answer, "done")
-                    w.action("survey_form")
-                    break
-                unused = [
-                    a for a in WHY_ANSWERS[main] if not any(c.startswith(a) for c in plan.why_chain)
-                ]
-                if not unused:
-                    w.user(rng.choice(DONE_ANSWERS), "done")
-                    w.action("survey_form")
-                    break
-                answer = rng.choice(unused)
-                new = []
-                if rng.random() < 0.25:
-                    other = rng.choice(list(PHRASES))
-                    pol = "neg" if rng.random() < 0.8 else "pos"
-                    phrase = rng.choice(PHRASES[other][pol])
-                    answer = f"{answer}, a poza tym {phrase}"
-                    new = [(phrase, other, pol)]
-                w.user(answer, "give_feedback", _entities(answer, new))
-                w.action("survey_form")
-                plan.why_chain.append(answer)
-                w.slot("why_chain", list(plan.why_chain))
-                for _, d, p in new:
-                    if f"{d}:{p}" not in plan.drivers:
-                        plan.drivers.append(f"{d}:{p}")
-                        w.slot("drivers", list(plan.drivers))
-                if main in KNOWN_ISSUES and rng.random() < 0.35:
-                    self._known_issue(w, plan, main)
-                    break
-        if group == "passive":
-            w.slot("requested_slot", "improvement")
-            w.bot("Co musiałoby się zmienić, żebyś dał(a) nam 10?")
-            w.action("action_listen")
-            if not more():
-                return
-            improvement = rng.choice(IMPROVEMENTS)
-            w.user(improvement, "give_feedback")
-            w.action("survey_form")
-            w.slot("improvement", improvement)
-        elif group == "promoter":
-            w.slot("requested_slot", "valued_most")
-            w.bot("Co cenisz u nas najbardziej?")
-            w.action("action_listen")
-            if not more():
-                return
-            valued = rng.choice(VALUED_MOST)
-            w.user(valued, "give_feedback")
-            w.action("survey_form")
-            w.slot("valued_most", valued)
-            w.bot("Dziękujemy! Będzie nam miło, jeśli zostawisz opinię: https://example.com/opinia")
-        elif group == "detractor":
-            w.slot("requested_slot", "contact_consent")
-            w.bot("Czy możemy się z Tobą skontaktować, żeby to naprawić?")
-            w.action("action_listen")
-            if not more():
-                return
-            yes = rng.random() < 0.45
-            w.user("tak" if yes else "nie, dziękuję", "affirm" if yes else "deny")
-            w.action("survey_form")
-            w.slot("contact_consent", yes)
-        if not more():
-            return
-        w.loop(None)
-        w.slot("requested_slot", None)
-        w.action("action_finish_survey")
-        w.slot("survey_outcome", "finished")
-        w.slot("last_survey_at", w.ts)
-        w.bot("Dziękuję za rozmowę!")
-        w.action("action_listen")
-        plan.outcome = "finished"
-
     def _reason(self, mentions, uncaught):
         rng = self.rng
         parts, found = [], []
         for d, p in mentions:
-            phrase = rng.choice(PHRASES[d][p])
+            phrase = self._phrase(d, p)
             parts.append(phrase)
             found.append((phrase, d, p))
         if uncaught:
@@ -728,49 +828,114 @@ class Generator:
             (phr if text.find(phr) >= 0 else phr.capitalize(), d, p) for phr, d, p in found
         ]
 
-    def _known_issue(self, w: _Writer, plan: Plan, driver: str) -> None:
+    def _why(self, d: _Dialogue, first: bool):
+        """One answer to "why?": about the driver the bot probes, sometimes
+        naming another; (text, intent, mentions)."""
         rng = self.rng
-        issue, fix = KNOWN_ISSUES[driver]
-        w.slot("known_issue", issue)
-        plan.known_issue = issue
-        w.bot(f"Znamy ten problem. {fix} Czy to pomogło?")
-        w.action("action_listen")
-        helped = rng.random() < 0.6
-        w.user("tak, pomogło" if helped else "nie bardzo", "affirm" if helped else "deny")
-        w.action("survey_form")
-        w.slot("issue_resolved", helped)
-        plan.issue_resolved = helped
-        if helped and plan.score is not None and rng.random() < 0.8:
-            w.bot("Cieszę się! Czy teraz oceniłbyś nas inaczej (0-10)?")
-            w.action("action_listen")
-            after = min(10, plan.score + rng.randint(1, 5))
-            w.user(str(after), "give_score")
-            w.action("survey_form")
-            w.slot("nps_score_after", after)
-            plan.score_after = after
+        if not first and rng.random() < 0.2:
+            return rng.choice(DONE_ANSWERS), "done", []
+        probed = nps_drivers.main_negative(d.slots.get("drivers"))
+        chain = d.slots.get("why_chain") or []
+        options = WHY_ANSWERS.get(probed, []) if probed else GENERIC_WHY_ANSWERS
+        if probed and rng.random() < 0.3:
+            options = KNOWN_PROBLEM_ANSWERS.get(probed, options)
+        unused = [a for a in options if not any(c.startswith(a) for c in chain)]
+        if not unused:
+            return rng.choice(DONE_ANSWERS), "done", []
+        answer, mentions = rng.choice(unused), []
+        if rng.random() < 0.25:
+            other = rng.choice(self.driver_ids)
+            pol = "neg" if rng.random() < 0.8 else "pos"
+            phrase = self._phrase(other, pol)
+            answer = f"{answer}, a poza tym {phrase}"
+            mentions = [(phrase, other, pol)]
+        return answer, "feedback", mentions
 
-    def _stop(self, w: _Writer, plan: Plan) -> None:
-        w.user(self.rng.choice(["stop", "koniec", "nie chcę już odpowiadać"]), "stop")
-        w.action("action_stop_survey")
-        w.loop(None)
-        w.slot("requested_slot", None)
-        w.slot("survey_outcome", "stopped")
-        w.slot("last_survey_at", w.ts)
-        w.bot("Rozumiem, dziękuję za to, co udało się powiedzieć!")
-        w.action("action_listen")
-        plan.outcome = "stopped"
+    # -- one conversation -----------------------------------------------
+    def survey(self, d: _Dialogue, score: int | None, mentions, uncaught, stop_at: int | None):
+        """The survey from the first question to its end. `stop_at`: the
+        customer says "stop" at that question (0 = the score)."""
+        rng = self.rng
+        reason_text, reason_mentions = self._reason(mentions, uncaught)
+        question = d.slots.get("requested_slot")
+        asked = 0
+        first_why = True
+        while question is not None:
+            if stop_at is not None and asked >= stop_at:
+                return d.stop()
+            asked += 1
+            if question == "nps_score":
+                if score is None:
+                    text, intent, said = rng.choice(UNCLEAR_SCORES), "give_score", []
+                elif rng.random() < 0.05 and not d.slots.get("clarify_count"):
+                    text, intent, said = "11", "give_score", []
+                elif reason_mentions and d.slots.get("reason") is None and rng.random() < 0.15:
+                    # Score and reason in one message.
+                    text = f"{score}, bo {reason_text[0].lower()}{reason_text[1:]}"
+                    intent = "give_score"
+                    said = [(p[0].lower() + p[1:], dr, po) for p, dr, po in reason_mentions]
+                else:
+                    text = rng.choice(SCORE_TEXTS).format(s=score, w=NUMBER_WORDS[score])
+                    intent, said = "give_score", []
+                question = d.answer(text, intent, said)
+            elif question == "reason":
+                question = d.answer(reason_text, "feedback", reason_mentions)
+            elif question == "why_answer":
+                text, intent, said = self._why(d, first_why)
+                first_why = False
+                question = d.answer(text, intent, said)
+            elif question == "issue_resolved":
+                text = rng.choice(YES if rng.random() < 0.6 else NO)
+                question = d.answer(text, "affirm" if text in YES else "deny")
+            elif question == "nps_score_after":
+                before = d.slots.get("nps_score")
+                if rng.random() < 0.8:
+                    after = min(10, (before if before is not None else 5) + rng.randint(1, 5))
+                    question = d.answer(str(after), "give_score")
+                else:
+                    question = d.answer("nie", "deny")
+            elif question == "improvement":
+                question = d.answer(rng.choice(IMPROVEMENTS), "feedback")
+            elif question == "valued_most":
+                question = d.answer(rng.choice(VALUED_MOST), "feedback")
+            elif question == "contact_consent":
+                text = rng.choice(YES if rng.random() < 0.45 else NO)
+                question = d.answer(text, "affirm" if text in YES else "deny")
+            else:
+                raise DomainDrift(f"the generator cannot answer {question!r}")
+        d.finish()
 
-    def extra_comment(self, w: _Writer) -> None:
-        w.user(self.rng.choice(GREETINGS), "greet")
-        w.action("action_start_survey")
-        w.bot("Niedawno rozmawialiśmy o Twojej ocenie. Chcesz coś dodać?")
-        w.action("action_listen")
-        comment = self.rng.choice(EXTRA_COMMENTS)
-        w.user(comment, "give_feedback")
-        w.action("action_save_extra_comment")
-        w.slot("extra_comment", comment)
-        w.bot("Dziękuję, przekażę dalej.")
-        w.action("action_listen")
+    def _plan(self, d: _Dialogue, sender_id, channel, start) -> Plan:
+        s = d.slots
+        return Plan(
+            sender_id,
+            channel,
+            s.get("touchpoint"),
+            start,
+            score=s.get("nps_score"),
+            drivers=list(s.get("drivers") or []),
+            why_chain=list(s.get("why_chain") or []),
+            reason=s.get("reason"),
+            known_issue=s.get("known_issue"),
+            issue_resolved=s.get("issue_resolved"),
+            score_after=s.get("nps_score_after"),
+            outcome=s.get("survey_outcome"),
+        )
+
+    def _opening(self, d: _Dialogue, touchpoint, mentions):
+        """The first message: a start payload, a greeting, or (sometimes) a
+        complaint straight away. False: the comment form opened instead."""
+        rng = self.rng
+        negatives = [m for m in mentions if m[1] == "neg"]
+        if touchpoint and rng.random() < 0.8:
+            text = f'/start{{"touchpoint":"{touchpoint}"}}'
+            return d.start(text, "start", touchpoint)
+        if negatives and rng.random() < 0.05:
+            driver, pol = negatives[0]
+            phrase = self._phrase(driver, pol)
+            return d.start(phrase, "feedback", None, [(phrase, driver, pol)])
+        greeting = rng.choice(GREETINGS)
+        return d.start(greeting, "start" if greeting.startswith("/") else "greet", None)
 
     # -- the whole store -------------------------------------------------
     def conversations(self, count: int):
@@ -778,7 +943,7 @@ class Generator:
         rng = self.rng
         # More conversations lately, as the bot is rolled out to more channels.
         starts = sorted(self.start + self.span * math.sqrt(rng.random()) for _ in range(count))
-        customers: list[tuple[str, str, float]] = []  # sender, channel, last survey time
+        customers: list[tuple[str, str, float | None]] = []  # sender, channel, last survey
         for start in starts:
             if customers and rng.random() < 0.12:
                 idx = rng.randrange(len(customers))
@@ -786,48 +951,53 @@ class Generator:
             else:
                 channel = _pick(rng, CHANNELS)
                 sender_id, last, idx = _sender_id(rng, channel), None, None
-            w = _Writer(rng, sender_id, channel, start)
-            w.session_start()
-            if last is not None and start - last < RESURVEY_DAYS * DAY:
-                self.extra_comment(w)
-                yield w.rows, []
-                continue
-            plans = []
-            touchpoint = _pick(rng, TOUCHPOINTS)
-            age = self.end - start
-            recent = age < 2 * DAY
-            roll = rng.random()
-            if recent and roll < 0.5:
-                outcome, cut = None, rng.randint(0, 5)  # still talking
-            elif roll < 0.04:
-                outcome, cut = None, rng.randint(0, 4)  # walked away
-            elif roll < 0.12:
-                outcome, cut = "stopped", None
-            else:
-                outcome, cut = "finished", None
-            if rng.random() < 0.01:
-                # Started over with /restart: the first survey stays abandoned.
-                first = Plan(sender_id, channel, touchpoint, w.ts, None)
-                mentions, uncaught, score = self._situation(touchpoint, start)
-                self.survey(w, first, score, mentions, uncaught, cut=rng.randint(0, 2))
-                plans.append(first)
-                w.user("/restart", "restart")
-                w.action("action_restart")
-                w._add({"event": "restart", "metadata": {}})
-                w.session_start()
-            plan = Plan(
+            w = rasa_events.EventWriter(
                 sender_id,
                 channel,
-                touchpoint,
-                w.ts,
-                None,
-                outcome=outcome if outcome == "stopped" else None,
+                start,
+                tick=lambda: rng.uniform(0.01, 0.3),
+                new_id=lambda: uuid.UUID(int=rng.getrandbits(128)).hex,
             )
+            d = _Dialogue(self.bot, rng, w)
+            if last is not None:
+                d.slots["last_survey_at"] = last
+            d.session_start()
+            touchpoint = _pick(rng, TOUCHPOINTS)
             mentions, uncaught, score = self._situation(touchpoint, start)
+            age = self.end - start
+            roll = rng.random()
+            turns, stop_at = None, None
+            if age < 2 * DAY and roll < 0.5:
+                turns = rng.randint(0, 5)  # still talking
+            elif roll < 0.04:
+                turns = rng.randint(0, 4)  # walked away
+            elif roll < 0.12:
+                stop_at = rng.randint(1, 3)
+            plans: list[Plan] = []
+            try:
+                if not self._opening(d, touchpoint, mentions):
+                    d.comment(rng.choice(EXTRA_COMMENTS))
+                    yield w.rows, []
+                    continue
+                if rng.random() < 0.01:
+                    # Started over with /restart: the first survey stays abandoned.
+                    d.turns_left = rng.randint(0, 2)
+                    try:
+                        self.survey(d, score, mentions, uncaught, None)
+                    except _Silent:
+                        pass
+                    d.turns_left = None
+                    plans.append(self._plan(d, sender_id, channel, start))
+                    d.restart()
+                    mentions, uncaught, score = self._situation(touchpoint, start)
+                d.turns_left = turns
+                self.survey(d, None if rng.random() < 0.04 else score, mentions, uncaught, stop_at)
+            except _Silent:
+                pass
+            plan = self._plan(d, sender_id, channel, start)
             plan.restarted = bool(plans)
-            self.survey(w, plan, None if rng.random() < 0.04 else score, mentions, uncaught, cut)
             plans.append(plan)
-            entry = (sender_id, channel, w.ts if plan.outcome == "finished" else (last or -1e18))
+            entry = (sender_id, channel, d.slots.get("last_survey_at", last))
             if idx is None:
                 customers.append(entry)
             else:
@@ -842,13 +1012,14 @@ def generate(
     end: float | None = None,
     months: int = 18,
     batch_rows: int = 50_000,
+    bot: BotModel | None = None,
 ) -> list[Plan]:
     """Write `conversations` conversations into `engine`'s events table
     (created if missing) and return the planned surveys."""
     if end is None:
         end = dt.datetime.now(dt.timezone.utc).timestamp()
     tracker_source.create_events_table(engine)
-    gen = Generator(seed, end, months)
+    gen = Generator(seed, end, months, bot)
     plans: list[Plan] = []
     pending: list[dict] = []
     with engine.begin() as conn:
@@ -856,50 +1027,12 @@ def generate(
             pending.extend(rows)
             plans.extend(planned)
             if len(pending) >= batch_rows:
-                _write(conn, pending)
+                rasa_events.write(conn, pending)
                 pending = []
-        _write(conn, pending)
+        rasa_events.write(conn, pending)
     if engine.dialect.name == "postgresql":
         # A real store has been analysed by autovacuum long ago; without
         # statistics the planner would scan the whole table to find a sender.
         with engine.begin() as conn:
             conn.execute(sa.text("ANALYZE events"))
     return plans
-
-
-def _write(conn, rows: list[dict]) -> None:
-    if not rows:
-        return
-    if conn.engine.url.get_backend_name() == "postgresql":
-        _copy_postgresql(conn, rows)
-    else:
-        tracker_source.insert_events(conn, rows)
-
-
-def _copy_postgresql(conn, rows: list[dict]) -> None:
-    """COPY is an order of magnitude faster than INSERT for millions of
-    events; ids still come from the table's own sequence, as with Rasa."""
-    import csv
-    import io
-
-    buf = io.StringIO()
-    out = csv.writer(buf)
-    for r in rows:
-        out.writerow(
-            [
-                r["sender_id"],
-                r["type_name"],
-                repr(r["timestamp"]),
-                r["intent_name"] or "\\N",
-                r["action_name"] or "\\N",
-                r["data"],
-            ]
-        )
-    buf.seek(0)
-    cursor = conn.connection.driver_connection.cursor()
-    # The search_path (schema) of the connection decides where `events` is.
-    cursor.copy_expert(
-        "COPY events (sender_id, type_name, timestamp, intent_name, action_name, data) "
-        "FROM STDIN WITH (FORMAT csv, NULL '\\N')",
-        buf,
-    )

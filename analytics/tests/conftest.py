@@ -1,15 +1,14 @@
-"""Fixtures: tracker stores on SQLite and PostgreSQL, and a small event
-builder that writes what Rasa writes."""
+"""Fixtures: tracker stores on SQLite and PostgreSQL, and a shorthand for
+writing conversations through analytics.rasa_events."""
 
 from __future__ import annotations
 
-import json
 import uuid
 
 import pytest
 import sqlalchemy as sa
 
-from analytics import tracker_source
+from analytics import rasa_events, tracker_source
 from analytics.db import writable_engine
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
@@ -84,60 +83,25 @@ def projection_target(request, tmp_path, tracker_url):
         conn.execute(sa.schema.DropSchema(name, cascade=True, if_exists=True))
 
 
-class Conversation:
-    """Writes one sender's events the way Rasa 3.6 stores them."""
+class Conversation(rasa_events.EventWriter):
+    """One sender's events, written by analytics.rasa_events (as Rasa 3.6
+    stores them), in a chainable shorthand: every event 10 s after the last."""
 
     def __init__(self, sender_id: str, channel: str = "rest", start: float = 1_700_000_000.0):
-        self.sender_id = sender_id
-        self.channel = channel
-        self.ts = start
-        self.rows: list[dict] = []
-
-    def _add(self, data: dict, intent=None):
-        data = dict(data, timestamp=self.ts)
-        self.rows.append(
-            {
-                "sender_id": self.sender_id,
-                "type_name": data["event"],
-                "timestamp": self.ts,
-                "intent_name": intent,
-                "action_name": data.get("name"),
-                "data": json.dumps(data, ensure_ascii=False),
-            }
-        )
-        self.ts += 10.0
-        return self
+        super().__init__(sender_id, channel, start)
 
     def session(self):
-        self._add({"event": "action", "name": "action_session_start"})
-        return self._add({"event": "session_started"})
+        self.action("action_session_start")
+        return self.session_started()
 
-    def restart(self):
-        return self._add({"event": "restart"})
+    def user(self, text, intent="feedback"):
+        return super().user(text, intent, confidence=0.9)
 
-    def user(self, text, intent="inform"):
-        return self._add(
-            {
-                "event": "user",
-                "text": text,
-                "input_channel": self.channel,
-                "parse_data": {"intent": {"name": intent, "confidence": 0.9}, "entities": []},
-                "message_id": uuid.uuid4().hex,
-            },
-            intent=intent,
-        )
-
-    def bot(self, text):
-        return self._add({"event": "bot", "text": text, "data": {}})
-
-    def slot(self, name, value):
-        return self._add({"event": "slot", "name": name, "value": value})
+    def bot(self, text, response=None):
+        return super().bot(text, response)
 
     def form(self, name="survey_form"):
-        return self._add({"event": "active_loop", "name": name})
-
-    def action(self, name):
-        return self._add({"event": "action", "name": name})
+        return self.active_loop(name)
 
 
 def write(url: str, *conversations: Conversation) -> None:
@@ -145,5 +109,5 @@ def write(url: str, *conversations: Conversation) -> None:
     tracker_source.create_events_table(engine)
     with engine.begin() as conn:
         for c in conversations:
-            tracker_source.insert_events(conn, c.rows)
+            rasa_events.write(conn, c.rows)
     engine.dispose()
