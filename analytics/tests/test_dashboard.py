@@ -30,6 +30,7 @@ from analytics import tracker_source
 from analytics.dashboard import app
 from analytics.dashboard.widgets import HEADERS, VALUES
 from analytics.db import writable_engine
+from analytics.drivers import GENERIC, Catalogue
 from analytics.generate import generate
 from analytics.tests.conftest import Conversation, write
 
@@ -320,11 +321,11 @@ def test_headers_and_chart_labels_are_polish(name, generated, env):
             assert channel != "tooltip" or title in POLISH, title
 
 
-@pytest.mark.parametrize("generic", [None, float("nan"), "(brak)", "generic"])
+@pytest.mark.parametrize("generic", [None, float("nan"), GENERIC])
 def test_root_causes_without_a_negative_driver_are_generic(generic, one_response, env, monkeypatch):
-    """However analytics marks a why-chain that probed no driver (the bot
-    asked generic questions), the page files it under one row of its own,
-    labelled in words, and the row can be opened."""
+    """A why-chain that probed no driver (the bot asked generic questions),
+    marked GENERIC or missing, is shown in one row of its own, labelled in
+    words, and the row can be opened."""
     from analytics import drivers
 
     def causes(ds):
@@ -343,15 +344,42 @@ def test_root_causes_without_a_negative_driver_are_generic(generic, one_response
     env(one_response)
     at = page("root_causes").run()
     assert not at.exception
-    summary = at.dataframe[0].value.set_index(HEADERS["driver"])
-    assert len(summary) == 2 and summary.loc["delivery", HEADERS["chains"]] == 1
-    (marker,) = set(summary.index) - {"delivery"}
-    label = summary.loc[marker, HEADERS["label"]]
-    assert summary.loc[marker, HEADERS["chains"]] == 2
-    assert label not in {"None", "nan", "generic", "(brak)", ""}
-    assert label != summary.loc["delivery", HEADERS["label"]]
-    at.selectbox(key="root_pick").set_value(marker).run()
+    summary = at.dataframe[0].value
+    assert len(summary) == 2
+    assert summary[HEADERS["chains"]].tolist() == [2, 1]
+    generic_row = summary.iloc[0]
+    assert generic_row[HEADERS["driver"]] == ""  # no driver id to show
+    assert generic_row[HEADERS["label"]] == Catalogue({}, {}).label(GENERIC)
+    at.selectbox(key="root_pick").set_value(GENERIC).run()
     assert not at.exception and len(at.dataframe[1].value) == 2
+
+
+def test_generic_why_chain_of_a_real_conversation(env, tmp_path):
+    """A detractor who praised the price and named nothing negative answers
+    the generic whys: the page files the chain under the generic row, not
+    under the driver they praised."""
+    url = f"sqlite:///{tmp_path / 'generic.db'}"
+    c = (
+        Conversation("detractor-1", "rest")
+        .session()
+        .user("hej")
+        .form()
+        .slot("nps_score", 3)
+        .user("ceny w porządku")
+        .slot("reason", "ceny w porządku")
+        .slot("drivers", ["price:pos"])
+        .user("bo tak")
+        .slot("why_chain", ["bo tak"])
+        .form(None)
+        .slot("survey_outcome", "finished")
+    )
+    write(url, c)
+    env(url)
+    at = page("root_causes").run()
+    assert not at.exception
+    summary = at.dataframe[0].value
+    assert summary[HEADERS["label"]].tolist() == [Catalogue({}, {}).label(GENERIC)]
+    assert summary[HEADERS["chains"]].tolist() == [1]
 
 
 # --- every page at its own address, under a real server ----------------------
