@@ -28,8 +28,7 @@ $(ANALYTICS_STAMP): requirements/analytics.txt requirements/analytics-test.txt \
 dashboard: $(ANALYTICS_STAMP)
 	mkdir -p var
 	$(PY_ANALYTICS) -m streamlit run analytics/dashboard/app.py \
-		--server.address $(NPS_HOST) --server.port $(DASHBOARD_PORT) --server.headless true \
-		--browser.gatherUsageStats false
+		--server.address $(NPS_HOST) --server.port $(DASHBOARD_PORT)
 
 report: $(ANALYTICS_STAMP)
 	mkdir -p var

@@ -70,8 +70,7 @@ pids+=($!)
 rasa_pid=${pids[-1]}
 
 .venv-analytics/bin/python -m streamlit run analytics/dashboard/app.py \
-  --server.address "$NPS_HOST" --server.port "$NPS_DASHBOARD_PORT" --server.headless true \
-  --browser.gatherUsageStats false > var/dashboard.log 2>&1 &
+  --server.address "$NPS_HOST" --server.port "$NPS_DASHBOARD_PORT" > var/dashboard.log 2>&1 &
 pids+=($!)
 
 .venv/bin/python -m channels.webchat --host "$NPS_HOST" --port "$NPS_WEBCHAT_PORT" > var/webchat.log 2>&1 &
