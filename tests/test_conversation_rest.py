@@ -1,39 +1,108 @@
 """Whole conversations with the real bot over REST, on SQLite and on PostgreSQL.
 
 Starts the action server and ``rasa run`` on loopback with the trained model
-(``make train``), talks Polish to it like a customer, and reads the slots
-back twice: through Rasa's tracker endpoint and straight from the tracker
-store's ``events`` table.
+(``make train``), talks Polish to it like a customer, and checks what it
+chose to say and what it stored:
+- which responses it said after each message, from the tracker's bot events
+  (``metadata.utter_action``); a text an action wrote is recognised as a
+  why-question or a known issue's fix of the trainers' files (NPS_DATA_DIR),
+  so rewording any of it cannot break these tests;
+- the slots, read twice: through Rasa's tracker endpoint and straight from
+  the tracker store's ``events`` table.
 """
 
 from __future__ import annotations
 
 import pytest
 
+from nps import drivers, known_issues, why_questions
+from nps.settings import load_settings
 from tests.bot_process import DEFAULT_MODEL, BotProcess
 from tests.databases import fresh_database, stored_slots
 
-pytestmark = pytest.mark.skipif(
-    not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` (make test does)"
-)
+pytestmark = [
+    pytest.mark.rasa,
+    pytest.mark.skipif(
+        not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` (make test does)"
+    ),
+]
 
-SCORE_QUESTION = "Na ile prawdopodobne jest, że polecisz nas"
+DATA = load_settings().data_dir
+CATALOGUE = drivers.load_catalogue(DATA / "drivers.yml")
+WHYS = why_questions.load(DATA / "why_questions.yml", CATALOGUE)
+ISSUES = known_issues.load(DATA / "known_issues.yml", CATALOGUE)
+
+# Operator settings the bot runs with here, whatever the shell exports.
+MAX_WHYS = 5
+BOT_SETTINGS = {
+    "NPS_MAX_WHYS": str(MAX_WHYS),
+    "NPS_MAX_CLARIFICATIONS": "2",
+    "NPS_RESURVEY_DAYS": "30",
+    "NPS_REVIEW_URL": "",
+}
+
+# The opening of every survey: the intro, then the score question.
+OPENING = ["utter_intro", "utter_ask_nps_score"]
+# What the bot said as a text of its own, labelled by what it was.
+WHY = "why"
+FIX = "fix:"  # + the known issue's id
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def bot(request, tmp_path_factory):
     with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
-        with BotProcess(db_url=url, log_dir=tmp_path_factory.mktemp("logs")) as running:
+        logs = tmp_path_factory.mktemp("logs")
+        with BotProcess(db_url=url, env=BOT_SETTINGS, log_dir=logs) as running:
             yield running
 
 
-def talk(bot, sender, *lines):
-    """Send each line; return the bot's replies to each."""
-    return [bot.say(sender, line) for line in lines]
+def _label(event: dict) -> str:
+    """A bot event as the response it said, or what its text was."""
+    name = (event.get("metadata") or {}).get("utter_action")
+    if name:
+        return name
+    text = event.get("text") or ""
+    if text in WHYS.generic or any(text in own for own in WHYS.by_driver.values()):
+        return WHY
+    for issue in ISSUES:
+        if text.startswith(issue.fix):
+            return FIX + issue.id
+    return text
+
+
+def said(bot, sender: str) -> list[list[str]]:
+    """What the bot said after each customer message, in order."""
+    turns: list[list[str]] = []
+    for event in bot.tracker(sender, include_events="ALL")["events"]:
+        if event["event"] == "user":
+            turns.append([])
+        elif event["event"] == "bot" and turns:
+            turns[-1].append(_label(event))
+    return turns
+
+
+def whys_asked(bot, sender: str) -> list[str]:
+    events = bot.tracker(sender, include_events="ALL")["events"]
+    return [e["text"] for e in events if e["event"] == "bot" and _label(e) == WHY]
+
+
+def assert_whys_probe(asked: list[str], driver: str) -> None:
+    """The whys are the driver's own questions or the generic ones, never the
+    same twice in a row (analytics files the chain under this driver)."""
+    allowed = set(WHYS.by_driver.get(driver, ())) | set(WHYS.generic)
+    assert asked and set(asked) <= allowed
+    assert all(a != b for a, b in zip(asked, asked[1:], strict=False))
+
+
+def talk(bot, sender, *lines) -> list[list[str]]:
+    """Send each line; return what the bot said after each of them."""
+    for line in lines:
+        bot.send(sender, line)
+    return said(bot, sender)[-len(lines) :]
 
 
 def test_a_promoter(bot):
-    replies = talk(
+    turns = talk(
         bot,
         "promoter",
         "cześć",
@@ -41,13 +110,14 @@ def test_a_promoter(bot):
         "bardzo miła obsługa w sklepie",
         "szybka dostawa do paczkomatu",
     )
-    assert SCORE_QUESTION in replies[0]
-    assert "oceniasz nas tak wysoko" in replies[1]
-    assert "cenisz u nas najbardziej" in replies[2]
-    assert "Bardzo dziękujemy" in replies[3]
+    assert turns[:3] == [OPENING, ["utter_ask_reason_promoter"], ["utter_ask_valued_most"]]
+    # then the thanks, and a tip if the trainers wrote one for what was praised
+    assert turns[3][0] == "utter_thanks_promoter"
+    assert set(turns[3][1:]) <= {"utter_tip"}
     slots = bot.slots("promoter")
     assert slots["nps_score"] == 10 and slots["nps_group"] == "promoter"
     assert slots["reason"] == "bardzo miła obsługa w sklepie"
+    assert slots["valued_most"] == "szybka dostawa do paczkomatu"
     assert "staff:pos" in slots["drivers"]
     assert slots["survey_outcome"] == "finished"
     # what Rasa reports is what the tracker store holds
@@ -57,7 +127,7 @@ def test_a_promoter(bot):
 
 
 def test_a_passive_from_a_store_touchpoint(bot):
-    replies = talk(
+    turns = talk(
         bot,
         "passive",
         '/start{"touchpoint": "store"}',
@@ -67,21 +137,28 @@ def test_a_passive_from_a_store_touchpoint(bot):
         "to wszystko",
         "niższe ceny",
     )
-    assert SCORE_QUESTION in replies[0]
-    assert "zdecydowało o takiej ocenie" in replies[1]
-    assert "Twoje uwagi pomogą" in replies[5]
+    assert turns == [
+        OPENING,
+        ["utter_ask_reason_passive"],
+        [WHY],  # a passive who named something negative is asked why
+        [WHY],
+        ["utter_ask_improvement"],  # "to wszystko" ends the whys
+        ["utter_thanks_passive"],
+    ]
+    assert_whys_probe(whys_asked(bot, "passive"), "price")
     slots = bot.slots("passive")
     assert slots["touchpoint"] == "store"
     assert slots["nps_group"] == "passive"
     assert "price:neg" in slots["drivers"] and "staff:pos" in slots["drivers"]
     assert slots["why_chain"] == ["u konkurencji jest taniej"]
     assert slots["improvement"] == "niższe ceny"
+    assert slots["survey_outcome"] == "finished"
     user_events = [e for e in bot.tracker("passive")["events"] if e["event"] == "user"]
     assert {e["input_channel"] for e in user_events} == {"rest"}
 
 
 def test_a_detractor_whose_known_issue_is_fixed_and_who_re_rates(bot):
-    replies = talk(
+    turns = talk(
         bot,
         "fixed",
         "dzień dobry",
@@ -90,9 +167,14 @@ def test_a_detractor_whose_known_issue_is_fixed_and_who_re_rates(bot):
         "7",
         "nie",
     )
-    assert "Status paczki sprawdzisz" in replies[1] and "Czy to pomogło?" in replies[1]
-    assert "Twoja ocena byłaby inna" in replies[2]
-    assert "skontaktować" in replies[3]
+    assert turns == [
+        OPENING,
+        # the reason came with the score: the fix is offered at once, no "why?"
+        ["utter_fix_intro", FIX + "parcel_tracking", "utter_ask_issue_resolved"],
+        ["utter_ask_nps_score_after"],
+        ["utter_ask_contact_consent"],
+        ["utter_thanks_detractor"],
+    ]
     slots = bot.slots("fixed")
     assert slots["nps_score"] == 2 and slots["nps_group"] == "detractor"
     assert slots["reason"] == "nie wiem gdzie jest moja paczka"
@@ -104,9 +186,14 @@ def test_a_detractor_whose_known_issue_is_fixed_and_who_re_rates(bot):
 
 
 def test_a_known_issue_that_did_not_help(bot):
-    replies = talk(bot, "notfixed", "hej", "3", "nie mogę się zalogować do aplikacji", "nie", "tak")
-    assert "Nie pamiętam hasła" in replies[2]
-    assert "Przykro mi, że to nie wystarczyło" in replies[3]
+    turns = talk(bot, "notfixed", "hej", "3", "nie mogę się zalogować do aplikacji", "nie", "tak")
+    assert turns == [
+        OPENING,
+        ["utter_ask_reason_detractor"],
+        ["utter_fix_intro", FIX + "password_reset", "utter_ask_issue_resolved"],
+        ["utter_issue_not_resolved", "utter_ask_contact_consent"],
+        ["utter_thanks_detractor_contact"],
+    ]
     slots = bot.slots("notfixed")
     assert slots["known_issue"] == "password_reset"
     assert slots["issue_resolved"] is False
@@ -122,9 +209,16 @@ def test_five_whys_reach_the_limit(bot):
         "bo sklepy są w drogich galeriach",
         "bo czynsze w galeriach rosną",
     ]
-    replies = talk(bot, "whys", "cześć", "4", "za drogo", *whys, "nie")
-    assert len(set(replies[2:7])) == 5  # five different why-questions
-    assert "skontaktować" in replies[7]
+    assert len(whys) == MAX_WHYS
+    turns = talk(bot, "whys", "cześć", "4", "za drogo", *whys, "nie")
+    assert turns == [
+        OPENING,
+        ["utter_ask_reason_detractor"],
+        *[[WHY]] * MAX_WHYS,
+        ["utter_ask_contact_consent"],
+        ["utter_thanks_detractor"],
+    ]
+    assert_whys_probe(whys_asked(bot, "whys"), "price")
     slots = bot.slots("whys")
     assert slots["why_chain"] == whys
     assert "price:neg" in slots["drivers"]
@@ -133,30 +227,39 @@ def test_five_whys_reach_the_limit(bot):
 
 
 def test_invalid_then_valid_score(bot):
-    replies = talk(bot, "unclear", "cześć", "11", "7")
-    assert "od 0 do 10" in replies[1]
-    assert "zdecydowało o takiej ocenie" in replies[2]
+    turns = talk(bot, "unclear", "cześć", "11", "7")
+    assert turns == [
+        OPENING,
+        ["utter_score_out_of_range", "utter_ask_nps_score"],
+        ["utter_ask_reason_passive"],
+    ]
     assert bot.slots("unclear")["nps_score"] == 7
 
 
 def test_an_interruption_then_the_question_again(bot):
-    replies = talk(bot, "botq", "cześć", "czy jesteś botem?")
-    assert "Jestem botem" in replies[1] and SCORE_QUESTION in replies[1]
+    turns = talk(bot, "botq", "cześć", "czy jesteś botem?")
+    assert turns == [OPENING, ["utter_iamabot", "utter_ask_nps_score"]]
 
 
 def test_leaving_mid_survey_and_the_cool_down(bot):
-    replies = talk(bot, "leaver", "cześć", "5", "koniec", "cześć")
-    assert "nie zabieram więcej czasu" in replies[2]
-    assert "Nie będziemy pytać ponownie" in replies[3]
+    turns = talk(bot, "leaver", "cześć", "5", "koniec", "cześć")
+    assert turns == [
+        OPENING,
+        ["utter_ask_reason_detractor"],
+        ["utter_goodbye_stop"],
+        # greeted again within the cool-down: no new survey, the comment box
+        ["utter_resurvey_cooldown", "utter_ask_extra_comment"],
+    ]
     slots = bot.slots("leaver")
     assert slots["nps_score"] == 5 and slots["survey_outcome"] == "stopped"
+    assert slots["survey_allowed"] is False
 
 
 def test_any_first_message_opens_the_survey_and_a_complaint_counts_as_the_reason(bot):
-    replies = talk(bot, "opener", "kurier rzucił paczką pod drzwiami", "2")
-    assert SCORE_QUESTION in replies[0]
+    turns = talk(bot, "opener", "kurier rzucił paczką pod drzwiami", "2")
     # the reason was given already, so the next question is a "why?"
-    assert "Co poszło nie tak?" not in replies[1]
+    assert turns == [OPENING, [WHY]]
+    assert_whys_probe(whys_asked(bot, "opener"), "delivery")
     slots = bot.slots("opener")
     assert slots["reason"] == "kurier rzucił paczką pod drzwiami"
     assert "delivery:neg" in slots["drivers"]
@@ -164,6 +267,6 @@ def test_any_first_message_opens_the_survey_and_a_complaint_counts_as_the_reason
 
 def test_restart_starts_over(bot):
     talk(bot, "restarter", "cześć", "9")
-    replies = talk(bot, "restarter", "/restart")
-    assert SCORE_QUESTION in replies[0]
+    turns = talk(bot, "restarter", "/restart")
+    assert turns == [["utter_restarting", *OPENING]]
     assert bot.slots("restarter")["nps_score"] is None
