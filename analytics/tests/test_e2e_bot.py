@@ -135,7 +135,7 @@ def test_conversations_appear_in_the_report(talked):
 
 
 def test_filters_and_known_issue(talked):
-    url, _ = talked
+    url, slots = talked
     store = report(url, "--touchpoint", "store")
     assert (store["responses"], store["nps"]) == (1, 0.0)  # the passive, 8
     assert report(url, "--channel", "rest")["responses"] == 5
@@ -152,3 +152,13 @@ def test_filters_and_known_issue(talked):
     row = issues.loc["parcel_tracking"]
     assert (row["offered"], row["resolved"], row["rerated"]) == (1, 1, 1)
     assert (row["mean_before"], row["mean_after"]) == (2.0, 7.0)
+
+    # The passive named the price negatively in the reason, before the first
+    # why: the root cause is the driver the bot's whys were about.
+    from analytics.drivers import root_causes
+    from nps.drivers import main_negative
+
+    ds = load_dataset(projection)
+    causes = root_causes(ds).merge(ds.responses[["response_id", "sender_id"]])
+    passive = causes[causes["sender_id"] == "e2e-passive"]["driver"].tolist()
+    assert passive == [main_negative(slots["e2e-passive"]["drivers"])] == ["price"]
