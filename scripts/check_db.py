@@ -10,6 +10,9 @@ import sys
 
 import sqlalchemy as sa
 
+from nps.db_error import describe
+from nps.settings import load_settings
+
 
 def main(url: str) -> int:
     try:
@@ -17,9 +20,11 @@ def main(url: str) -> int:
         with engine.connect() as connection:
             connection.execute(sa.text("SELECT 1"))
     except Exception as error:  # noqa: BLE001 - any driver error: the message is what matters
-        safe = sa.engine.make_url(url).render_as_string(hide_password=True) if "://" in url else url
-        reason = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-        print(f"The tracker store database is unreachable ({safe}): {reason}", file=sys.stderr)
+        print(
+            f"The tracker store database is unreachable ({_without_password(url)}): "
+            f"{describe(error)}",
+            file=sys.stderr,
+        )
         print(
             "Set NPS_DB_URL to a SQLAlchemy URL, e.g. sqlite:///var/tracker.db or "
             "postgresql://user:pass@host:5432/db",
@@ -29,5 +34,13 @@ def main(url: str) -> int:
     return 0
 
 
+def _without_password(url: str) -> str:
+    try:
+        return sa.engine.make_url(url).render_as_string(hide_password=True)
+    except sa.exc.ArgumentError:
+        return "not a SQLAlchemy URL"
+
+
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1]))
+    # The URL in force (NPS_DB_URL or its default), unless one is given.
+    sys.exit(main(sys.argv[1] if len(sys.argv) > 1 else load_settings().db_url))
