@@ -208,16 +208,23 @@ class Funnel:
 
 
 def funnel(responses: pd.DataFrame) -> Funnel:
-    """Every response started the survey (that is what makes it a response)."""
+    """Every response started the survey (that is what makes it a response).
+
+    Each stage counts the responses that also passed every stage before it,
+    so the numbers never grow along the funnel: a reason given without a
+    valid score (an opening complaint, or after unclear answers) is not
+    counted under "reason", and a survey finished without a reason is not
+    counted under "finished"."""
     if responses.empty:
         return Funnel(0, 0, 0, 0)
     scored = nps_groups(responses["nps_score"]).notna()
     reason = responses["reason"].notna() & (responses["reason"].astype("string").str.strip() != "")
-    finished = responses["survey_outcome"] == "finished"
+    reason = scored & reason.fillna(False).astype(bool)
+    finished = reason & (responses["survey_outcome"] == "finished")
     return Funnel(
         started=len(responses),
         scored=int(scored.sum()),
-        reason=int(reason.fillna(False).sum()),
+        reason=int(reason.sum()),
         finished=int(finished.sum()),
     )
 

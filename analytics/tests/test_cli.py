@@ -114,7 +114,12 @@ def test_report_on_generated_store_matches_the_plan(tmp_path, capsys):
             for d in {t.split(":")[0] for t in p.drivers}:
                 mentioned[d] += 1
     assert {d["driver"]: d["mentions"] for d in r["drivers"] if d["mentions"]} == dict(mentioned)
-    assert r["funnel"]["finished"] == sum(1 for p in plans if p.outcome == "finished")
+    # The funnel's stages are nested: finished counts those scored, with a reason.
+    assert r["funnel"]["finished"] == sum(
+        1
+        for p in plans
+        if p.score is not None and (p.reason or "").strip() and p.outcome == "finished"
+    )
 
 
 def test_csv_and_markdown(hand_store, capsys):

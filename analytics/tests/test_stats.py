@@ -220,9 +220,11 @@ def test_funnel_and_nps_by():
             "channel": ["rest", "whatsapp", "rest", "rest"],
         }
     )
-    # started: all 4; scored: 1, 2, 4 -> 3; reason: only 1 (blank text is no reason);
-    # finished: 1 and 4 -> 2
-    assert stats.funnel(responses) == stats.Funnel(4, 3, 1, 2)
+    # started: all 4; scored: 1, 2, 4 -> 3; reason, among those: only 1 (blank
+    # text is no reason); finished, among those: 1 -> 1 (4 finished without a
+    # reason, so it left the funnel at the reason stage)
+    assert stats.funnel(responses) == stats.Funnel(4, 3, 1, 1)
+
     by = stats.nps_by(responses, "channel").set_index("channel")
     # rest: scores 10, 8 (3 has none): P=1, passive=1 -> NPS 50; whatsapp: 3 -> -100
     assert by.loc["rest", "n"] == 2 and by.loc["rest", "nps"] == pytest.approx(50.0)
@@ -230,6 +232,18 @@ def test_funnel_and_nps_by():
 
 
 SCALAR_CASES = [*range(-1, 12), None, float("nan"), 6.5, "7", "dziewięć", True]
+
+
+def test_funnel_stages_never_grow():
+    responses = pd.DataFrame(
+        {
+            "nps_score": [None, None, 5],
+            "reason": ["kurier zgubił paczkę", "drogo", "drogo"],
+            "survey_outcome": ["finished", "stopped", "finished"],
+        }
+    )
+    # Two reasons came without a score: only the scored one counts.
+    assert stats.funnel(responses) == stats.Funnel(3, 1, 1, 1)
 
 
 def test_vectorised_groups_equal_the_scalar_rule_for_every_value():
