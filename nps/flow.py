@@ -20,8 +20,10 @@ def wants_another_why(slots: Mapping[str, Any], settings: Settings) -> bool:
     """Ask one more "why?" on the main negative driver?
 
     Detractors are always probed (generically when no driver was caught);
-    passives only when they named something negative; promoters never. The
-    chain stops at ``max_whys``, when the customer says they are done, or
+    passives only when they named something negative before "what would make
+    it a 10?" (a wish named there is the answer, not a new problem to probe:
+    probing it would ask "why?" after the last question); promoters never.
+    The chain stops at ``max_whys``, when the customer says they are done, or
     when a known issue matched (the fix is offered instead).
     """
     if slots.get("whys_done") or slots.get("known_issue"):
@@ -32,6 +34,8 @@ def wants_another_why(slots: Mapping[str, Any], settings: Settings) -> bool:
     if group == DETRACTOR:
         return True
     if group == PROMOTER:
+        return False
+    if slots.get("improvement") is not None and not slots.get("why_chain"):
         return False
     return main_negative(slots.get("drivers")) is not None
 

@@ -30,6 +30,29 @@ S = Settings()
             {"nps_score": 8, "nps_group": "passive", "reason": "x", "drivers": ["price:neg"]},
             ["nps_score", "reason", "why_answer", "improvement"],
         ),
+        # ...named before "what would make it a 10?": a wish named in that
+        # answer is not probed after the last question
+        (
+            {
+                "nps_score": 8,
+                "nps_group": "passive",
+                "reason": "ok",
+                "improvement": "więcej promocji",
+                "drivers": ["promotions:neg"],
+            },
+            ["nps_score", "reason", "improvement"],
+        ),
+        # ...while a chain begun on the reason is still the chain
+        (
+            {
+                "nps_score": 8,
+                "nps_group": "passive",
+                "reason": "drogo",
+                "why_chain": ["a"],
+                "drivers": ["price:neg"],
+            },
+            ["nps_score", "reason", "why_answer", "improvement"],
+        ),
         # detractor: always probed, then asked for consent
         (
             {"nps_score": 2, "nps_group": "detractor", "reason": "x"},
