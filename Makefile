@@ -96,12 +96,14 @@ train: $(MODEL)
 
 # Make retrains only when a training file changed (the environment is an
 # order-only prerequisite: upgrading a package does not retrain); Rasa's own cache then
-# retrains only the parts that depend on what changed.
+# retrains only the parts that depend on what changed. The model is dated
+# when training started, so a file edited during training is still newer.
 $(MODEL): $(TRAINING_DATA) | $(BOT_STAMP)
+	mkdir -p models && touch models/.training-started
 	$(RASA) train --config config.yml --domain domain \
 		--data data/nlu data/stories data/rules.yml \
 		--out models --fixed-model-name nps-bot
-	touch $@
+	touch -r models/.training-started $@
 
 validate: $(BOT_STAMP)
 	$(RASA) data validate --config config.yml --domain domain \
