@@ -38,6 +38,16 @@ DEFAULT_PORTS = {
 }
 
 
+# What an operator says about this installation: "development" (the
+# default: local secrets are made on first use and kept in var/) or
+# "production" (every secret must come from the environment, strong enough).
+ENVIRONMENTS = ("development", "production")
+# A pseudonym key or a web chat signing secret shorter than this (in bytes)
+# is refused in production: a phone number's keyed hash must not be
+# brute-forceable.
+MIN_SECRET_BYTES = 32
+
+
 class SettingError(ValueError):
     """A setting has a value that cannot be used; the message names it."""
 
@@ -116,6 +126,26 @@ class Settings:
     shell_port: int = DEFAULT_PORTS["NPS_SHELL_PORT"]
     dashboard_port: int = DEFAULT_PORTS["NPS_DASHBOARD_PORT"]
     webchat_port: int = DEFAULT_PORTS["NPS_WEBCHAT_PORT"]
+    # "development" or "production" (see ENVIRONMENTS).
+    environment: str = "development"
+    # The longest customer message kept, in characters: a longer one is cut
+    # (and the customer told so) at every ingress.
+    max_message_chars: int = 2000
+    # Conversations whose last event is older than this many days are deleted
+    # from the tracker store and every projection; 0 keeps them forever.
+    retention_days: int = 0
+    # Keyed hash of sender ids (pseudonyms) and the web chat's id signatures.
+    # Empty in development: a local key is made once and kept in var/
+    # (nps.secrets); production requires them, at least MIN_SECRET_BYTES long.
+    pseudonym_key: str = ""
+    webchat_secret: str = ""
+    # Web pages allowed to open the web chat's socket (their Origin header);
+    # empty: the local chat page of `make run`.
+    webchat_origins: tuple[str, ...] = (
+        f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_WEBCHAT_PORT']}",
+        f"http://localhost:{DEFAULT_PORTS['NPS_WEBCHAT_PORT']}",
+    )
+
     # The action server's webhook as Rasa calls it (endpoints.yml), and Rasa's
     # HTTP address as the dashboard calls it; by default the local services,
     # set explicitly when they run elsewhere.
@@ -132,7 +162,38 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         _port_field(name): env_int(env, name, default, 1, 65535)
         for name, default in DEFAULT_PORTS.items()
     }
+    environment = env_text(env, "NPS_ENV", defaults.environment).lower()
+    if environment not in ENVIRONMENTS:
+        raise SettingError(f"NPS_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
+    secrets_ = {
+        name: env_text(env, name, "") for name in ("NPS_PSEUDONYM_KEY", "NPS_WEBCHAT_SECRET")
+    }
+    if environment == "production":
+        for name, value in secrets_.items():
+            if len(value.encode("utf-8")) < MIN_SECRET_BYTES:
+                raise SettingError(
+                    f"{name} must be set to at least {MIN_SECRET_BYTES} bytes when "
+                    f"NPS_ENV=production (e.g. python -c 'import secrets; "
+                    f"print(secrets.token_urlsafe(32))')"
+                )
+    origins = tuple(
+        origin.strip().rstrip("/")
+        for origin in env.get("NPS_WEBCHAT_ORIGINS", "").split(",")
+        if origin.strip()
+    )
+    if not origins:
+        origins = tuple(
+            f"http://{name}:{ports['webchat_port']}" for name in dict.fromkeys([host, "localhost"])
+        )
     return Settings(
+        environment=environment,
+        max_message_chars=env_int(
+            env, "NPS_MAX_MESSAGE_CHARS", defaults.max_message_chars, 100, 100_000
+        ),
+        retention_days=env_int(env, "NPS_RETENTION_DAYS", defaults.retention_days, minimum=0),
+        pseudonym_key=secrets_["NPS_PSEUDONYM_KEY"],
+        webchat_secret=secrets_["NPS_WEBCHAT_SECRET"],
+        webchat_origins=origins,
         max_whys=env_int(env, "NPS_MAX_WHYS", defaults.max_whys, minimum=0),
         resurvey_days=env_int(env, "NPS_RESURVEY_DAYS", defaults.resurvey_days, minimum=0),
         max_clarifications=env_int(

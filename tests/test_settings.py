@@ -96,3 +96,33 @@ def test_a_bad_value_stops_the_cli_with_one_line():
     assert done.returncode == 1
     assert done.stderr.strip() == "NPS_RESURVEY_DAYS must be a whole number, got 'soon'"
     assert _settings_cli("NPS_NOT_A_SETTING").returncode == 2
+
+
+def test_production_requires_strong_secrets():
+    with pytest.raises(SettingError, match="NPS_PSEUDONYM_KEY must be set to at least 32 bytes"):
+        load_settings({"NPS_ENV": "production", "NPS_WEBCHAT_SECRET": "s" * 32})
+    with pytest.raises(SettingError, match="NPS_WEBCHAT_SECRET must be set"):
+        load_settings({"NPS_ENV": "production", "NPS_PSEUDONYM_KEY": "k" * 32})
+    with pytest.raises(SettingError, match="NPS_ENV must be one of"):
+        load_settings({"NPS_ENV": "prod"})
+    strong = {
+        "NPS_ENV": "production",
+        "NPS_PSEUDONYM_KEY": "k" * 32,
+        "NPS_WEBCHAT_SECRET": "s" * 32,
+    }
+    assert load_settings(strong).environment == "production"
+
+
+def test_web_chat_origins_default_to_the_local_page():
+    assert load_settings({}).webchat_origins == ("http://127.0.0.1:8080", "http://localhost:8080")
+    env = {"NPS_WEBCHAT_ORIGINS": " https://sklep.pl/ ,https://www.sklep.pl"}
+    assert load_settings(env).webchat_origins == ("https://sklep.pl", "https://www.sklep.pl")
+
+
+def test_a_local_key_is_made_once_private_and_kept(tmp_path: Path):
+    from nps.keys import key
+
+    assert key("pseudonym", "configured") == b"configured"
+    first = key("pseudonym", "", tmp_path / "var")
+    assert len(first) >= 32 and key("pseudonym", "", tmp_path / "var") == first
+    assert (tmp_path / "var" / "pseudonym.key").stat().st_mode & 0o777 == 0o600
