@@ -64,3 +64,13 @@ def squeeze(word: str) -> str:
 def words(text: str) -> list[str]:
     """The folded words of a text, punctuation dropped."""
     return _WORD.findall(fold(text))
+
+
+def cap(text: str, limit: int) -> tuple[str, bool]:
+    """The text cut to at most `limit` characters, at the last space of the
+    final fifth when there is one, and whether anything was cut."""
+    if len(text) <= limit:
+        return text, False
+    cut = text[:limit]
+    space = cut.rfind(" ", limit - limit // 5)
+    return (cut[:space] if space > 0 else cut).rstrip(), True
