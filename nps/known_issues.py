@@ -11,7 +11,7 @@ beginning so that Polish endings do not matter ("paczka" also finds
 from __future__ import annotations
 
 import re
-from collections.abc import Container, Sequence
+from collections.abc import Collection, Container, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +107,7 @@ def load(path: Path | str, driver_ids: Container[str]) -> list[KnownIssue]:
     return issues
 
 
-def _pattern_matches(pattern: Sequence[str], message_words: Sequence[str]) -> bool:
+def _pattern_matches(pattern: Sequence[str], message_words: Collection[str]) -> bool:
     return all(any(word.startswith(s) for word in message_words) for s in pattern)
 
 
@@ -118,7 +118,9 @@ def match(text: str, tags: Sequence[str], issues: Sequence[KnownIssue]) -> Known
     of the issue's driver only positively ("the tracking works great") is not
     a complaint, so it does not match.
     """
-    message_words = words(text)
+    # Each distinct word once: matching is by prefix over this set, so a
+    # long message of repeated words costs no more than a short one.
+    message_words = set(words(text))
     if not message_words:
         return None
     polarities: dict[str, set[str]] = {}

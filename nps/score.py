@@ -47,10 +47,18 @@ Decisions on hard cases (documented here and in the tests):
   ``out_of_range``).
 - For ``none`` the remainder is the whole (stripped) text: nothing was
   removed.
+- Only the first ``SCORE_WINDOW`` characters are searched for the score
+  (an answer gives it early); the rest of a longer message is kept whole
+  in the remainder. Every step is linear in the window, so a hostile
+  200 KB message costs no more than a normal one.
+- A number of any length is a number: ``"9" * 309`` or 5000 keycap
+  digits are ``out_of_range`` (never an overflow), a long decimal
+  (``"9" * 5000 + ",5"``) is not a score.
 """
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass
 
@@ -88,6 +96,13 @@ AMBIGUOUS = "ambiguous"
 NONE = "none"
 
 MIN_SCORE, MAX_SCORE = 0, 10
+
+# Characters of a message searched for the score. A score comes early in an
+# answer; the window keeps the parse bounded whatever a customer sends.
+SCORE_WINDOW = 500
+# Digits beyond this make a number "too big" without converting it: int()
+# refuses more than 4300 digits and float() overflows past 308.
+_MAX_NUMBER_DIGITS = 15
 
 
 @dataclass(frozen=True)
@@ -173,6 +188,9 @@ class _Parser:
         self.folded = _fold(text)
         self.tokens = _tokenise(self.folded.text)
         self.scale_ranges: list[tuple[int, int]] = []
+        # Token i lies in a scale description: one flag per token, so the
+        # check is O(1) (a scan of every range per token was quadratic).
+        self.in_scale_flags = [False] * len(self.tokens)
         self.first_content = self._first_content()
 
     # -- small token helpers ------------------------------------------------
@@ -197,7 +215,7 @@ class _Parser:
         if t is None:
             return None
         if t.kind == "num":
-            return float(t.text.replace(",", "."))
+            return _number(t.text)
         return NUMBER_WORDS.get(t.text)
 
     # -- scale descriptions ("w skali 0-10") --------------------------------
@@ -214,7 +232,7 @@ class _Parser:
                 and self.word(j + 1) in ("-", "do")
                 and self.word(j + 2) in DENOMINATORS
             ):
-                self.scale_ranges.append((i, j + 3))
+                self._mark_scale(i, j + 3)
                 i = j + 3
                 continue
             if self.word(i).startswith("skal"):
@@ -222,13 +240,18 @@ class _Parser:
                 if self.word(k) == "do":
                     k += 1
                 if self.word(k) in DENOMINATORS:
-                    self.scale_ranges.append((i, k + 1))
+                    self._mark_scale(i, k + 1)
                     i = k + 1
                     continue
             i += 1
 
+    def _mark_scale(self, a: int, b: int) -> None:
+        self.scale_ranges.append((a, b))
+        for k in range(a, min(b, len(self.tokens))):
+            self.in_scale_flags[k] = True
+
     def in_scale(self, i: int) -> bool:
-        return any(a <= i < b for a, b in self.scale_ranges)
+        return self.in_scale_flags[i]
 
     # -- finding candidates ---------------------------------------------------
 
@@ -295,9 +318,9 @@ class _Parser:
         if "." in t.text or "," in t.text:
             whole, frac = re.split(r"[.,]", t.text)
             # "12.05" (a date) or "49,99" (a price) are not scores.
-            if int(whole) > MAX_SCORE or len(frac) > 2:
+            if len(whole) > 2 or int(whole) > MAX_SCORE or len(frac) > 2:
                 return None
-        value = float(t.text.replace(",", "."))
+        value = _number(t.text)
         digits = len(t.text.split(".")[0].split(",")[0])
         cand = _Candidate(i, i + 1, value, "digit", digits=digits)
         # "8ka", "10tka": a grade noun written with digits.
@@ -487,12 +510,22 @@ def _filter(parser: _Parser, cands: list[_Candidate]) -> list[_Candidate]:
     return [c for c in kept if c.digits < 4 or c.strong]
 
 
+def _number(text: str) -> float:
+    """A digit token's value; a number too long to matter is infinite."""
+    whole = text.split(".")[0].split(",")[0].lstrip("0")
+    if len(whole) > _MAX_NUMBER_DIGITS:
+        return math.inf
+    return float(text.replace(",", "."))
+
+
 def _decide(values: set[float]) -> tuple[str, int | None]:
     if not values:
         return NONE, None
     if len(values) > 1:
         return AMBIGUOUS, None
     (value,) = values
+    if not math.isfinite(value):
+        return OUT_OF_RANGE, None  # "9" * 309: a number, far outside the scale
     if value != int(value):
         return AMBIGUOUS, None  # "7,5", "7 i pół"
     if MIN_SCORE <= value <= MAX_SCORE:
@@ -568,9 +601,36 @@ def _remainder(parser: _Parser, removed: list[tuple[int, int]]) -> str:
 # ---------------------------------------------------------------------------
 
 
+def _window(text: str) -> tuple[str, str]:
+    """The message split into the part searched for a score and the rest.
+
+    The cut falls on the last whitespace of the window's second half, so a
+    word or number is not split in normal text; a run with no space is cut
+    at the window (a cut number is still far outside the scale).
+    """
+    if len(text) <= SCORE_WINDOW:
+        return text, ""
+    cut = text.rfind(" ", SCORE_WINDOW // 2, SCORE_WINDOW)
+    if cut <= 0:
+        cut = SCORE_WINDOW
+    return text[:cut], text[cut:]
+
+
 def parse_score(text: str) -> ScoreParse:
     """Find the 0-10 recommendation score in a customer's message."""
     text = text or ""
+    head, rest = _window(text)
+    parsed = _parse(head)
+    rest = rest.strip()
+    if not rest:
+        return parsed
+    if parsed.status == NONE:
+        return ScoreParse(NONE, None, text.strip())
+    remainder = f"{parsed.remainder} {rest}" if parsed.remainder else rest
+    return ScoreParse(parsed.status, parsed.score, remainder)
+
+
+def _parse(text: str) -> ScoreParse:
     parser = _Parser(text)
     cands = _filter(parser, parser.candidates())
     groups = _group(parser, cands)

@@ -222,16 +222,22 @@ def _words(text: str) -> list[str]:
     return out
 
 
+# The phrases as word lists, longest first, split once (not per word read).
+_PHRASE_PARTS = sorted(
+    ((p.split(), marker) for p, marker in _PHRASES.items()), key=lambda e: -len(e[0])
+)
+
+
 def _replace_phrases(words: list[str]) -> list[str]:
-    """Replace fixed phrases by a YES/NO marker; drop phrases of doubt."""
-    phrases = sorted(_PHRASES, key=lambda p: -len(p.split()))
+    """Replace fixed phrases by a YES/NO marker; drop phrases of doubt.
+
+    Linear in the number of words (each position tries each phrase once).
+    """
     out: list[str] = []
     i = 0
     while i < len(words):
-        for phrase in phrases:
-            parts = phrase.split()
+        for parts, marker in _PHRASE_PARTS:
             if words[i : i + len(parts)] == parts:
-                marker = _PHRASES[phrase]
                 if marker is not None:
                     out.append(marker)
                 i += len(parts)

@@ -11,6 +11,7 @@ import pytest
 from nps import drivers, known_issues, trainer_yaml
 from nps.groups import nps_group
 from nps.settings import load_settings
+from tests.test_score import operations
 
 DATA = load_settings().data_dir
 CATALOGUE = drivers.load_catalogue(DATA / "drivers.yml")
@@ -113,3 +114,13 @@ def test_an_empty_comment_matches_no_known_issue():
 )
 def test_stems(word, stem):
     assert known_issues.stem(word) == stem
+
+
+@pytest.mark.parametrize("pattern", ["kurier zgubił paczkę ", "(", "a b c d e f "])
+def test_known_issue_matching_is_linear(pattern):
+    def run(text):
+        return known_issues.match(text, [], ISSUES)
+
+    small = operations(run, pattern * 50)
+    large = operations(run, pattern * 500)
+    assert large <= 13 * small, (small, large)

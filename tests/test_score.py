@@ -8,10 +8,15 @@ realistic answers; this table is the specification of each rule.
 
 from __future__ import annotations
 
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
 import pytest
 
+import nps
 from nps import score_words
-from nps.score import parse_score
+from nps.score import SCORE_WINDOW, _parse, parse_score
 from nps.text import fold
 
 OK, OUT, AMB, NONE = "ok", "out_of_range", "ambiguous", "none"
@@ -198,3 +203,93 @@ def test_vocabulary_is_written_folded(name):
 def test_a_word_listed_twice_in_one_table_is_refused():
     with pytest.raises(ValueError, match="bo"):
         score_words._table("bo ale bo")
+
+
+# --- hostile input: numbers of any length, huge messages ------------------------
+
+HOSTILE = [
+    # (text, status): each is a clarification, never an exception
+    ("9" * 309, OUT),  # past float's range: used to raise OverflowError
+    ("dałbym " + "9" * 309, OUT),
+    ("8\ufe0f\u20e3" * 309, OUT),  # keycap emoji digits fold to one long number
+    ("8\ufe0f\u20e3" * 5000, OUT),
+    ("9" * 5000 + ",5", OUT),  # past int()'s 4300-digit limit
+    ("1," + "9" * 5000, NONE),  # a long decimal is not a score
+    ("9" * 100_000, OUT),
+    ("-" + "9" * 400, OUT),
+    ("0" * 400 + "7", OK),  # leading zeros do not make a number long
+    ("w skali 10 " * 20_000, NONE),  # 220 KB of scale descriptions
+    ("a" * 200_000, NONE),
+    ("\u202e8\u202c", OK),  # an RTL override around the score
+    ("\x00\x1b\x07 7\r\n", OK),  # control characters
+]
+
+
+@pytest.mark.parametrize("text,status", HOSTILE, ids=lambda v: repr(v)[:30])
+def test_hostile_numbers_and_sizes_get_a_status(text, status):
+    parsed = parse_score(text)
+    assert parsed.status == status, parsed.status
+    assert (parsed.score is not None) == (status == OK)
+
+
+def test_the_score_is_searched_in_the_window_and_the_rest_is_kept():
+    story = "kurier zgubił paczkę, " * 60  # well past the window
+    parsed = parse_score("3, bo " + story)
+    assert (parsed.status, parsed.score) == (OK, 3)
+    assert parsed.remainder == story.strip()
+    # A score far past the window is not looked for: the bot asks again.
+    late = parse_score("x " * SCORE_WINDOW + "dałbym 8")
+    assert late.status == NONE and late.remainder == late.remainder.strip()
+
+
+def operations(function: Callable[[str], object], text: str) -> int:
+    """Python lines executed inside nps/ while running function(text).
+
+    A deterministic measure of work (no clock): a quadratic step shows as
+    a hundredfold count for a tenfold input, whatever else the machine runs.
+    """
+    package = str(Path(nps.__file__).parent)
+    count = 0
+
+    def trace(frame, event, arg):
+        nonlocal count
+        if not frame.f_code.co_filename.startswith(package):
+            return None
+        if event == "line":
+            count += 1
+        return trace
+
+    sys.settrace(trace)
+    try:
+        function(text)
+    finally:
+        sys.settrace(None)
+    return count
+
+
+# Patterns that repeat every rule the parser has: scales, alternatives,
+# units, cues, number words, emoji digits.
+GROWTH_PATTERNS = [
+    "w skali 10 ",
+    "od 0 do 10, ",
+    "8 albo 9 bo ",
+    "dałbym 7 na 10, ",
+    "2 dni 50 zł ",
+    "osiem paczek ",
+    "8\ufe0f\u20e3 🔟 ",
+    "nie wiem, raczej ",
+]
+
+
+@pytest.mark.parametrize("pattern", GROWTH_PATTERNS)
+def test_the_parser_is_linear(pattern):
+    small = operations(_parse, pattern * 20)
+    large = operations(_parse, pattern * 200)
+    assert large <= 13 * small, (small, large)  # 10x input; quadratic gives ~30-100x
+
+
+def test_a_huge_message_costs_no_more_than_the_window():
+    normal = operations(parse_score, "dałbym 7 " * (SCORE_WINDOW // 9))
+    for pattern in GROWTH_PATTERNS:
+        huge = operations(parse_score, pattern * 20_000)
+        assert huge <= 2 * normal, (pattern, normal, huge)

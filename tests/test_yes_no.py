@@ -7,6 +7,7 @@ import pytest
 from nps import yes_no
 from nps.text import fold, squeeze
 from nps.yes_no import parse_yes_no
+from tests.test_score import operations
 
 CASES = [
     # --- yes -----------------------------------------------------------------
@@ -92,3 +93,20 @@ def test_tables_are_written_folded_and_squeezed(table):
 
 def test_none_input():
     assert parse_yes_no(None) is None  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    "pattern", ["nie wiem, ", "(", "tak ", "jasne że nie ", "👍 czemu by nie ", "9 "]
+)
+def test_parse_yes_no_is_linear(pattern):
+    small = operations(parse_yes_no, pattern * 50)
+    large = operations(parse_yes_no, pattern * 500)
+    assert large <= 13 * small, (small, large)  # 10x input; quadratic gives ~100x
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["8\ufe0f\u20e3" * 400, "\u202etak\u202c", "\x00\x1b[31m", "<b>tak</b>", "=1+1", "(" * 80_000],
+)
+def test_hostile_yes_no_answers_do_not_crash(text):
+    assert parse_yes_no(text) in (True, False, None)
