@@ -16,6 +16,10 @@ class ValidateCommentForm(FormValidationAction):
     def name(self) -> str:
         return "validate_comment_form"
 
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        message.note_if_shortened(dispatcher, tracker)
+        return await super().run(dispatcher, tracker, domain)
+
     def validate_extra_comment(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

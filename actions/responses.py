@@ -20,6 +20,8 @@ DEFAULT = "utter_default"
 COMMENT_THANKS = "utter_comment_thanks"
 ANYTHING_ELSE = "utter_anything_else"
 RESTARTING = "utter_restarting"
+# The channel cut a very long message at the length cap (metadata "shortened").
+MESSAGE_SHORTENED = "utter_message_shortened"
 
 # --- the score ------------------------------------------------------------------
 # An answer the score parser could not use, by its status; anything else

@@ -29,11 +29,20 @@ class ActionSessionStart(Action):
 
 
 class ActionRestart(Action):
-    """/restart forgets the conversation and starts the survey again at once."""
+    """/restart forgets the conversation and starts the survey again at once.
+
+    Anyone can type /restart, so it keeps what a new session keeps: when the
+    last survey ended. Without it, ``Restarted`` would wipe the cool-down and
+    the same person could score again at once.
+    """
 
     def name(self) -> str:
         return "action_restart"
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         dispatcher.utter_message(response=say.RESTARTING)
-        return [Restarted(), FollowupAction("action_start_survey")]
+        events: list[dict] = [Restarted()]
+        last = tracker.get_slot("last_survey_at")
+        if last is not None:
+            events.append(SlotSet("last_survey_at", last))
+        return events + [FollowupAction("action_start_survey")]

@@ -26,15 +26,18 @@ def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> lis
     """
     res = resources.get()
     events: list[dict] = []
-    raw_touchpoint = tracker.get_slot("touchpoint")
-    touchpoint = flow.clean_touchpoint(raw_touchpoint)
-    if touchpoint != raw_touchpoint:
+    msg = message.latest(tracker)
+    stored = tracker.get_slot("touchpoint")
+    # Only a start payload names the touchpoint (the slot has no mapping of
+    # its own); a value stored before that rule is cleaned on the next start.
+    given = _touchpoint_entity(msg)
+    touchpoint = flow.clean_touchpoint(stored if given is None else given)
+    if touchpoint != stored:
         events.append(SlotSet("touchpoint", touchpoint))
     if flow.recently_surveyed(tracker.get_slot("last_survey_at"), now, res.settings.resurvey_days):
         dispatcher.utter_message(response=say.RESURVEY_COOLDOWN)
         return events + [SlotSet("survey_allowed", False), FollowupAction("comment_form")]
     dispatcher.utter_message(response=say.INTRO)
-    msg = message.latest(tracker)
     tags = drivers.drivers_from_entities(msg.entities, res.catalogue, drivers.NEGATIVE)
     if msg.intent == "feedback" and tags:
         # Someone who opens with a complaint has given the reason already.
@@ -42,11 +45,19 @@ def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> lis
     return events + [SlotSet("survey_allowed", True), FollowupAction("survey_form")]
 
 
+def _touchpoint_entity(msg: message.Message) -> str | None:
+    """The touchpoint of a start payload (``/start{"touchpoint": "store"}``)."""
+    if msg.intent != "start":
+        return None
+    return next((e.get("value") for e in msg.entities if e.get("entity") == "touchpoint"), None)
+
+
 class ActionStartSurvey(Action):
     def name(self) -> str:
         return "action_start_survey"
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        message.note_if_shortened(dispatcher, tracker)
         return start(dispatcher, tracker, time.time())
 
 
@@ -82,6 +93,7 @@ class ActionStopSurvey(Action):
         return "action_stop_survey"
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        message.note_if_shortened(dispatcher, tracker)
         dispatcher.utter_message(response=say.GOODBYE_STOP)
         return [
             SlotSet("survey_outcome", "stopped"),
@@ -102,6 +114,7 @@ class ActionNpsFallback(Action):
         return "action_nps_fallback"
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        message.note_if_shortened(dispatcher, tracker)
         loop = (tracker.active_loop or {}).get("name")
         if loop:
             dispatcher.utter_message(response=say.DEFAULT)

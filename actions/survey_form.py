@@ -3,10 +3,17 @@
 Rasa's form asks the first empty slot of ``required_slots``; the branching
 lives in ``nps.flow`` and the parsing in ``nps.score`` / ``nps.yes_no``.
 Every free-text answer is also classified into drivers.
+
+rasa-sdk serves every conversation from one event loop (one Sanic worker),
+so each ``validate_<slot>`` (parsing, matching known issues) runs in a
+worker thread: a customer's long message never holds up another's turn.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
+from collections.abc import Callable
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -43,9 +50,19 @@ def _yes_no(msg: message.Message) -> bool | None:
     return answer
 
 
+def _off_loop(validate: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
+    """Run a synchronous ``validate_<slot>`` in a thread, awaited by rasa-sdk."""
+
+    @functools.wraps(validate)
+    async def run(self, value, dispatcher, tracker, domain) -> dict[str, Any]:
+        return await asyncio.to_thread(validate, self, value, dispatcher, tracker, domain)
+
+    return run
+
+
 def _skip(tracker: Tracker, slot: str) -> dict[str, Any]:
     """Leave a question unanswered: the form will not ask it again."""
-    skipped = list(tracker.get_slot("skipped_slots") or []) + [slot]
+    skipped = [s for s in tracker.get_slot("skipped_slots") or [] if s != slot] + [slot]
     return {slot: None, "skipped_slots": skipped, "clarify_count": 0}
 
 
@@ -69,6 +86,10 @@ def _clarify(
 class ValidateSurveyForm(FormValidationAction):
     def name(self) -> str:
         return "validate_survey_form"
+
+    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
+        message.note_if_shortened(dispatcher, tracker)
+        return await super().run(dispatcher, tracker, domain)
 
     async def required_slots(
         self,
@@ -103,6 +124,7 @@ class ValidateSurveyForm(FormValidationAction):
 
     # --- one method per question -------------------------------------------
 
+    @_off_loop
     def validate_nps_score(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -130,6 +152,7 @@ class ValidateSurveyForm(FormValidationAction):
         result.update(_clarify(dispatcher, tracker, "nps_score", ask_again, say.SCORE_SKIPPED))
         return result
 
+    @_off_loop
     def validate_reason(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -139,13 +162,16 @@ class ValidateSurveyForm(FormValidationAction):
             return {**_skip(tracker, "reason"), "whys_done": True}
         return self._reason(msg.text, msg, tracker, tracker.get_slot("nps_group"))
 
+    @_off_loop
     def validate_why_answer(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
             return {"why_answer": None, "whys_done": True}
-        chain = list(tracker.get_slot("why_chain") or []) + [msg.text]
+        # At most max_whys answers, whatever the slot held before.
+        max_whys = resources.get().settings.max_whys
+        chain = (list(tracker.get_slot("why_chain") or []) + [msg.text])[:max_whys]
         # why_answer goes back to empty so the form can ask the next "why?".
         return {
             "why_answer": None,
@@ -153,6 +179,7 @@ class ValidateSurveyForm(FormValidationAction):
             **self._classify(msg.text, msg, tracker, drivers.NEGATIVE),
         }
 
+    @_off_loop
     def validate_issue_resolved(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -163,6 +190,7 @@ class ValidateSurveyForm(FormValidationAction):
             dispatcher.utter_message(response=say.ISSUE_NOT_RESOLVED)
         return {"issue_resolved": answer, "clarify_count": 0}
 
+    @_off_loop
     def validate_nps_score_after(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
@@ -180,17 +208,20 @@ class ValidateSurveyForm(FormValidationAction):
             return _skip(tracker, slot)
         return {slot: msg.text, **self._classify(msg.text, msg, tracker, polarity)}
 
+    @_off_loop
     def validate_improvement(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         # What is missing for a 10 is something that is not good enough yet.
         return self._open_answer("improvement", drivers.NEGATIVE, tracker)
 
+    @_off_loop
     def validate_valued_most(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
         return self._open_answer("valued_most", drivers.POSITIVE, tracker)
 
+    @_off_loop
     def validate_contact_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:

