@@ -10,14 +10,18 @@ page of st.navigation the root address and ignores its url_path, so a
 default Przegląd would answer at / and /overview would be "Page not found".
 The default page is therefore a tiny one that sends / on to /overview, and
 the sidebar lists the pages itself (st.navigation's own list would show that
-page too)."""
+page too).
+
+Access: login.gate() runs first. Beyond loopback nothing but the login form
+is shown until someone logs in; a store manager gets only the pages meant
+for them, each with only their touchpoints' data (widgets.scoped)."""
 
 from dataclasses import dataclass
 from pathlib import Path
 
 import streamlit as st
 
-from analytics.dashboard import data, widgets
+from analytics.dashboard import data, login, widgets
 
 HERE = Path(__file__).resolve().parent / "views"  # __file__ is relative under `streamlit run`
 
@@ -28,6 +32,7 @@ class View:
     title: str
     icon: str  # a Material icon: no emoji font needed
     follows_filters: bool  # the sidebar's date / channel / touchpoint filters apply to it
+    analysts_only: bool = False  # hidden from store managers
 
 
 VIEWS = (
@@ -37,15 +42,17 @@ VIEWS = (
     View("known_issues", "Znane problemy", ":material/build:", follows_filters=True),
     View("topics", "Nowe tematy", ":material/lightbulb:", follows_filters=True),
     View("live", "Na żywo", ":material/sensors:", follows_filters=False),
-    View("try_bot", "Wypróbuj bota", ":material/chat:", follows_filters=False),
+    View("try_bot", "Wypróbuj bota", ":material/chat:", follows_filters=False, analysts_only=True),
 )
 
 
 def main() -> None:
     st.set_page_config(page_title="NPS", page_icon=":material/monitoring:", layout="wide")
+    user = login.gate()
+    views = [v for v in VIEWS if user.analyst or not v.analysts_only]
     pages = {
         v.name: st.Page(HERE / f"{v.name}.py", title=v.title, icon=v.icon, url_path=v.name)
-        for v in VIEWS
+        for v in views
     }
 
     def start() -> None:
@@ -57,13 +64,13 @@ def main() -> None:
     with st.sidebar:
         for p in pages.values():
             st.page_link(p)
-    view = next((v for v in VIEWS if pages[v.name] is page), None)
+    view = next((v for v in views if pages[v.name] is page), None)
     st.session_state[widgets.ENTRYPOINT_KEY] = True
     st.session_state.pop(widgets.FILTERS_KEY, None)  # set again below, for this page only
     if view is not None and view.follows_filters:
         ds, _error = data.dataset()
         if ds is not None and not ds.empty:
-            widgets.sidebar_filters(ds)
+            widgets.sidebar_filters(widgets.scoped(ds))
     page.run()
 
 

@@ -1,5 +1,7 @@
-"""Widgets shared by the pages: filters, empty states, number formats.
-Customer text is never passed to markdown: tables and st.text escape it."""
+"""Widgets shared by the pages: filters, empty states, number formats, and
+what the signed-in user may see. Customer text is never passed to markdown:
+tables and st.text escape it, and `neutralise` keeps it from running as a
+formula in a spreadsheet after a download."""
 
 from __future__ import annotations
 
@@ -8,6 +10,8 @@ import datetime as dt
 import pandas as pd
 import streamlit as st
 
+from analytics.dashboard import login
+from analytics.dashboard.auth import scope
 from analytics.dataset import NO_TOUCHPOINT, Dataset, Filters, filter_dataset
 
 FILTERS_KEY = "nps_filters"
@@ -123,9 +127,35 @@ def header(column: str) -> str:
     return HEADERS.get(column, column)
 
 
+# A cell starting with one of these is run as a formula by Excel, LibreOffice
+# or Google Sheets when a downloaded table is opened (=HYPERLINK(...) sends
+# the neighbouring cells away); tab and carriage return hide such a start.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(frame: pd.DataFrame) -> pd.DataFrame:
+    """A copy of `frame` whose text cells that a spreadsheet would read as a
+    formula start with an apostrophe, which makes them plain text. Every
+    table the dashboard shows (and so every CSV downloaded from it) goes
+    through here; numbers are left alone."""
+    out = frame.copy()
+    for column in out.columns:
+        if out[column].dtype == object or pd.api.types.is_string_dtype(out[column]):
+            out[column] = out[column].map(
+                lambda v: "'" + v if isinstance(v, str) and v.startswith(FORMULA_STARTS) else v
+            )
+    return out
+
+
+def dataframe(frame: pd.DataFrame, **kwargs):
+    """st.dataframe of a neutralised frame: the only way a page shows a table."""
+    return st.dataframe(neutralise(frame), **kwargs)
+
+
 def table(frame: pd.DataFrame, columns: list[str] | None = None, **kwargs):
     """st.dataframe of `columns` (default all) under Polish headers, coded
-    values in words and numbers formatted; `frame` itself is left as it is."""
+    values in words and numbers formatted, formulas neutralised; `frame`
+    itself is left as it is."""
     shown = (frame[columns] if columns is not None else frame).copy()
     for column, words in VALUES.items():
         if column in shown.columns:
@@ -140,9 +170,7 @@ def table(frame: pd.DataFrame, columns: list[str] | None = None, **kwargs):
         for c in shown.columns
         if c in FORMATS
     }
-    return st.dataframe(
-        shown.rename(columns=HEADERS), hide_index=True, column_config=config, **kwargs
-    )
+    return dataframe(shown.rename(columns=HEADERS), hide_index=True, column_config=config, **kwargs)
 
 
 def fmt(value, digits: int = 1, suffix: str = "") -> str:
@@ -207,10 +235,18 @@ def sidebar_filters(ds: Dataset) -> Filters:
 ENTRYPOINT_KEY = "nps_entrypoint"
 
 
+def scoped(ds: Dataset) -> Dataset:
+    """What the signed-in user may see of `ds`: everything for an analyst,
+    their touchpoints' responses for a store manager. Every page's data
+    passes through here (or through `filtered`, which calls it)."""
+    return scope(ds, login.require_user())
+
+
 def filtered(ds: Dataset) -> tuple[Dataset, Filters]:
-    """The page's data under the sidebar filters. app.py draws the filters
-    (widgets of the entrypoint keep their state across pages); a page run on
-    its own (tests) draws them itself."""
+    """The page's data, scoped to the user, under the sidebar filters. app.py
+    draws the filters (widgets of the entrypoint keep their state across
+    pages); a page run on its own (tests) draws them itself."""
+    ds = scoped(ds)
     f = st.session_state.get(FILTERS_KEY) if st.session_state.get(ENTRYPOINT_KEY) else None
     if not isinstance(f, Filters):
         f = sidebar_filters(ds)

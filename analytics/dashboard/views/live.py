@@ -3,19 +3,27 @@
 import pandas as pd
 import streamlit as st
 
-from analytics.dashboard import data, widgets
+from analytics.dashboard import data, login, widgets
+from analytics.dashboard.auth import scope_live
+
+LIMIT = 20
 
 st.title("Na żywo")
 s = data.settings()
+user = login.require_user()
 auto = st.toggle(f"Odświeżaj co {s.live_refresh_seconds} s", value=True, key="live_auto")
 
 
 @st.fragment(run_every=s.live_refresh_seconds if auto else None)
 def newest():
-    recent, messages, error = data.live_snapshot()
+    # A store manager's newest surveys are looked for among more of everyone's.
+    recent, messages, error = data.live_snapshot(LIMIT if user.analyst else 10 * LIMIT)
     if error:
         st.warning(f"Nie mogę odczytać danych: {error}")
         return
+    recent, messages = scope_live(recent, messages, user)
+    recent = recent.head(LIMIT) if recent is not None else None
+    messages = messages[:LIMIT]
     if recent is None or recent.empty:
         st.info("Nie ma jeszcze żadnych ankiet. Napisz do bota na stronie „Wypróbuj bota”.")
     else:

@@ -17,7 +17,11 @@ widgets.stop_if_empty(part)
 
 s = data.settings()
 report = build_report(
-    ds, data.catalogue(), filters, now=time.time(), abandon_after_hours=s.abandon_after_hours
+    widgets.scoped(ds),
+    data.catalogue(),
+    filters,
+    now=time.time(),
+    abandon_after_hours=s.abandon_after_hours,
 )
 ci = report["ci95"]
 cols = st.columns(4)

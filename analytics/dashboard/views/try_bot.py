@@ -1,21 +1,31 @@
 """Try the bot: a chat with the running bot over Rasa's REST channel, so a
-trainer can test a dialogue and watch it appear in the data."""
+trainer can test a dialogue. Analysts only. It talks as REST sender
+try-<uuid> (conversation rest:try-<uuid>), which analytics never counts."""
 
 import uuid
 
 import streamlit as st
 
-from analytics.dashboard import data
+from analytics.dashboard import data, login
 from analytics.dashboard.bot_client import BotError, send
 
+# Test chats are left out of analytics by this prefix (nps identity: rest:try-...).
+TEST_SENDER_PREFIX = "try-"
+
+
+def new_sender() -> str:
+    return TEST_SENDER_PREFIX + uuid.uuid4().hex
+
+
 st.title("Wypróbuj bota")
+if not login.require_user().analyst:
+    st.warning("Ta strona jest tylko dla analityków.")
+    st.stop()
 s = data.settings()
 if "bot_sender" not in st.session_state:
-    st.session_state.bot_sender = "dashboard-" + uuid.uuid4().hex[:12]
+    st.session_state.bot_sender = new_sender()
     st.session_state.bot_history = []
-st.caption(
-    f"Bot: {s.bot_url} (NPS_BOT_URL). Rozmowa trafia do danych jak każda inna, kanał „rest”."
-)
+st.caption(f"Bot: {s.bot_url} (NPS_BOT_URL). Rozmowy testowe nie są liczone w NPS.")
 
 
 def talk(text: str) -> None:
@@ -31,7 +41,7 @@ def talk(text: str) -> None:
 
 
 if st.button("Zacznij od nowa", key="bot_reset"):
-    st.session_state.bot_sender = "dashboard-" + uuid.uuid4().hex[:12]
+    st.session_state.bot_sender = new_sender()
     st.session_state.bot_history = []
 
 typed = st.chat_input("Napisz do bota…", key="bot_input")
