@@ -1,12 +1,20 @@
 #!/usr/bin/env bash
-# Start the action server, Rasa and the dashboard on loopback; Ctrl-C stops all.
+# Start the action server, Rasa and the dashboard on loopback (NPS_HOST);
+# Ctrl-C stops all.
 #   scripts/run.sh           everything (make run)
 #   scripts/run.sh --shell   action server + a terminal chat (make shell)
 # Called by the Makefile, which has already built the environments and the model.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# var/ holds conversations (tracker.db, analytics.db), logs with customers'
+# words, keys and the API token: readable by the service user only. Every
+# file this script and its children create is private (umask), and files
+# left by an older run are made so too.
+umask 077
 mkdir -p var
+chmod 700 var
+chmod -R go-rwx var
 # Every address, port and URL in force, defaults included, from the one place
 # that states them (nps/settings.py); a bad value stops here with its name.
 settings="$(.venv/bin/python -m nps.settings --shell)"
@@ -18,17 +26,26 @@ export NPS_LOCK_STORE_URL="${NPS_LOCK_STORE_URL:-}"
 MODEL=models/nps-bot.tar.gz
 
 # Rasa's HTTP API (read a conversation's tracker, ...) is on, so it needs a
-# token. A local run makes one once and keeps it in var/ (not in git).
+# token. A local run makes one once and keeps it in var/ (not in git). The
+# token never goes on a command line or in a URL: scripts/rasa_serve.py reads
+# it from RASA_TOKEN or this file (no newline, so `curl --data-urlencode
+# token@var/rasa_token` can send it).
 if [ -z "${RASA_TOKEN:-}" ]; then
   if [ ! -s var/rasa_token ]; then
-    (umask 077; .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24))' > var/rasa_token)
+    .venv/bin/python -c 'import secrets; print(secrets.token_urlsafe(24), end="")' > var/rasa_token
+  elif [ "$(tail -c 1 var/rasa_token | od -An -tx1 | tr -d ' ')" = "0a" ]; then
+    printf '%s' "$(cat var/rasa_token)" > var/rasa_token.new  # printf is a builtin: not in ps
+    mv var/rasa_token.new var/rasa_token
   fi
-  RASA_TOKEN="$(cat var/rasa_token)"
 fi
 
 # Fail early, with one clear line, on a broken YAML file or an unreachable database.
 .venv/bin/python -m nps.check
 .venv/bin/python scripts/check_db.py "$NPS_DB_URL"
+if [ "${1:-}" != "--shell" ]; then
+  # Beyond loopback the dashboard needs someone who can log in.
+  .venv-analytics/bin/python -m analytics.dashboard.auth check --address "$NPS_HOST"
+fi
 
 pids=()
 cleanup() {
@@ -63,8 +80,8 @@ if [ "${1:-}" = "--shell" ]; then
   exit 0
 fi
 
-.venv/bin/rasa run --model "$MODEL" --interface "$NPS_HOST" --port "$NPS_RASA_PORT" \
-  --enable-api --auth-token "$RASA_TOKEN" \
+.venv/bin/python scripts/rasa_serve.py --model "$MODEL" --interface "$NPS_HOST" \
+  --port "$NPS_RASA_PORT" --enable-api \
   --credentials credentials.yml --endpoints endpoints.yml > var/rasa.log 2>&1 &
 pids+=($!)
 rasa_pid=${pids[-1]}
@@ -76,7 +93,9 @@ pids+=($!)
 .venv/bin/python -m channels.webchat --host "$NPS_HOST" --port "$NPS_WEBCHAT_PORT" > var/webchat.log 2>&1 &
 pids+=($!)
 
-wait_for "Rasa" "http://${NPS_HOST}:${NPS_RASA_PORT}/status?token=${RASA_TOKEN}" var/rasa.log "$rasa_pid"
+# Rasa answers / (no token needed) once its model is loaded: it loads the
+# model before it starts listening.
+wait_for "Rasa" "http://${NPS_HOST}:${NPS_RASA_PORT}/" var/rasa.log "$rasa_pid"
 
 cat <<MSG
 
@@ -85,8 +104,9 @@ The NPS bot is running (logs in var/, Ctrl-C stops everything).
   Talk to it over REST:
     curl -s -XPOST http://${NPS_HOST}:${NPS_RASA_PORT}/webhooks/rest/webhook \\
       -H 'Content-Type: application/json' -d '{"sender": "ania", "message": "cześć"}'
-  Read that conversation's slots (token in var/rasa_token):
-    curl -s "http://${NPS_HOST}:${NPS_RASA_PORT}/conversations/ania/tracker?token=\$(cat var/rasa_token)"
+  Read that conversation's slots (curl reads the token from var/rasa_token itself):
+    curl -s -G --data-urlencode token@var/rasa_token \
+      http://${NPS_HOST}:${NPS_RASA_PORT}/conversations/rest:ania/tracker
   Dashboard:        http://${NPS_HOST}:${NPS_DASHBOARD_PORT}  (its "Try the bot" page chats with the bot)
   Web chat page:    http://${NPS_HOST}:${NPS_WEBCHAT_PORT}/index.html?server=http://${NPS_HOST}:${NPS_RASA_PORT}&touchpoint=store
   In the terminal:  make shell
