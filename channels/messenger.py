@@ -30,10 +30,12 @@ from channels.webhook_input import (
     Incoming,
     MetaWebhookInput,
     RenderedOutput,
+    conversation_or_none,
     credential,
     shared_options,
 )
 from nps.flow import clean_touchpoint
+from nps.identity import log_id, platform_id
 
 DEFAULT_GRAPH_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
@@ -103,10 +105,13 @@ def messenger_events(payload: dict[str, Any]) -> list[Incoming]:
             text = event_text(event)
             if not sender or text is None:
                 continue
+            conversation = conversation_or_none("messenger", str(sender))
+            if conversation is None:
+                continue
             mid = (event.get("message") or {}).get("mid") or (event.get("postback") or {}).get(
                 "mid"
             )
-            found.append(Incoming(sender_id=str(sender), text=text, message_id=mid))
+            found.append(Incoming(sender_id=conversation, text=text, message_id=mid))
     return found
 
 
@@ -128,17 +133,19 @@ class MessengerOutput(RenderedOutput):
         self.texts = texts
 
     async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+        # recipient_id is the conversation ("messenger:<psid>"); Meta knows the PSID.
+        psid = platform_id(recipient_id)
         for part in render.messenger_messages(dict(message), self.texts):
             result = await self.sender.post(
                 self.send_url,
                 json={
-                    "recipient": {"id": recipient_id},
+                    "recipient": {"id": psid},
                     "messaging_type": "RESPONSE",
                     "message": part,
                 },
                 # Header, not ?access_token=: tokens in URLs end up in logs.
                 headers={"Authorization": f"Bearer {self.page_access_token}"},
-                conversation_id=recipient_id,
+                conversation_id=log_id(recipient_id),
                 what="messenger send",
             )
             if not result.ok:

@@ -6,7 +6,8 @@ event loop, so one slow call to Meta stalls every conversation of the process;
 its Twilio connector uses the blocking Twilio client the same way. Here every
 call is ``aiohttp`` (already installed by Rasa), bounded by a timeout, retried
 on transient failures with exponential back-off and jitter, and a final
-failure is logged with the conversation id and returned, never raised: a
+failure is logged with the conversation's log id (``nps.identity.log_id``,
+never a phone number) and returned, never raised: a
 customer's turn is already stored in the tracker and must not crash because
 the platform was briefly unavailable.
 """
@@ -16,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
+import re
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -62,6 +64,16 @@ def backoff_delay(
             pass  # an HTTP date: fall back to our own schedule
     step = policy.base_delay * (2 ** (attempt - 1))
     return min(policy.max_delay, step * (0.5 + rand() / 2))
+
+
+# A phone number or platform id in an API's error text ("The 'To' number
+# +48600100200 is not valid"): never copied into a log line.
+_LONG_NUMBER = re.compile(r"\+?\d[\d ]{4,}\d")
+
+
+def redact_ids(text: str) -> str:
+    """The text with every run of six or more digits replaced by "#"."""
+    return _LONG_NUMBER.sub("#", text)
 
 
 def redact_url(url: str) -> str:
@@ -143,7 +155,7 @@ class HttpSender:
                         result.ok = True
                         result.error = None
                         return result
-                    result.error = f"HTTP {response.status}: {text[:300]}"
+                    result.error = f"HTTP {response.status}: {redact_ids(text[:300])}"
                     retry_after = response.headers.get("Retry-After")
                     if response.status not in RETRYABLE_STATUS:
                         break

@@ -50,6 +50,20 @@ SMS_BODY_MAX = 1600
 # A run of at least this many consecutive integer payloads is a rating scale.
 SCALE_MIN_OPTIONS = 4
 
+# Keys of a custom payload that are signals to the web chat, not messages
+# (the finish and stop actions send {"survey_end": true} so the page clears
+# its history). Messaging platforms get no message for them.
+WEB_CHAT_SIGNALS = frozenset({"survey_end"})
+
+
+def platform_custom(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The message's ``custom`` payload without web chat signals, or None."""
+    custom = message.get("custom")
+    if not isinstance(custom, dict):
+        return None
+    custom = {k: v for k, v in custom.items() if k not in WEB_CHAT_SIGNALS}
+    return custom or None
+
 
 @dataclass(frozen=True)
 class Texts:
@@ -240,9 +254,10 @@ def messenger_messages(
                 }
             }
         )
-    if isinstance(message.get("custom"), dict):
+    custom = platform_custom(message)
+    if custom:
         # A `custom` response for Messenger is a ready Send API message object.
-        out.append(message["custom"])
+        out.append(custom)
     return out
 
 
@@ -319,10 +334,11 @@ def whatsapp_messages(
     attachment = message.get("attachment")
     if attachment and not isinstance(attachment, dict):
         out.append(_wa_text(truncate(str(attachment), WHATSAPP_TEXT_MAX)))
-    if isinstance(message.get("custom"), dict):
+    custom = platform_custom(message)
+    if custom:
         # A `custom` response for WhatsApp is a ready Cloud API message body
         # (e.g. {"type": "location", "location": {...}}).
-        out.append(message["custom"])
+        out.append(custom)
     return out, choices
 
 
@@ -350,8 +366,8 @@ def sms_messages(
         out.append({"MediaUrl": str(message["image"])})
     if message.get("attachment") and not isinstance(message["attachment"], dict):
         out.append({"Body": truncate(str(message["attachment"]), SMS_BODY_MAX)})
-    if isinstance(message.get("custom"), dict):
-        custom = {k: str(v) for k, v in message["custom"].items() if k in ("Body", "MediaUrl")}
-        if custom:
-            out.append(custom)
+    custom = platform_custom(message) or {}
+    twilio = {k: str(v) for k, v in custom.items() if k in ("Body", "MediaUrl")}
+    if twilio:
+        out.append(twilio)
     return out, choices

@@ -36,9 +36,11 @@ from channels.webhook_input import (
     Incoming,
     RenderedOutput,
     WebhookInput,
+    conversation_or_none,
     credential,
     shared_options,
 )
+from nps.identity import log_id, split
 
 logger = logging.getLogger(__name__)
 
@@ -55,14 +57,28 @@ def form_params(body: bytes) -> dict[str, list[str]]:
     return parse_qs(body.decode("utf-8", "replace"), keep_blank_values=True)
 
 
+def conversation_of(sender: str) -> str | None:
+    """Twilio's ``From`` as a conversation: "whatsapp:+48…" stays a WhatsApp
+    conversation (the same one as on the Cloud API), "+48…" is SMS."""
+    if sender.startswith("whatsapp:"):
+        return conversation_or_none("whatsapp", sender)
+    return conversation_or_none("sms", sender)
+
+
+def address_of(conversation: str) -> str:
+    """The ``To`` for a conversation: "+48…" for SMS, "whatsapp:+48…"."""
+    channel, number = split(conversation)
+    return f"whatsapp:{number}" if channel == "whatsapp" else number
+
+
 def incoming_from_form(params: dict[str, list[str]]) -> Incoming | None:
     """The user message in a Twilio messaging webhook, or None."""
 
     def first(name: str) -> str:
         return (params.get(name) or [""])[0]
 
-    sender = first("From")
-    if not sender:
+    sender = conversation_of(first("From")) if first("From") else None
+    if sender is None:
         return None
     body = first("Body")
     try:
@@ -116,9 +132,9 @@ class TwilioOutput(RenderedOutput):
         self.choices = choices
         self.texts = texts
 
-    def _from_for(self, recipient_id: str) -> str:
+    def _from_for(self, to: str) -> str:
         sender = self.from_number
-        if recipient_id.startswith("whatsapp:") and not sender.startswith("whatsapp:"):
+        if to.startswith("whatsapp:") and not sender.startswith("whatsapp:"):
             sender = "whatsapp:" + sender
         return sender
 
@@ -126,13 +142,14 @@ class TwilioOutput(RenderedOutput):
         parts, choices = render.sms_messages(dict(message), self.texts)
         if parts:
             self.choices.remember(recipient_id, choices)
+        to = address_of(recipient_id)  # recipient_id is the conversation id
         for part in parts:
-            data = {"To": recipient_id, "From": self._from_for(recipient_id), **part}
+            data = {"To": to, "From": self._from_for(to), **part}
             result = await self.sender.post(
                 self.send_url,
                 data=data,
                 auth=(self.account_sid, self.auth_token),
-                conversation_id=recipient_id,
+                conversation_id=log_id(recipient_id),
                 what="twilio send",
             )
             if not result.ok:

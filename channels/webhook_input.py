@@ -31,8 +31,11 @@ from sanic.response import HTTPResponse
 
 from channels import render
 from channels.dedup import ChoiceMemory, seen_ids_from_url
+from channels.ingress import capped, limit_request_size
 from channels.outbound import HttpSender, RetryPolicy
 from channels.signatures import META_SIGNATURE_HEADER, verify_meta_signature
+from nps.identity import IdentityError, conversation_id, log_id
+from nps.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -81,12 +84,25 @@ def number(credentials: dict[str, Any] | None, key: str, default: float) -> floa
 
 @dataclass
 class Incoming:
-    """One user message found in a webhook, ready for Rasa."""
+    """One user message found in a webhook, ready for Rasa.
+
+    ``sender_id`` is the conversation id (``nps.identity``: "messenger:<psid>",
+    "whatsapp:+48…", "sms:+48…"), never the bare platform id."""
 
     sender_id: str
     text: str
     message_id: str | None = None
     metadata: dict[str, Any] = field(default_factory=dict)
+
+
+def conversation_or_none(channel: str, platform_id: str) -> str | None:
+    """The conversation id of a platform's sender, or None (logged) when the
+    id cannot key one (not a phone number on a phone channel, say)."""
+    try:
+        return conversation_id(channel, platform_id)
+    except IdentityError as error:
+        logger.warning("%s: message from an unusable sender id ignored: %s", channel, error)
+        return None
 
 
 def not_configured(channel: str) -> HTTPResponse:
@@ -144,7 +160,10 @@ async def deliver(
     for incoming in messages:
         if not await first_time(incoming.message_id):
             logger.info(
-                "%s: message %s already handled, skipping redelivery", channel, incoming.message_id
+                "%s: message %s of %s already handled, skipping redelivery",
+                channel,
+                incoming.message_id,
+                log_id(incoming.sender_id),
             )
             continue
         try:
@@ -152,7 +171,9 @@ async def deliver(
             handled += 1
         except Exception:
             logger.exception(
-                "%s: handling a message of conversation %s failed", channel, incoming.sender_id
+                "%s: handling a message of conversation %s failed",
+                channel,
+                log_id(incoming.sender_id),
             )
     return handled
 
@@ -209,6 +230,7 @@ class WebhookInput(InputChannel):
         """The state every connector keeps; call at the end of ``__init__``
         (``configured`` needs the connector's own fields)."""
         self.max_body_bytes = max_body_bytes
+        self.max_message_chars = load_settings().max_message_chars
         self.seen = seen_ids_from_url(dedup_url)
         self.sender = HttpSender(policy)
         self.texts = texts
@@ -252,7 +274,7 @@ class WebhookInput(InputChannel):
     # ---- shared
 
     def user_message(self, incoming: Incoming) -> UserMessage:
-        text = incoming.text
+        text, metadata = capped(incoming.text, self.max_message_chars)
         if self.choices is not None:
             # "2" after a numbered list of options means option 2.
             text = self.choices.resolve(incoming.sender_id, text) or text
@@ -262,11 +284,13 @@ class WebhookInput(InputChannel):
             incoming.sender_id,
             input_channel=self.name(),
             message_id=incoming.message_id,
+            metadata=metadata or None,
         )
 
     def blueprint(self, on_new_message: Callable[[UserMessage], Awaitable[Any]]) -> Blueprint:
         # Sanic names a blueprint's routes after its import name: the module.
         hook = Blueprint(self.blueprint_name, type(self).__module__)
+        limit_request_size(hook)
 
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:

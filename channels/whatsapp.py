@@ -28,9 +28,11 @@ from channels.webhook_input import (
     Incoming,
     MetaWebhookInput,
     RenderedOutput,
+    conversation_or_none,
     credential,
     shared_options,
 )
+from nps.identity import log_id, platform_id
 
 DEFAULT_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
@@ -91,10 +93,12 @@ def whatsapp_events(payload: dict[str, Any], phone_number_id: str = "") -> list[
                 text = message_text(message)
                 if text is None:
                     continue
+                # "48600100200" (wa_id) -> "whatsapp:+48600100200"
+                conversation = conversation_or_none("whatsapp", str(message["from"]))
+                if conversation is None:
+                    continue
                 found.append(
-                    Incoming(
-                        sender_id=str(message["from"]), text=text, message_id=message.get("id")
-                    )
+                    Incoming(sender_id=conversation, text=text, message_id=message.get("id"))
                 )
     return found
 
@@ -122,18 +126,21 @@ class WhatsAppOutput(RenderedOutput):
         parts, choices = render.whatsapp_messages(dict(message), self.texts)
         if parts:
             self.choices.remember(recipient_id, choices)
+        # The conversation is "whatsapp:+48600100200"; the Cloud API is sent
+        # the wa_id it gave us ("48600100200"): digits only, as Meta writes it.
+        to = platform_id(recipient_id).removeprefix("+")
         for part in parts:
             body = {
                 "messaging_product": "whatsapp",
                 "recipient_type": "individual",
-                "to": recipient_id,
+                "to": to,
                 **part,
             }
             result = await self.sender.post(
                 self.send_url,
                 json=body,
                 headers={"Authorization": f"Bearer {self.access_token}"},
-                conversation_id=recipient_id,
+                conversation_id=log_id(recipient_id),
                 what="whatsapp send",
             )
             if not result.ok:

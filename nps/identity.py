@@ -18,6 +18,9 @@ the bot, the channels, analytics and the erasure tool all use it.
 
 from __future__ import annotations
 
+import functools
+import hashlib
+import hmac
 import re
 
 CHANNELS = ("whatsapp", "sms", "messenger", "web", "rest")
@@ -98,3 +101,25 @@ def person_ids(person: str) -> set[str]:
     found |= {bare, person}
     found |= {f"{c}:{bare}" for c in CHANNELS if c not in PHONE_CHANNELS}
     return found
+
+
+def log_id(conversation: str) -> str:
+    """How logs name a conversation: its channel and a short keyed hash
+    ('whatsapp:#3f9a0c1b7d2e'), never the phone number or platform id.
+
+    The key is the pseudonym key (``nps.keys``), so an operator who has it
+    can find a given customer's lines (hash the id the same way), and nobody
+    who reads only the log can."""
+    channel, _ = split(conversation)
+    digest = hmac.new(_log_key(), b"log:" + conversation.encode("utf-8"), hashlib.sha256)
+    return f"{channel or 'id'}:#{digest.hexdigest()[:12]}"
+
+
+@functools.lru_cache(maxsize=1)
+def _log_key() -> bytes:
+    # Imported here: identity stays importable without the settings (the
+    # analytics environment uses its pure functions).
+    from nps.keys import key
+    from nps.settings import load_settings
+
+    return key("pseudonym", load_settings().pseudonym_key)
