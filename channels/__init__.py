@@ -5,9 +5,14 @@ Use them in credentials.yml by class path:
 * ``channels.messenger.MessengerInput`` (name ``facebook``)
 * ``channels.whatsapp.WhatsAppInput`` (name ``whatsapp``)
 * ``channels.twilio_channel.TwilioInput`` (name ``twilio``)
+* ``channels.webchat_socket.WebChatInput`` (name ``socketio``: Rasa's
+  socket with server-issued ids and an Origin check; the page is in
+  ``channels/webchat/``)
+* ``channels.rest.RestInput`` (name ``rest``: Rasa's REST channel, keyed
+  ``rest:<sender>``; local use and tests)
 
-plus Rasa's own ``socketio`` (the web chat in ``channels/webchat/``) and
-``rest``. Pure helpers: ``signatures`` (webhook HMACs), ``render`` (bot
+Every conversation is keyed ``<channel>:<platform id>`` (``nps.identity``),
+and every ingress caps the text (``ingress``). Pure helpers: ``signatures`` (webhook HMACs), ``render`` (bot
 messages to platform payloads), ``dedup`` (seen ids), ``outbound`` (HTTP with
 timeouts and retries); ``webhook_input`` is the request pipeline the three
 connectors share. See docs/channels.md.

@@ -18,9 +18,20 @@
  *   open          "true": the window starts open
  *   container     CSS selector: render inline there instead of floating
  *   session-minutes  a session older than this starts a new survey (60)
+ *   new-label     the "new conversation" button's words
  *
  * Everything the bot or the user wrote is inserted as text (textContent),
  * never as HTML.
+ *
+ * Who the chat talks as: the server issues the conversation. On connect the
+ * page sends the token it holds (none the first time) in session_request;
+ * session_confirm answers with the token to use, a new one whenever the old
+ * one is missing or not valid. The token and the history live in
+ * sessionStorage, so they survive a reload of this tab but are never shared
+ * with another tab, nor with the next person on a shop's tablet once the
+ * browser is closed. When the bot says the survey is over (a custom payload
+ * {"survey_end": true}) nothing is kept any more, and "Nowa rozmowa" starts
+ * afresh at any time.
  */
 (function () {
   "use strict";
@@ -48,23 +59,27 @@
     closeLabel: opt("close-label", "Zamknij"),
     open: String(opt("open", "false")) === "true",
     container: opt("container", ""),
+    newLabel: opt("new-label", "Nowa rozmowa"),
     sessionMinutes: parseInt(opt("session-minutes", "60"), 10) || 60
   };
   var storageKey = "nps-chat:" + cfg.server;
 
   // ------------------------------------------------------------ storage
+  // sessionStorage, never localStorage: see the header.
   function load() {
-    try { return JSON.parse(window.localStorage.getItem(storageKey)) || {}; }
+    try { return JSON.parse(window.sessionStorage.getItem(storageKey)) || {}; }
     catch (e) { return {}; }
   }
   function save(state) {
-    try { window.localStorage.setItem(storageKey, JSON.stringify(state)); }
-    catch (e) { /* private mode: the chat still works, only without memory */ }
+    try {
+      if (state.ended) window.sessionStorage.removeItem(storageKey);
+      else window.sessionStorage.setItem(storageKey, JSON.stringify(state));
+    } catch (e) { /* private mode: the chat still works, only without memory */ }
   }
   var state = load();
-  var fresh = !state.sessionId || !state.lastActive ||
+  var fresh = !state.token || !state.lastActive ||
     Date.now() - state.lastActive > cfg.sessionMinutes * 60000;
-  if (fresh) state = { sessionId: null, history: [] };
+  if (fresh) state = { token: null, history: [] };
 
   // --------------------------------------------------------------- view
   var css = [
@@ -79,6 +94,9 @@
     ".npsc-head{display:flex;justify-content:space-between;align-items:center;",
     "background:#0b5cad;color:#fff;padding:10px 14px;font-weight:600}",
     ".npsc-close{background:none;border:0;color:#fff;font-size:20px;cursor:pointer}",
+    ".npsc-new{background:none;border:1px solid #fff;border-radius:12px;color:#fff;",
+    "font:inherit;font-size:13px;font-weight:400;padding:2px 8px;margin-left:auto;",
+    "margin-right:8px;cursor:pointer}",
     ".npsc-log{flex:1;overflow-y:auto;padding:12px;background:#f5f6f8}",
     ".npsc-msg{max-width:85%;margin:6px 0;padding:8px 12px;border-radius:14px;",
     "white-space:pre-wrap;overflow-wrap:anywhere}",
@@ -117,6 +135,9 @@
   box.setAttribute("aria-label", cfg.title);
   var head = el("div", "npsc-head");
   head.appendChild(el("span", "", cfg.title));
+  var newBtn = el("button", "npsc-new", cfg.newLabel);
+  newBtn.type = "button";
+  head.appendChild(newBtn);
   var closeBtn = el("button", "npsc-close", "×");
   closeBtn.type = "button";
   closeBtn.setAttribute("aria-label", cfg.closeLabel);
@@ -230,10 +251,12 @@
   var queue = [];  // messages typed before the session was confirmed
 
   function emit(payload) {
-    if (socket && socket.connected && state.sessionId) {
+    if (socket && socket.connected && state.token) {
+      // The server knows this socket's conversation; session_id is sent
+      // for Rasa's protocol only.
       socket.emit("user_uttered", {
         message: payload,
-        session_id: state.sessionId,
+        session_id: state.token,
         metadata: cfg.touchpoint ? { touchpoint: String(cfg.touchpoint) } : {}
       });
       showTyping(true);
@@ -259,6 +282,14 @@
   function onBotMessage(data) {
     showTyping(false);
     if (!data) return;
+    if (data.custom && data.custom.survey_end) {
+      // The survey is over: forget it (this view still shows it until
+      // closed or "Nowa rozmowa"; a reload starts afresh).
+      state.ended = true;
+      state.history = [];
+      save(state);
+      return;
+    }
     var item = { from: "bot" };
     if (data.text) item.text = String(data.text);
     if (data.attachment && data.attachment.type === "image" && data.attachment.payload) {
@@ -291,16 +322,23 @@
       }
       return;
     }
-    // WebSocket first: it needs no CORS, so the page may live on another
-    // origin than Rasa; long polling is the fallback (needs `rasa run --cors`).
+    // WebSocket first, long polling as the fallback (needs `rasa run --cors`).
+    // Either way the bot accepts only the pages in NPS_WEBCHAT_ORIGINS.
     socket = window.io(cfg.server, { path: cfg.socketPath, transports: ["websocket", "polling"] });
     socket.on("connect", function () {
       showStatus("");
-      socket.emit("session_request", { session_id: state.sessionId });
+      socket.emit("session_request", { session_id: state.token });
     });
-    socket.on("session_confirm", function (sessionId) {
-      var isNew = state.sessionId !== sessionId;
-      state.sessionId = sessionId;
+    socket.on("session_confirm", function (token) {
+      var isNew = state.token !== token;
+      if (isNew && state.token) {
+        // The server did not take our token (expired key, say): what is
+        // shown belongs to a conversation we can no longer continue.
+        clearView();
+        state.history = [];
+        queue = [];
+      }
+      state.token = token;
       state.lastActive = Date.now();
       save(state);
       if (isNew && state.history.length === 0 && queue.length === 0) queue.push(startPayload());
@@ -312,6 +350,21 @@
     socket.on("connect_error", function () { showStatus("Łączenie…"); });
     socket.on("disconnect", function () { showStatus("Połączenie przerwane, łączę ponownie…"); });
   }
+
+  function clearView() {
+    while (log.firstChild) log.removeChild(log.firstChild);
+    typing = null;
+  }
+
+  function newConversation() {
+    state = { token: null, history: [] };
+    save(state);
+    clearView();
+    queue = [];
+    if (socket && socket.connected) socket.emit("session_request", { session_id: null });
+    else ensureConnected();
+  }
+  newBtn.addEventListener("click", newConversation);
 
   function showStatus(text) {
     status.textContent = text;
@@ -329,5 +382,9 @@
   state.history.forEach(render);
   // Connects only when opened: no socket for every page view of a busy site.
   setOpen(cfg.open || !!inlineHost);
-  window.NPS_CHAT_API = { open: function () { setOpen(true); }, close: function () { setOpen(false); } };
+  window.NPS_CHAT_API = {
+    open: function () { setOpen(true); },
+    close: function () { setOpen(false); },
+    newConversation: newConversation
+  };
 })();
