@@ -4,6 +4,10 @@
         replies = bot.send("alice", "cześć")
         assert bot.slots("alice")["nps_score"] is None
 
+``send`` talks as a REST sender ("alice"); the bot keeps that conversation
+as "rest:alice" (channels/rest.py), and ``tracker``/``slots`` take either the
+bare REST sender or any full conversation id ("messenger:<psid>").
+
 Both processes get free ports, the tracker store named by ``db_url`` and a
 token for Rasa's HTTP API. Their logs go to ``log_dir``; when a start fails
 the error carries the tail of the log, so a red test says why.
@@ -19,8 +23,11 @@ import sys
 import tempfile
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
+
+from nps.identity import split
 
 REPO = Path(__file__).resolve().parent.parent
 VENV_BIN = REPO / ".venv" / "bin"
@@ -191,11 +198,18 @@ class BotProcess:
         """Send one message; the bot's replies as one text, for assertions."""
         return "\n".join(r.get("text", "") for r in self.send(sender, text))
 
+    @staticmethod
+    def conversation(sender: str) -> str:
+        """The conversation id of a bare REST sender; a full id as it is."""
+        return sender if split(sender)[0] else f"rest:{sender}"
+
     def tracker(self, sender: str, include_events: str = "AFTER_RESTART") -> dict:
         """Rasa's tracker; ``include_events="ALL"`` keeps what came before a /restart."""
+        conversation = urllib.parse.quote(self.conversation(sender), safe=":")
         return self._request(
             "GET",
-            f"/conversations/{sender}/tracker?token={self.token}&include_events={include_events}",
+            f"/conversations/{conversation}/tracker?token={self.token}"
+            f"&include_events={include_events}",
         )
 
     def slots(self, sender: str) -> dict:

@@ -54,6 +54,12 @@ def new_id(prefix: str = "") -> str:
     return prefix + uuid.uuid4().hex[:12]
 
 
+def new_phone(prefix: str = "48") -> str:
+    """A fresh phone number as WhatsApp's wa_id ("48…") or, with prefix
+    "+48", as Twilio's From: digits only, so it keys a conversation."""
+    return prefix + str(uuid.uuid4().int)[:9]
+
+
 # ------------------------------------------------------------ payloads
 
 
@@ -410,3 +416,17 @@ def wait_for(driver: Any, predicate: Callable[[Any], Any], timeout: float = 30) 
     from selenium.webdriver.support.ui import WebDriverWait
 
     return WebDriverWait(driver, timeout, poll_frequency=0.2).until(lambda d: predicate(d))
+
+
+def web_state(driver: Any, server: str) -> dict[str, Any] | None:
+    """What the web chat keeps in this tab's sessionStorage (None: nothing)."""
+    raw = driver.execute_script(f"return sessionStorage.getItem('nps-chat:{server}')")
+    return json.loads(raw) if raw else None
+
+
+def web_conversation(driver: Any, server: str) -> str:
+    """The conversation the server issued to the page: "web:" and the token's
+    id part (the token is "<uuid>.<signature>")."""
+    state = web_state(driver, server)
+    assert state and state.get("token"), state
+    return "web:" + state["token"].split(".")[0]

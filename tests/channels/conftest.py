@@ -39,12 +39,15 @@ def fixture_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="session")
 def rasa(
-    fixture_model: Path, stand_in: StandIn, tmp_path_factory: pytest.TempPathFactory
+    fixture_model: Path,
+    stand_in: StandIn,
+    webchat_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Iterator[RasaProcess]:
-    """A real `rasa run` with every channel configured against the stand-in."""
-    process = RasaProcess(
-        fixture_model, tmp_path_factory.mktemp("rasa"), channel_env(stand_in.url)
-    ).start()
+    """A real `rasa run` with every channel configured against the stand-in,
+    its web chat socket open to the local chat page only."""
+    env = {**channel_env(stand_in.url), "NPS_WEBCHAT_ORIGINS": webchat_url}
+    process = RasaProcess(fixture_model, tmp_path_factory.mktemp("rasa"), env).start()
     yield process
     process.stop()
 

@@ -29,9 +29,9 @@ def test_messenger_batch_order_and_filtering():
         MID_B2="m3",
     )
     assert [(i.sender_id, i.text, i.message_id) for i in messenger_events(payload)] == [
-        ("a", "hej", "m1"),
-        ("b", "cześć", "m2"),
-        ("b", "7", "m3"),
+        ("messenger:a", "hej", "m1"),
+        ("messenger:b", "cześć", "m2"),
+        ("messenger:b", "7", "m3"),
     ]
 
 
@@ -104,19 +104,20 @@ def test_whatsapp_events():
     assert [
         (i.sender_id, i.text)
         for i in whatsapp_events(
-            wa("whatsapp_text.json", SENDER="48600", MID="w1", TEXT="hej"), "42"
+            wa("whatsapp_text.json", SENDER="48600100200", MID="w1", TEXT="hej"), "42"
         )
-    ] == [("48600", "hej")]
+    ] == [("whatsapp:+48600100200", "hej")]
     assert whatsapp_events(wa("whatsapp_status.json", SENDER="48600"), "42") == []
     assert whatsapp_events(wa("whatsapp_text.json", SENDER="1", MID="w", TEXT="x"), "other") == []
     assert [
         i.text
         for i in whatsapp_events(
-            wa("whatsapp_list_reply.json", SENDER="1", MID="w", PAYLOAD="/p", TITLE="t")
+            wa("whatsapp_list_reply.json", SENDER="48600100201", MID="w", PAYLOAD="/p", TITLE="t")
         )
     ] == ["/p"]
     assert [
-        i.text for i in whatsapp_events(wa("whatsapp_template_button.json", SENDER="1", MID="w"))
+        i.text
+        for i in whatsapp_events(wa("whatsapp_template_button.json", SENDER="48600100201", MID="w"))
     ] == ['/start{"touchpoint":"delivery"}']
 
 
@@ -149,33 +150,41 @@ def test_whatsapp_message_text(message, expected):
 def test_twilio_incoming():
     params = form_params(
         urlencode(
-            twilio_form("twilio_sms.txt", SENDER="+48600", MID="SM1", TEXT="kontakt¡example.com")
+            twilio_form(
+                "twilio_sms.txt", SENDER="+48600100200", MID="SM1", TEXT="kontakt¡example.com"
+            )
         ).encode()
     )
     incoming = incoming_from_form(params)
     assert (incoming.sender_id, incoming.text, incoming.message_id) == (
-        "+48600",
+        "sms:+48600100200",
         "kontakt@example.com",
         "SM1",
     )
     media = form_params(
         urlencode(
-            twilio_form("twilio_whatsapp_media.txt", SENDER="whatsapp:+1", MID="MM1")
+            twilio_form("twilio_whatsapp_media.txt", SENDER="whatsapp:+48600100200", MID="MM1")
         ).encode()
     )
     assert incoming_from_form(media).text == NON_TEXT
-    location = form_params(b"From=%2B1&Latitude=52.2&Longitude=21.0")
+    # WhatsApp through Twilio is the same conversation as on the Cloud API
+    assert incoming_from_form(media).sender_id == "whatsapp:+48600100200"
+    location = form_params(b"From=%2B48600100200&Latitude=52.2&Longitude=21.0")
     assert incoming_from_form(location).text == NON_TEXT
     assert (
         incoming_from_form(
             form_params(
-                urlencode(twilio_form("twilio_no_body.txt", SENDER="+1", MID="SM2")).encode()
+                urlencode(
+                    twilio_form("twilio_no_body.txt", SENDER="+48600100200", MID="SM2")
+                ).encode()
             )
         )
         is None
     )
     assert incoming_from_form(form_params(b"Body=hej")) is None  # no sender
-    assert incoming_from_form(form_params(b"\xff\xfe=%zz&From=1&Body=x")).text == "x"
+    assert incoming_from_form(form_params(b"\xff\xfe=%zz&From=48600100200&Body=x")).text == "x"
+    # a From that is no phone number keys no conversation: ignored
+    assert incoming_from_form(form_params(b"From=abc&Body=x")) is None
 
 
 def test_credential_expands_environment_and_tolerates_unset(monkeypatch):

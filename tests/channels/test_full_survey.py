@@ -14,8 +14,6 @@ Needs `models/nps-bot.tar.gz` (`make train`; `make test-channels` trains it).
 
 from __future__ import annotations
 
-import json
-
 import pytest
 
 from channels.render import DEFAULT_TEXTS, numbered_options
@@ -31,12 +29,14 @@ from tests.channels.channel_helpers import (
     channel_env,
     load_payload,
     new_id,
+    new_phone,
     post_meta,
     post_twilio,
     texts,
     twilio_form,
     wait_for,
     wait_until,
+    web_conversation,
 )
 
 pytestmark = [
@@ -95,11 +95,10 @@ def number_meaning(buttons, yes):
 
 
 @pytest.fixture(scope="module")
-def bot(stand_in, tmp_path_factory):
+def bot(stand_in, webchat_url, tmp_path_factory):
     tmp = tmp_path_factory.mktemp("full-survey")
-    process = BotProcess(
-        db_url=f"sqlite:///{tmp}/tracker.db", log_dir=tmp, env=channel_env(stand_in.url)
-    )
+    env = {**channel_env(stand_in.url), "NPS_WEBCHAT_ORIGINS": webchat_url}
+    process = BotProcess(db_url=f"sqlite:///{tmp}/tracker.db", log_dir=tmp, env=env)
     with process as running:
         yield running
 
@@ -150,7 +149,7 @@ def test_messenger(bot, outbox):
     tap(title_meaning(ISSUE_BUTTONS, yes=True))
     say("7")
     tap(title_meaning(CONSENT_BUTTONS, yes=False))
-    check_survey(bot, sender, "facebook", touchpoint="store")
+    check_survey(bot, f"messenger:{sender}", "facebook", touchpoint="store")
 
 
 # ------------------------------------------------------------------- WhatsApp
@@ -158,7 +157,7 @@ def test_messenger(bot, outbox):
 
 def test_whatsapp(bot, outbox):
     url = bot.url + "/webhooks/whatsapp/webhook"
-    sender = "48" + str(int(new_id()[:8], 16))[:9]
+    sender = new_phone()
 
     def last():
         return [
@@ -203,7 +202,7 @@ def test_whatsapp(bot, outbox):
     tap(title_meaning(ISSUE_BUTTONS, yes=True))
     say("7")
     tap(title_meaning(CONSENT_BUTTONS, yes=False))
-    check_survey(bot, sender, "whatsapp", touchpoint="delivery")
+    check_survey(bot, f"whatsapp:+{sender}", "whatsapp", touchpoint="delivery")
 
 
 # --------------------------------------------------------------------- Twilio
@@ -211,7 +210,7 @@ def test_whatsapp(bot, outbox):
 
 def test_twilio_sms(bot, outbox):
     url = bot.url + "/webhooks/twilio/webhook"
-    sender = "+48" + str(int(new_id()[:8], 16))[:9]
+    sender = new_phone("+48")
 
     def last_body():
         sent = [
@@ -228,7 +227,7 @@ def test_twilio_sms(bot, outbox):
     say("dzień dobry")
     # The 0-10 question, as the domain's SMS variant: a typed number, never
     # eleven numbered options.
-    assert last_response(bot, sender) == "utter_ask_nps_score"
+    assert last_response(bot, f"sms:{sender}") == "utter_ask_nps_score"
     assert last_body() == sms_variant("utter_ask_nps_score")
     say(REASON)
     assert numbered_options(ISSUE_BUTTONS, DEFAULT_TEXTS)[0] in last_body()
@@ -236,7 +235,7 @@ def test_twilio_sms(bot, outbox):
     say("7")
     assert numbered_options(CONSENT_BUTTONS, DEFAULT_TEXTS)[0] in last_body()
     say(number_meaning(CONSENT_BUTTONS, yes=False))
-    check_survey(bot, sender, "twilio")
+    check_survey(bot, f"sms:{sender}", "twilio")
 
 
 # ------------------------------------------------------------------- web chat
@@ -256,13 +255,14 @@ def test_web_chat(bot, webchat_url, browser):
         browser.find_element("xpath", f"//button[@class='npsc-reply' and text()='{title}']").click()
         wait_for(browser, lambda d: len(texts(d, ".npsc-bot")) > count, timeout=60)
 
+    # The conversation the server issued: read now, the page forgets it when
+    # the survey ends.
+    sender = web_conversation(browser, bot.url)
     say(REASON)
     wait_for(browser, lambda d: texts(d, ".npsc-reply") == titles(ISSUE_BUTTONS), timeout=60)
     tap(title_meaning(ISSUE_BUTTONS, yes=True))
     say("7")
     wait_for(browser, lambda d: texts(d, ".npsc-reply") == titles(CONSENT_BUTTONS), timeout=60)
     tap(title_meaning(CONSENT_BUTTONS, yes=False))
-    state = json.loads(browser.execute_script(f"return localStorage.getItem('nps-chat:{bot.url}')"))
-    sender = state["sessionId"]
     wait_until(lambda: bot.slots(sender).get("contact_consent") is False, timeout=30)
     check_survey(bot, sender, "socketio", touchpoint="store")

@@ -201,3 +201,25 @@ def test_sms_limits_and_custom_texts():
     english = Texts.from_credentials({"scale-hint": "Reply with a number from {lo} to {hi}."})
     out, _ = sms_messages({"text": "How likely?", "buttons": SCALE}, english)
     assert out[-1]["Body"].endswith("Reply with a number from 0 to 10.")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        {"custom": {"survey_end": True}},  # what the finish and stop actions send
+        {"custom": {}},
+    ],
+)
+def test_web_chat_signal_is_no_message_on_platforms(message):
+    assert render.messenger_messages(message) == []
+    assert render.whatsapp_messages(message) == ([], {})
+    assert render.sms_messages(message) == ([], {})
+
+
+def test_web_chat_signal_is_dropped_from_a_platform_custom_payload():
+    custom = {"type": "location", "location": {"latitude": 1}, "survey_end": True}
+    (sent,) = render.whatsapp_messages({"custom": custom})[0]
+    assert sent == {"type": "location", "location": {"latitude": 1}}
+    text_and_signal = {"text": "Dziękuję!", "custom": {"survey_end": True}}
+    assert render.messenger_messages(text_and_signal) == [{"text": "Dziękuję!"}]
+    assert render.sms_messages(text_and_signal)[0] == [{"Body": "Dziękuję!"}]

@@ -34,12 +34,21 @@ def test_credentials_file_loads_with_rasa_and_no_env(no_channel_env):
     import rasa.shared.utils.io
 
     credentials = rasa.shared.utils.io.read_config_file(str(REPO / "credentials.yml"))
-    assert credentials["socketio"] == {
-        "user_message_evt": "user_uttered",
-        "bot_message_evt": "bot_uttered",
-        "session_persistence": True,
-    }
-    assert "rest" in credentials
+    production = rasa.shared.utils.io.read_config_file(str(REPO / "credentials.production.yml"))
+    # Rasa's own socketio and rest are replaced by ours, under the same names
+    web = "channels.webchat_socket.WebChatInput"
+    assert (
+        credentials[web]
+        == production[web]
+        == {
+            "user_message_evt": "user_uttered",
+            "bot_message_evt": "bot_uttered",
+        }
+    )
+    assert "channels.rest.RestInput" in credentials
+    assert not {"socketio", "rest", "rasa"} & (set(credentials) | set(production))
+    # production: every channel of development except the REST channel
+    assert set(production) == set(credentials) - {"channels.rest.RestInput"}
     for path, cls in CHANNEL_CLASSES.items():
         channel = cls.from_credentials(credentials[path])
         assert channel.configured is False
@@ -75,7 +84,8 @@ def test_rasa_runs_and_unconfigured_channels_answer_503(fixture_model, tmp_path)
             {"Content-Type": "application/json"},
         )
         assert reply.status == 200 and reply.json()[0]["text"].startswith("Cześć")
-        assert rasa.events("u1")[0]["event"] == "action"  # stored in the tracker
-        assert [e["input_channel"] for e in rasa.events("u1") if e["event"] == "user"] == ["rest"]
+        assert rasa.events("rest:u1")[0]["event"] == "action"  # stored in the tracker
+        users = [e for e in rasa.events("rest:u1") if e["event"] == "user"]
+        assert [e["input_channel"] for e in users] == ["rest"]
     finally:
         rasa.stop()

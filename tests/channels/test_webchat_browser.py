@@ -3,12 +3,20 @@ over Rasa's socketio channel: a whole conversation through the page."""
 
 from __future__ import annotations
 
-import json
 import re
 
 import pytest
 
-from tests.channels.channel_helpers import http, slots, texts, user_events, wait_for, wait_until
+from tests.channels.channel_helpers import (
+    http,
+    slots,
+    texts,
+    user_events,
+    wait_for,
+    wait_until,
+    web_conversation,
+    web_state,
+)
 
 pytestmark = [pytest.mark.browser, pytest.mark.rasa]
 
@@ -42,23 +50,39 @@ def test_conversation_through_the_page(rasa, webchat_url, browser, tmp_path):
             u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")) for u in loaded
         ), loaded  # no CDN, nothing external
 
-        state = json.loads(
-            browser.execute_script(f"return localStorage.getItem('nps-chat:{rasa.url}')")
-        )
-        session_id = state["sessionId"]
+        session_id = web_conversation(browser, rasa.url)
         events = wait_until(lambda: rasa.events(session_id))
         users = user_events(events)
         assert [u["text"] for u in users] == ['/start{"touchpoint":"store"}', "7", "<b>tak</b>"]
         assert {u["input_channel"] for u in users} == {"socketio"}
         assert slots(events)["touchpoint"] == "store"
         assert users[0]["metadata"]["touchpoint"] == "store"
-
-        # A reload keeps the conversation: same session, history shown, no restart.
+        # The bot said the survey is over: the tab keeps nothing (a shop's
+        # tablet shows the next customer no one else's answers) ...
+        wait_for(browser, lambda d: web_state(d, rasa.url) is None)
+        assert browser.execute_script("return localStorage.length") == 0
+        # ... so a reload starts a new conversation, with a new server-issued id
         browser.get(page)
-        wait_for(browser, lambda d: "Dziękuję za rozmowę!" in texts(d, ".npsc-bot"))
-        browser.find_element("css selector", ".npsc-input").send_keys("hej\n")
         wait_for(browser, lambda d: len(texts(d, ".npsc-reply")) == 11)
-        assert len(user_events(rasa.events(session_id))) == 4
+        assert "Dziękuję za rozmowę!" not in texts(browser, ".npsc-bot")
+        second = web_conversation(browser, rasa.url)
+        assert second != session_id
+
+        # A reload in the middle of a survey keeps the conversation and its history.
+        browser.find_element("xpath", "//button[@class='npsc-reply' and text()='3']").click()
+        wait_for(browser, lambda d: texts(d, ".npsc-reply") == ["Tak", "Nie"])
+        browser.get(page)
+        wait_for(browser, lambda d: texts(d, ".npsc-user") == ["3"])
+        assert web_conversation(browser, rasa.url) == second
+        assert len(user_events(rasa.events(second))) == 2
+
+        # "Nowa rozmowa" forgets it at once and starts another one.
+        browser.find_element("css selector", ".npsc-new").click()
+        wait_for(browser, lambda d: len(texts(d, ".npsc-reply")) == 11)
+        assert texts(browser, ".npsc-user") == []
+        third = web_conversation(browser, rasa.url)
+        assert third not in (session_id, second)
+        assert len(user_events(rasa.events(second))) == 2  # the old one untouched
     finally:
         browser.save_screenshot(str(tmp_path / "webchat.png"))
 

@@ -16,6 +16,8 @@ import pytest
 
 from channels import render
 from channels.signatures import meta_signature, twilio_signature
+from channels.twilio_channel import conversation_of as twilio_conversation
+from nps.identity import conversation_id, log_id
 from tests.channels.channel_helpers import (
     FB_SECRET,
     FB_TOKEN,
@@ -31,6 +33,7 @@ from tests.channels.channel_helpers import (
     http,
     load_payload,
     new_id,
+    new_phone,
     post_meta,
     post_twilio,
     slots,
@@ -118,7 +121,7 @@ class TestMessenger:
         request = outbox.sent_to(lambda r: r.path.endswith("/me/messages"))[0]
         assert request.headers["authorization"] == f"Bearer {FB_TOKEN}"
         assert "access_token" not in request.path  # the token never goes in a URL
-        users = user_events(rasa.events(sender))
+        users = user_events(rasa.events(conversation_id("messenger", sender)))
         assert [(u["text"], u["input_channel"]) for u in users] == [("hej", "facebook")]
 
     def test_quick_reply_payload_is_the_user_message(self, rasa, outbox):
@@ -131,7 +134,9 @@ class TestMessenger:
             PAYLOAD="7",
         )
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
-        assert [u["text"] for u in user_events(rasa.events(sender))] == ["7"]
+        assert [
+            u["text"] for u in user_events(rasa.events(conversation_id("messenger", sender)))
+        ] == ["7"]
         sent = messenger_sends(outbox, sender)
         assert [q["payload"] for q in sent[-1]["message"]["quick_replies"]] == ["/affirm", "/deny"]
 
@@ -141,12 +146,14 @@ class TestMessenger:
             "messenger_postback.json", SENDER=sender, MID=new_id("m_"), PAYLOAD="/affirm"
         )
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
-        assert [u["text"] for u in user_events(rasa.events(sender))] == ["/affirm"]
+        assert [
+            u["text"] for u in user_events(rasa.events(conversation_id("messenger", sender)))
+        ] == ["/affirm"]
 
         sender = new_id("psid")
         body = load_payload("messenger_get_started_referral.json", SENDER=sender, MID=new_id("m_"))
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
-        events = rasa.events(sender)
+        events = rasa.events(conversation_id("messenger", sender))
         assert user_events(events)[0]["text"] == '/start{"touchpoint": "store"}'
         assert slots(events)["touchpoint"] == "store"
 
@@ -164,7 +171,7 @@ class TestMessenger:
         body = load_payload("messenger_text.json", SENDER=sender, MID=new_id("m_"), TEXT="hej")
         reply = post_meta(fb_url(rasa), body, secret=None, signature=signature)
         assert reply.status == 403
-        assert rasa.events(sender) == [] and outbox.requests == []
+        assert rasa.events(conversation_id("messenger", sender)) == [] and outbox.requests == []
 
     def test_signed_with_another_secret_is_403(self, rasa, outbox):
         sender = new_id("psid")
@@ -175,7 +182,7 @@ class TestMessenger:
             fb_url(rasa), body + b" ", secret=None, signature=meta_signature(FB_SECRET, body)
         )
         assert signed_other.status == 403
-        assert rasa.events(sender) == [] and outbox.requests == []
+        assert rasa.events(conversation_id("messenger", sender)) == [] and outbox.requests == []
 
     def test_batch_every_event_of_every_entry(self, rasa, outbox):
         a, b, c = new_id("psidA"), new_id("psidB"), new_id("psidC")
@@ -189,10 +196,15 @@ class TestMessenger:
             MID_B2=new_id("m_"),
         )
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
-        assert [u["text"] for u in user_events(rasa.events(a))] == ["hej"]
+        assert [u["text"] for u in user_events(rasa.events(conversation_id("messenger", a)))] == [
+            "hej"
+        ]
         # the echo between B's two messages is skipped, the quick reply is taken
-        assert [u["text"] for u in user_events(rasa.events(b))] == ["cześć", "7"]
-        assert rasa.events(c) == []  # standby entry: not ours
+        assert [u["text"] for u in user_events(rasa.events(conversation_id("messenger", b)))] == [
+            "cześć",
+            "7",
+        ]
+        assert rasa.events(conversation_id("messenger", c)) == []  # standby entry: not ours
         assert messenger_sends(outbox, a) and messenger_sends(outbox, b)
         assert messenger_sends(outbox, c) == []
 
@@ -202,21 +214,21 @@ class TestMessenger:
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
         sent_once = len(messenger_sends(outbox, sender))
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
-        assert len(user_events(rasa.events(sender))) == 1
+        assert len(user_events(rasa.events(conversation_id("messenger", sender)))) == 1
         assert len(messenger_sends(outbox, sender)) == sent_once
 
     def test_echoed_attachment_is_ignored(self, rasa, outbox):
         sender = new_id("psid")
         body = load_payload("messenger_echo_attachment.json", SENDER=sender)
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
-        assert rasa.events(sender) == [] and outbox.requests == []
+        assert rasa.events(conversation_id("messenger", sender)) == [] and outbox.requests == []
 
     @pytest.mark.parametrize("payload", ["messenger_image.json", "messenger_sticker.json"])
     def test_attachment_becomes_non_text(self, rasa, outbox, payload):
         sender = new_id("psid")
         body = load_payload(payload, SENDER=sender, MID=new_id("m_"))
         assert post_meta(fb_url(rasa), body, FB_SECRET).status == 200
-        users = user_events(rasa.events(sender))
+        users = user_events(rasa.events(conversation_id("messenger", sender)))
         assert [(u["text"], u["parse_data"]["intent"]["name"]) for u in users] == [
             ("/non_text", "non_text")
         ]
@@ -269,7 +281,7 @@ class TestWhatsApp:
         assert bad.status == 403
 
     def test_conversation_text_buttons_and_limits(self, rasa, outbox):
-        sender = "48" + new_id()[:9]
+        sender = new_phone()
         assert (
             post_meta(
                 wa_url(rasa),
@@ -329,54 +341,58 @@ class TestWhatsApp:
         assert [m["text"]["body"] for m in whatsapp_sends(outbox, sender)] == [
             "Dziękuję za rozmowę!"
         ]
-        users = user_events(rasa.events(sender))
+        users = user_events(rasa.events(conversation_id("whatsapp", sender)))
         assert [u["text"] for u in users] == ["hej", "7", "/affirm"]
         assert {u["input_channel"] for u in users} == {"whatsapp"}
 
     def test_list_reply_payload_is_the_user_message(self, rasa, outbox):
-        sender = "48" + new_id()[:9]
+        sender = new_phone()
         body = wa(
             "whatsapp_list_reply.json", sender, MID=new_id("wamid."), PAYLOAD="/deny", TITLE="Nie"
         )
         assert post_meta(wa_url(rasa), body, WA_SECRET).status == 200
-        assert [u["text"] for u in user_events(rasa.events(sender))] == ["/deny"]
+        assert [
+            u["text"] for u in user_events(rasa.events(conversation_id("whatsapp", sender)))
+        ] == ["/deny"]
 
     def test_template_button_starts_with_touchpoint(self, rasa, outbox):
-        sender = "48" + new_id()[:9]
+        sender = new_phone()
         body = wa("whatsapp_template_button.json", sender, MID=new_id("wamid."))
         assert post_meta(wa_url(rasa), body, WA_SECRET).status == 200
-        events = rasa.events(sender)
+        events = rasa.events(conversation_id("whatsapp", sender))
         assert slots(events)["touchpoint"] == "delivery"
         assert whatsapp_sends(outbox, sender)
 
     def test_status_callbacks_are_ignored(self, rasa, outbox):
-        sender = "48" + new_id()[:9]
+        sender = new_phone()
         assert post_meta(wa_url(rasa), wa("whatsapp_status.json", sender), WA_SECRET).status == 200
-        assert rasa.events(sender) == [] and outbox.requests == []
+        assert rasa.events(conversation_id("whatsapp", sender)) == [] and outbox.requests == []
 
     def test_redelivered_message_is_handled_once(self, rasa, outbox):
-        sender = "48" + new_id()[:9]
+        sender = new_phone()
         body = wa("whatsapp_text.json", sender, MID=new_id("wamid."), TEXT="hej")
         for _ in range(3):
             assert post_meta(wa_url(rasa), body, WA_SECRET).status == 200
-        assert len(user_events(rasa.events(sender))) == 1
+        assert len(user_events(rasa.events(conversation_id("whatsapp", sender)))) == 1
         assert len(whatsapp_sends(outbox, sender)) == 2  # one turn: two bubbles
 
     def test_image_becomes_non_text(self, rasa, outbox):
-        sender = "48" + new_id()[:9]
+        sender = new_phone()
         assert (
             post_meta(
                 wa_url(rasa), wa("whatsapp_image.json", sender, MID=new_id("wamid.")), WA_SECRET
             ).status
             == 200
         )
-        assert [u["text"] for u in user_events(rasa.events(sender))] == ["/non_text"]
+        assert [
+            u["text"] for u in user_events(rasa.events(conversation_id("whatsapp", sender)))
+        ] == ["/non_text"]
         assert [m["text"]["body"] for m in whatsapp_sends(outbox, sender)] == [
             "Dziękuję, ale rozumiem tylko tekst."
         ]
 
     def test_message_for_another_number_is_ignored(self, rasa, outbox):
-        sender = "48" + new_id()[:9]
+        sender = new_phone()
         body = load_payload(
             "whatsapp_text.json",
             SENDER=sender,
@@ -385,7 +401,7 @@ class TestWhatsApp:
             TEXT="hej",
         )
         assert post_meta(wa_url(rasa), body, WA_SECRET).status == 200
-        assert rasa.events(sender) == [] and outbox.requests == []
+        assert rasa.events(conversation_id("whatsapp", sender)) == [] and outbox.requests == []
 
     @pytest.mark.parametrize(
         "secret,signature",
@@ -397,10 +413,10 @@ class TestWhatsApp:
         ],
     )
     def test_missing_or_bad_signature_is_403(self, rasa, outbox, secret, signature):
-        sender = "48" + new_id()[:9]
+        sender = new_phone()
         body = wa("whatsapp_text.json", sender, MID=new_id("wamid."), TEXT="hej")
         assert post_meta(wa_url(rasa), body, secret, signature).status == 403
-        assert rasa.events(sender) == [] and outbox.requests == []
+        assert rasa.events(conversation_id("whatsapp", sender)) == [] and outbox.requests == []
 
     def test_malformed_and_oversize(self, rasa, outbox):
         assert post_meta(wa_url(rasa), b"{not json", WA_SECRET).status == 400
@@ -415,7 +431,7 @@ class TestWhatsApp:
 
 class TestTwilio:
     def test_sms_conversation_with_numbered_options(self, rasa, outbox):
-        sender = "+48" + new_id()[:9]
+        sender = new_phone("+48")
         params = twilio_form("twilio_sms.txt", SENDER=sender, MID=new_id("SM"), TEXT="hej")
         reply = post_twilio(tw_url(rasa), params, TW_TOKEN)
         assert reply.status == 200
@@ -440,27 +456,29 @@ class TestTwilio:
         params = twilio_form("twilio_sms.txt", SENDER=sender, MID=new_id("SM"), TEXT="1")
         assert post_twilio(tw_url(rasa), params, TW_TOKEN).status == 200
         assert [r.form()["Body"] for r in twilio_sends(outbox, sender)] == ["Dziękuję za rozmowę!"]
-        users = user_events(rasa.events(sender))
+        users = user_events(rasa.events(twilio_conversation(sender)))
         assert [u["text"] for u in users] == ["hej", "7", "/affirm"]
         assert {u["input_channel"] for u in users} == {"twilio"}
 
     def test_whatsapp_via_twilio_media_and_sender(self, rasa, outbox):
-        sender = "whatsapp:+48" + new_id()[:9]
+        sender = "whatsapp:" + new_phone("+48")
         params = twilio_form("twilio_whatsapp_media.txt", SENDER=sender, MID=new_id("MM"))
         assert post_twilio(tw_url(rasa), params, TW_TOKEN).status == 200
-        assert [u["text"] for u in user_events(rasa.events(sender))] == ["/non_text"]
+        assert [u["text"] for u in user_events(rasa.events(twilio_conversation(sender)))] == [
+            "/non_text"
+        ]
         (sent,) = [r.form() for r in twilio_sends(outbox, sender)]
         assert sent["From"] == "whatsapp:" + TW_NUMBER  # replies from the WhatsApp sender
 
     def test_without_body_is_a_clean_200(self, rasa, outbox):
-        sender = "+48" + new_id()[:9]
+        sender = new_phone("+48")
         params = twilio_form("twilio_no_body.txt", SENDER=sender, MID=new_id("SM"))
         reply = post_twilio(tw_url(rasa), params, TW_TOKEN)
         assert reply.status == 200 and b"<Response></Response>" in reply.body
-        assert rasa.events(sender) == [] and outbox.requests == []
+        assert rasa.events(twilio_conversation(sender)) == [] and outbox.requests == []
 
     def test_signature_must_cover_the_public_url(self, rasa, outbox):
-        sender = "+48" + new_id()[:9]
+        sender = new_phone("+48")
         params = twilio_form("twilio_sms.txt", SENDER=sender, MID=new_id("SM"), TEXT="hej")
         # signed for the URL Rasa sees, not the public one Twilio knows: refused
         assert post_twilio(tw_url(rasa), params, TW_TOKEN, signed_url=tw_url(rasa)).status == 403
@@ -469,17 +487,17 @@ class TestTwilio:
         tampered = dict(params, Body="10")
         signature = twilio_signature(TW_TOKEN, TW_PUBLIC_URL, params)
         assert post_twilio(tw_url(rasa), tampered, None, signature=signature).status == 403
-        assert rasa.events(sender) == [] and outbox.requests == []
+        assert rasa.events(twilio_conversation(sender)) == [] and outbox.requests == []
         # Twilio sometimes signs with the default port: accepted
         with_port = TW_PUBLIC_URL.replace("nps.example.com", "nps.example.com:443")
         assert post_twilio(tw_url(rasa), params, TW_TOKEN, signed_url=with_port).status == 200
 
     def test_redelivery_and_oversize(self, rasa, outbox):
-        sender = "+48" + new_id()[:9]
+        sender = new_phone("+48")
         params = twilio_form("twilio_sms.txt", SENDER=sender, MID=new_id("SM"), TEXT="hej")
         assert post_twilio(tw_url(rasa), params, TW_TOKEN).status == 200
         assert post_twilio(tw_url(rasa), params, TW_TOKEN).status == 200
-        assert len(user_events(rasa.events(sender))) == 1
+        assert len(user_events(rasa.events(twilio_conversation(sender)))) == 1
         big = dict(params, Body="x" * (300 * 1024))
         assert post_twilio(tw_url(rasa), big, TW_TOKEN).status == 413
 
@@ -499,12 +517,15 @@ class TestOutgoingFailures:
         assert len(sent) == 4
 
     def test_permanent_failure_does_not_break_the_turn(self, rasa, outbox):
-        sender = "48" + new_id()[:9]
+        sender = new_phone()
         outbox.script(*[(400, 0.0)] * 5)
         body = wa("whatsapp_text.json", sender, MID=new_id("wamid."), TEXT="hej")
         assert post_meta(wa_url(rasa), body, WA_SECRET).status == 200
         # 400 is not retried; the rest of that message is not sent out of order
         assert len(whatsapp_sends(outbox, sender)) == 1
-        events = rasa.events(sender)
+        events = rasa.events(conversation_id("whatsapp", sender))
         assert any(e["event"] == "bot" for e in events)  # the turn completed and was stored
-        assert "whatsapp send" in rasa.log_tail(20000) and sender in rasa.log_tail(20000)
+        # the failure is logged under the conversation's keyed hash, never the number
+        log = rasa.log_tail(20000)
+        assert "whatsapp send" in log and log_id(conversation_id("whatsapp", sender)) in log
+        assert sender not in log and "hej" not in log
