@@ -1,7 +1,9 @@
 """Who may see the dashboard, and what.
 
 The dashboard shows customers' own words, so it asks for a login whenever it
-listens beyond loopback (NPS_HOST, or Streamlit's server.address). Two ways:
+listens beyond loopback (NPS_HOST, or Streamlit's server.address), and always
+when NPS_ENV=production (a reverse proxy on the same host would otherwise
+publish a loopback dashboard with no login). Two ways:
 
 * passwords (the default, NPS_DASHBOARD_LOGIN=password): a users file
   (NPS_DASHBOARD_USERS, default var/dashboard_users.json, mode 0600) holds
@@ -79,6 +81,7 @@ class Config:
     login: str  # "password" or "oidc"
     users_file: Path
     address: str  # where the dashboard listens
+    production: bool = False  # NPS_ENV=production: a login wherever it listens
 
 
 def load_config(env: Mapping[str, str] | None = None, address: str | None = None) -> Config:
@@ -86,7 +89,8 @@ def load_config(env: Mapping[str, str] | None = None, address: str | None = None
     unset, so Streamlit listens on every interface). A bad value raises
     SettingError naming the variable."""
     env = os.environ if env is None else env
-    host = bot_settings(env).host
+    shared = bot_settings(env)
+    host = shared.host
     login = env_text(env, "NPS_DASHBOARD_LOGIN", "password").lower()
     if login not in LOGINS:
         raise SettingError(f"NPS_DASHBOARD_LOGIN must be one of {', '.join(LOGINS)}, got {login!r}")
@@ -94,7 +98,9 @@ def load_config(env: Mapping[str, str] | None = None, address: str | None = None
     # Listening beyond loopback on either address needs a login.
     candidates = ["0.0.0.0" if address is None else address, host]
     shown = next((a for a in candidates if not is_loopback(a)), candidates[0])
-    return Config(login=login, users_file=users, address=shown)
+    return Config(
+        login=login, users_file=users, address=shown, production=shared.environment == "production"
+    )
 
 
 def is_loopback(host: str | None) -> bool:
@@ -112,7 +118,7 @@ def is_loopback(host: str | None) -> bool:
 
 
 def login_required(config: Config) -> bool:
-    return not is_loopback(config.address)
+    return config.production or not is_loopback(config.address)
 
 
 # --- passwords ----------------------------------------------------------------
@@ -341,8 +347,9 @@ def start_problem(config: Config, users: Mapping[str, Account]) -> str | None:
     )
     if can_log_in:
         return None
+    where = "in production" if config.production else f"on {config.address} (beyond loopback)"
     return (
-        f"The dashboard listens on {config.address} (beyond loopback) and nobody can log in: "
+        f"The dashboard runs {where} and nobody can log in: "
         f"add a user with `python -m analytics.dashboard.auth add NAME --role analyst` "
         f"(users file {config.users_file}), or listen on 127.0.0.1."
     )

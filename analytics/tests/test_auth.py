@@ -69,6 +69,20 @@ def test_either_address_beyond_loopback_needs_a_login():
     assert auth.login_required(auth.load_config({"NPS_HOST": "0.0.0.0"}, address="127.0.0.1"))
 
 
+def test_production_needs_a_login_even_on_loopback():
+    """Behind a reverse proxy on the same host the dashboard listens on
+    loopback, yet is public."""
+    env = {
+        "NPS_HOST": "127.0.0.1",
+        "NPS_ENV": "production",
+        "NPS_PSEUDONYM_KEY": "p" * 32,  # pragma: allowlist secret (a test value)
+        "NPS_WEBCHAT_SECRET": "w" * 32,  # pragma: allowlist secret (a test value)
+    }
+    config = auth.load_config(env, address="127.0.0.1")
+    assert auth.login_required(config)
+    assert "in production" in auth.start_problem(config, {})
+
+
 # --- passwords and the users file --------------------------------------------------
 
 
