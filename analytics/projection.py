@@ -14,17 +14,22 @@ order through the same segment builder. Both therefore give identical rows.
 On PostgreSQL a transaction with a lower event id can commit after one with
 a higher id; re-examining the senders of the last LOOKBACK_IDS ids catches
 such late events.
+
+No raw sender id is stored here: rows name the person by a keyed pseudonym
+(analytics.pseudonym), and the store's fingerprint is hashed. A projection
+made with another key is rebuilt.
 """
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import dataclass
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from analytics import tracker_source
+from analytics import pseudonym, tracker_source
 from analytics.db import AnalyticsError, fetch_tuples, is_postgresql
 from analytics.schema import (
     CHILD_TABLES,
@@ -58,7 +63,12 @@ class Projection:
     schema (NPS_ANALYTICS_SCHEMA), mapped with schema_translate_map so the
     same table objects serve SQLite and PostgreSQL."""
 
-    def __init__(self, engine: Engine, schema: str | None = "nps_analytics"):
+    def __init__(
+        self, engine: Engine, schema: str | None = "nps_analytics", key: bytes | None = None
+    ):
+        # The pseudonym key (None: the installation's, analytics.pseudonym).
+        self.key = key if key is not None else pseudonym.configured_key()
+        self.key_id = pseudonym.key_id(self.key)
         self.engine = engine
         self.schema = schema if is_postgresql(engine.url) else None
         if self.schema:
@@ -113,7 +123,10 @@ class Projection:
         self.ensure_tables()
         first_id, last_id = tracker_source.event_bounds(tracker)
         last_id = last_id or 0
-        fingerprint = tracker_source.source_fingerprint(tracker, first_id)
+        # Hashed: the fingerprint names the store's first sender.
+        fingerprint = hashlib.sha256(
+            tracker_source.source_fingerprint(tracker, first_id).encode("utf-8")
+        ).hexdigest()
         with self.engine.connect() as conn:
             state = self.state(conn)
         known_id = int(state.get("last_event_id", "-1"))
@@ -121,11 +134,12 @@ class Projection:
             rebuild
             or state.get("schema_version") != SCHEMA_VERSION
             or state.get("source") != fingerprint
+            or state.get("key_id") != self.key_id
             or known_id < 0
             or last_id < known_id
         )
         if fresh:
-            rows = Rows()
+            rows = Rows(self.person)
             build_segments(tracker_source.iter_events(tracker, 0, last_id), rows)
             with self.engine.begin() as conn:
                 self._lock(conn)
@@ -138,6 +152,7 @@ class Projection:
                         "last_event_id": last_id,
                         "source": fingerprint,
                         "schema_version": SCHEMA_VERSION,
+                        "key_id": self.key_id,
                         "updated_at": time.time(),
                     },
                 )
@@ -149,14 +164,14 @@ class Projection:
             return UpdateResult(
                 "rebuild",
                 last_id,
-                len({r["sender_id"] for r in rows.responses}),
+                len({r["person"] for r in rows.responses}),
                 len(rows.responses),
                 time.perf_counter() - started,
             )
         if last_id == known_id:
             return UpdateResult("unchanged", last_id, 0, 0, time.perf_counter() - started)
         senders = tracker_source.changed_senders(tracker, max(0, known_id - LOOKBACK_IDS), last_id)
-        rows = Rows()
+        rows = Rows(self.person)
         build_segments(tracker_source.iter_sender_events(tracker, senders, last_id), rows)
         with self.engine.begin() as conn:
             self._lock(conn)
@@ -167,10 +182,15 @@ class Projection:
             "incremental", last_id, len(senders), len(rows.responses), time.perf_counter() - started
         )
 
+    def person(self, sender_id: str) -> str:
+        """What the projection stores in place of this sender id."""
+        return pseudonym.pseudonym(sender_id, self.key)
+
     def forget(self, senders: list[str]) -> None:
         """Remove these senders' rows (a person's data erased on request).
-        The erasure in the tracker store itself is the bot's job; without
-        this, the projection would keep the rows until its next rebuild."""
+        The erasure in the tracker store itself is storage.erasure's job
+        (which also calls the equivalent of this); without this, the
+        projection would keep the rows until its next rebuild."""
         self.ensure_tables()
         with self.engine.begin() as conn:
             self._lock(conn)
@@ -188,17 +208,18 @@ class Projection:
             )
 
     def _delete_senders(self, conn: Connection, senders: list[str], batch: int = 500) -> None:
-        for i in range(0, len(senders), batch):
-            part = senders[i : i + batch]
+        people = sorted({self.person(s) for s in senders})
+        for i in range(0, len(people), batch):
+            part = people[i : i + batch]
             ids = (
                 sa.select(responses.c.response_id)
-                .where(responses.c.sender_id.in_(part))
+                .where(responses.c.person.in_(part))
                 .scalar_subquery()
             )
             for table in CHILD_TABLES:
                 conn.execute(table.delete().where(table.c.response_id.in_(ids)))
-            conn.execute(responses.delete().where(responses.c.sender_id.in_(part)))
-            conn.execute(extra_comments.delete().where(extra_comments.c.sender_id.in_(part)))
+            conn.execute(responses.delete().where(responses.c.person.in_(part)))
+            conn.execute(extra_comments.delete().where(extra_comments.c.person.in_(part)))
 
     def _qualified(self, conn: Connection, table: sa.Table) -> str:
         """Quoted (schema.)table name for the few statements written by hand."""

@@ -3,15 +3,21 @@ mention, per why-answer, per known-issue offer and per extra comment.
 
 `analytics.segments` builds rows for these tables by column name and
 `analytics.projection` writes and reads them; this module only says what
-the tables are."""
+the tables are.
+
+Every string column has a length, and `analytics.segments` clamps values to
+it: on PostgreSQL one over-long value would otherwise fail the whole update."""
 
 from __future__ import annotations
 
 import sqlalchemy as sa
 
+from analytics import pseudonym
+
 # Bumped whenever a table changes: a projection of another version is
 # dropped and rebuilt from the tracker store (see Projection.ensure_tables).
-SCHEMA_VERSION = "2"
+# 3: the person is a keyed pseudonym, never the raw sender id.
+SCHEMA_VERSION = "3"
 
 metadata = sa.MetaData()
 
@@ -19,7 +25,9 @@ responses = sa.Table(
     "responses",
     metadata,
     sa.Column("response_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    # analytics.pseudonym of the conversation id (never the raw id, which is
+    # a phone number on WhatsApp and SMS).
+    sa.Column("person", sa.String(pseudonym.LENGTH), nullable=False, index=True),
     sa.Column("channel", sa.String(64)),
     sa.Column("touchpoint", sa.String(255)),
     sa.Column("started_at", sa.Float, index=True),
@@ -76,7 +84,9 @@ extra_comments = sa.Table(
     "extra_comments",
     metadata,
     sa.Column("segment_id", sa.BigInteger, primary_key=True, autoincrement=False),
-    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
+    # analytics.pseudonym of the conversation id (never the raw id, which is
+    # a phone number on WhatsApp and SMS).
+    sa.Column("person", sa.String(pseudonym.LENGTH), nullable=False, index=True),
     sa.Column("channel", sa.String(64)),
     sa.Column("at", sa.Float),
     sa.Column("comment", sa.Text),

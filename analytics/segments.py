@@ -12,6 +12,14 @@ How a response is cut out of the event stream
 - The driver the why-chain probes is the one the bot probed: when the form
   first sets `requested_slot` to `why_answer`, `nps.drivers.main_negative`
   of the drivers known at that moment (None: generic whys).
+- Conversations of the dashboard's "Try the bot" page (`rest:try-…`) are
+  never counted.
+
+What is stored is bounded: the person is a keyed pseudonym of the sender id
+(analytics.pseudonym), every string fits its column (clamped, NUL removed),
+an unknown channel is "other" and the touchpoint passes
+`nps.flow.clean_touchpoint` again (a typed `/intent{"touchpoint": …}` may
+have set the slot). One hostile value must never fail a PostgreSQL update.
 
 Rows are dicts keyed by column name; `Rows.tuples` puts them in the order of
 the table definition (analytics.schema), so a row and its table cannot drift
@@ -21,7 +29,7 @@ apart silently (a missing column is a KeyError).
 from __future__ import annotations
 
 import operator
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -30,9 +38,43 @@ import sqlalchemy as sa
 from analytics import schema, tracker_source
 from analytics.stats import nps_group
 from nps.drivers import POLARITIES, main_negative, split_tag
+from nps.flow import clean_touchpoint
 
 SURVEY_FORM = "survey_form"
 WHY_SLOT = "why_answer"
+# The channels' input_channel names (channels/, Rasa's rest and socketio).
+KNOWN_CHANNELS = ("facebook", "whatsapp", "twilio", "socketio", "rest")
+OTHER_CHANNEL = "other"
+# Conversations that are never counted: the dashboard's "Try the bot" page
+# (issued as REST sender try-<uuid>; dashboard-<uuid> before channel prefixes).
+NOT_COUNTED_PREFIXES = ("rest:try-", "rest:dashboard-", "dashboard-")
+
+
+def counted(sender_id: str) -> bool:
+    return not str(sender_id).startswith(NOT_COUNTED_PREFIXES)
+
+
+def _length(table: sa.Table, column: str) -> int | None:
+    return getattr(table.c[column].type, "length", None)
+
+
+def _bounded(value: str | None, limit: int | None) -> str | None:
+    """The value without NUL (PostgreSQL refuses it in text), cut to the
+    column's length."""
+    if value is None:
+        return None
+    value = value.replace("\x00", "")
+    if limit is not None:
+        value = value[:limit]
+    return value or None
+
+
+def _channel(value) -> str | None:
+    channel = _text(value)
+    if channel is None:
+        return None
+    return channel if channel in KNOWN_CHANNELS else OTHER_CHANNEL
+
 
 # --- slot values -----------------------------------------------------------
 
@@ -143,11 +185,23 @@ class Segment:
         self.probed_driver = None
 
 
+def _fit(table: sa.Table, row: dict) -> dict:
+    """Every string of the row bounded to its column (see the module doc)."""
+    for column in table.columns:
+        value = row[column.name]
+        if isinstance(value, str):
+            value = _bounded(value, _length(table, column.name))
+            row[column.name] = "" if value is None and not column.nullable else value
+    return row
+
+
 @dataclass
 class Rows:
     """Projection rows produced from some events, one dict per row, keyed
-    by the column names of analytics.schema."""
+    by the column names of analytics.schema. `person` turns a sender id into
+    the pseudonym stored in its place (analytics.pseudonym)."""
 
+    person: Callable[[str], str]
     responses: list = field(default_factory=list)
     driver_mentions: list = field(default_factory=list)
     why_answers: list = field(default_factory=list)
@@ -166,30 +220,39 @@ class Rows:
         for table in schema.DATA_TABLES:
             yield table, self.tuples(table)
 
+    def _append(self, table: sa.Table, row: dict) -> None:
+        getattr(self, table.name).append(_fit(table, row))
+
     def add(self, seg: Segment) -> None:
+        if not counted(seg.sender_id):
+            return
         slots = seg.slots
+        person = self.person(seg.sender_id)
+        channel = _channel(seg.channel)
         started = seg.started_at if seg.started_at is not None else seg.first_event_at
         if not seg.surveyed:
             comment = _text(slots.get("extra_comment"))
             if comment is not None:
-                self.extra_comments.append(
+                self._append(
+                    schema.extra_comments,
                     {
                         "segment_id": seg.segment_id,
-                        "sender_id": seg.sender_id,
-                        "channel": seg.channel,
+                        "person": person,
+                        "channel": channel,
                         "at": started,
                         "comment": comment,
-                    }
+                    },
                 )
             return
         rid = seg.segment_id
         score = _score(slots.get("nps_score"))
-        self.responses.append(
+        self._append(
+            schema.responses,
             {
                 "response_id": rid,
-                "sender_id": seg.sender_id,
-                "channel": seg.channel,
-                "touchpoint": _text(slots.get("touchpoint")),
+                "person": person,
+                "channel": channel,
+                "touchpoint": clean_touchpoint(slots.get("touchpoint")),
                 "started_at": started,
                 "last_event_at": seg.last_event_at,
                 "last_event_id": seg.last_event_id,
@@ -208,16 +271,19 @@ class Rows:
                 "contact_consent": _flag(slots.get("contact_consent")),
                 "survey_outcome": _text(slots.get("survey_outcome")),
                 "probed_driver": seg.probed_driver,
-            }
+            },
         )
         for pos, (driver, polarity) in enumerate(drivers_of(slots.get("drivers"))):
-            self.driver_mentions.append(
-                {"response_id": rid, "position": pos, "driver": driver, "polarity": polarity}
+            self._append(
+                schema.driver_mentions,
+                {"response_id": rid, "position": pos, "driver": driver, "polarity": polarity},
             )
         for pos, answer in enumerate(_text_list(slots.get("why_chain"))):
-            self.why_answers.append({"response_id": rid, "position": pos, "answer": answer})
+            self._append(
+                schema.why_answers, {"response_id": rid, "position": pos, "answer": answer}
+            )
         for pos, offer in enumerate(seg.offers):
-            self.known_issue_offers.append({"response_id": rid, "position": pos, **offer})
+            self._append(schema.known_issue_offers, {"response_id": rid, "position": pos, **offer})
 
 
 def build_segments(events_in_order: Iterable[tuple], emit: Rows) -> None:

@@ -30,9 +30,9 @@ class Settings:
     # The running bot, for the dashboard's "Try the bot" page.
     bot_url: str
     # Key of the keyed hash that turns sender ids (phone numbers on WhatsApp
-    # and SMS) into pseudonyms. None: a random key per process is used, so
-    # pseudonyms are stable only until the dashboard restarts.
-    pseudonym_key: str | None
+    # and SMS) into pseudonyms (NPS_PSEUDONYM_KEY, checked by nps.settings).
+    # Empty: the local key in var/pseudonym.key (analytics.pseudonym).
+    pseudonym_key: str
     # The trainers' YAML files (NPS_DATA_DIR), the same ones the bot reads.
     data_dir: Path
     # A survey without an outcome whose last event is older than this is
@@ -58,7 +58,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         analytics_db_url=env_text(env, "NPS_ANALYTICS_DB_URL", DEFAULT_ANALYTICS_DB_URL),
         analytics_schema=env_text(env, "NPS_ANALYTICS_SCHEMA", "nps_analytics"),
         bot_url=env_text(env, "NPS_BOT_URL", "http://127.0.0.1:5005").rstrip("/"),
-        pseudonym_key=env_text(env, "NPS_PSEUDONYM_KEY", "") or None,
+        pseudonym_key=shared.pseudonym_key,
         data_dir=shared.data_dir,
         abandon_after_hours=env_float(env, "NPS_ABANDON_AFTER_HOURS", 24.0, minimum=0),
         live_refresh_seconds=env_int(env, "NPS_LIVE_REFRESH_SECONDS", 5, minimum=1),

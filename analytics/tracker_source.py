@@ -96,7 +96,11 @@ def _columns(dialect: str) -> list:
     is_user = events.c.type_name == "user"
     is_slot = events.c.type_name == "slot"
     if dialect == "postgresql":
-        doc = sa.cast(events.c.data, postgresql.JSON)
+        # PostgreSQL refuses to read a JSON document holding an escaped NUL
+        # (a customer can type one), which would fail the whole query: the
+        # escape becomes U+FFFD, still six characters, so the JSON stays valid.
+        clean = sa.func.replace(events.c.data, "\\u0000", "\\ufffd")
+        doc = sa.cast(clean, postgresql.JSON)
         channel = doc["input_channel"].astext
         value = doc["value"]  # psycopg2 turns json into Python values
         kind = sa.null()

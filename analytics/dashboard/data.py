@@ -13,7 +13,6 @@ from analytics.dataset import Dataset, load_dataset
 from analytics.db import AnalyticsError, tracker_engine, writable_engine
 from analytics.drivers import Catalogue, comments_of, load_catalogue
 from analytics.projection import Projection
-from analytics.pseudonym import pseudonym
 from analytics.settings import Settings, load_settings
 from nps.db_error import describe
 from nps.settings import SettingError
@@ -101,9 +100,9 @@ def live_snapshot(limit: int = 20) -> tuple[pd.DataFrame | None, list, str | Non
         messages = tracker_source.latest_messages(tracker, limit=limit)
     except (AnalyticsError, sa.exc.SQLAlchemyError) as exc:
         return None, [], _message(exc)
-    key = s.pseudonym_key
-    if not recent.empty:
-        recent.insert(0, "klient", [pseudonym(x, key) for x in recent.pop("sender_id")])
+    # The projection stores pseudonyms already; the tracker store's messages
+    # get the same one, so a row and its messages show the same "klient".
+    recent.insert(0, "klient", recent.pop("person"))
     for m in messages:
-        m["klient"] = pseudonym(m.pop("sender_id"), key)
+        m["klient"] = projection.person(m.pop("sender_id"))
     return recent, messages, None

@@ -12,6 +12,20 @@ from analytics import rasa_events, tracker_source
 from analytics.db import writable_engine
 
 PG_BASE = "postgresql://postgres@127.0.0.1:5432/test"
+# Every test computes pseudonyms with this key, never the developer's var/pseudonym.key.
+TEST_PSEUDONYM_KEY = "analytics-tests-pseudonym-key-0123456789"
+
+
+@pytest.fixture(autouse=True)
+def _pseudonym_key(monkeypatch):
+    monkeypatch.setenv("NPS_PSEUDONYM_KEY", TEST_PSEUDONYM_KEY)
+
+
+def person(sender_id: str) -> str:
+    """The projection's pseudonym of a sender id under the tests' key."""
+    from analytics.pseudonym import pseudonym
+
+    return pseudonym(sender_id, TEST_PSEUDONYM_KEY)
 
 
 def _pg_available() -> tuple[bool, str]:

@@ -159,6 +159,8 @@ def test_filters_and_known_issue(talked):
     from nps.drivers import main_negative
 
     ds = load_dataset(projection)
-    causes = root_causes(ds).merge(ds.responses[["response_id", "sender_id"]])
-    passive = causes[causes["sender_id"] == "e2e-passive"]["driver"].tolist()
+    causes = root_causes(ds).merge(ds.responses[["response_id", "person"]])
+    # The REST conversation is "rest:e2e-passive" (bare before channel prefixes).
+    forms = {projection.person(f) for f in ("e2e-passive", "rest:e2e-passive")}
+    passive = causes[causes["person"].isin(forms)]["driver"].tolist()
     assert passive == [main_negative(slots["e2e-passive"]["drivers"])] == ["price"]

@@ -16,6 +16,7 @@ from analytics.db import tracker_engine, writable_engine
 from analytics.drivers import GENERIC, root_causes
 from analytics.generate import BotModel, generate
 from analytics.projection import Projection
+from analytics.tests.conftest import person
 from nps.domain import load_domain, names
 from nps.drivers import NEGATIVE, main_negative, split_tag
 from nps.settings import load_settings
@@ -107,12 +108,12 @@ def test_root_causes_are_the_drivers_the_bot_probed(store, tmp_path):
     projection.update(tracker_engine(url))
     ds = load_dataset(projection)
     causes = root_causes(ds)
-    senders = ds.responses.set_index("response_id")["sender_id"]
+    senders = ds.responses.set_index("response_id")["person"]
     got = collections.Counter(
         (senders[r.response_id], r.chain, r.driver) for r in causes.itertuples()
     )
     expected = collections.Counter(
-        (sender, chain, GENERIC if probed is None else probed)
+        (person(sender), chain, GENERIC if probed is None else probed)
         for sender, events in by_sender.items()
         for chain, probed in _probes(events)
     )

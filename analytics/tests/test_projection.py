@@ -14,7 +14,7 @@ from analytics import schema, tracker_source
 from analytics.db import AnalyticsError, tracker_engine, writable_engine
 from analytics.generate import generate
 from analytics.projection import Projection
-from analytics.tests.conftest import Conversation, write
+from analytics.tests.conftest import Conversation, person, write
 
 
 def _project(tracker_url, target, rebuild=False):
@@ -101,7 +101,7 @@ def test_hand_built_conversations(tracker_url, projection_target):
     assert result.mode == "rebuild"
     df = proj.read_table(schema.responses).sort_values("response_id").reset_index(drop=True)
     # Four surveys: alice, bob (first visit), carol twice; dave never started one.
-    assert df["sender_id"].tolist() == ["alice", "48600100200", "carol", "carol"]
+    assert df["person"].tolist() == [person(s) for s in ("alice", "48600100200", "carol", "carol")]
     assert df["nps_score"].tolist() == [3, 9, 7, 10]  # alice's 8 after the fix is not her NPS score
     assert df["nps_group"].tolist() == ["detractor", "promoter", "passive", "promoter"]
     assert df["channel"].tolist() == ["rest", "whatsapp", "facebook", "facebook"]
@@ -132,9 +132,8 @@ def test_hand_built_conversations(tracker_url, projection_target):
         }
     ]
     extra = proj.read_table(schema.extra_comments)
-    assert extra["comment"].tolist() == ["dodatkowo: paczka ok"] and extra[
-        "sender_id"
-    ].tolist() == ["48600100200"]
+    assert extra["comment"].tolist() == ["dodatkowo: paczka ok"]
+    assert extra["person"].tolist() == [person("48600100200")]
     # Nothing new: nothing to do.
     assert proj.update(tracker_engine(tracker_url)).mode == "unchanged"
 
@@ -149,7 +148,7 @@ def test_generated_store_matches_the_plan(tmp_path):
     whys = proj.read_table(schema.why_answers)
     # The generator writes conversations in time order, so response ids follow the plans.
     for plan, row in zip(plans, df.itertuples(), strict=False):
-        assert row.sender_id == plan.sender_id
+        assert row.person == person(plan.sender_id)
         assert (None if row.nps_score != row.nps_score else row.nps_score) == plan.score
         assert row.survey_outcome == plan.outcome
         assert row.channel == plan.channel
@@ -245,14 +244,16 @@ def test_forget_removes_a_sender_everywhere(tmp_path, capsys):
     target = f"sqlite:///{tmp_path / 'p.db'}"
     proj, _ = _project(url, (target, None))
     alice = int(
-        proj.read_table(schema.responses).query("sender_id == 'alice'")["response_id"].iloc[0]
+        proj.read_table(schema.responses)
+        .query(f"person == '{person('alice')}'")["response_id"]
+        .iloc[0]
     )
     assert (
         main(["forget", "--sender", "alice", "--sender", "48600100200", "--analytics-db", target])
         == 0
     )
     assert "removed 2 sender(s)" in capsys.readouterr().out
-    assert set(proj.read_table(schema.responses)["sender_id"]) == {"carol"}
+    assert set(proj.read_table(schema.responses)["person"]) == {person("carol")}
     for table in (schema.driver_mentions, schema.why_answers, schema.known_issue_offers):
         assert alice not in set(proj.read_table(table)["response_id"])
     assert proj.read_table(schema.extra_comments).empty  # bob's comment went too
@@ -284,7 +285,7 @@ def test_segments_record_the_driver_the_first_why_probed():
         _slot(13, "drivers", ["staff:pos", "delivery:neg", "price:neg"]),
         _slot(14, "requested_slot", "why_answer"),
     ]
-    rows = Rows()
+    rows = Rows(person)
     build_segments(events, rows)
     assert [r["probed_driver"] for r in rows.responses] == [None, "delivery"]
     # Rows are put in the table's column order, whatever the dict's order.
