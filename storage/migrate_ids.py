@@ -132,7 +132,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--db", required=True, help="the tracker store's SQLAlchemy URL")
     parser.add_argument("--dry-run", action="store_true", help="count, change nothing")
     args = parser.parse_args(argv)
-    counts = migrate(args.db, args.dry_run)
+    try:
+        counts = migrate(args.db, args.dry_run)
+    except sa.exc.SQLAlchemyError as error:
+        # nothing was changed: the renames run in one transaction
+        print(f"migrate_ids: {str(error).splitlines()[0]}", file=sys.stderr)
+        return 2
     verb = "would be" if args.dry_run else "were"
     print(f"conversations ({'dry run, nothing changed' if args.dry_run else 'changed'}):")
     for what, count in sorted(counts.items()):
