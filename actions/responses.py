@@ -68,3 +68,7 @@ def all_names() -> set[str]:
             continue
         names.update(value.values() if isinstance(value, dict) else [value])
     return names
+
+
+# --- erasure on request (actions/privacy.py) -------------------------------------
+ERASE_DONE = "utter_erase_done"
