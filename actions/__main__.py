@@ -7,7 +7,6 @@ interface). A malformed YAML file stops the start with one clear line.
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 
 from nps.trainer_yaml import TrainerFileError
@@ -27,10 +26,22 @@ def main(argv: list[str] | None = None) -> int:
         print(f"The action server cannot start: {error}", file=sys.stderr)
         return 2
 
-    os.environ["SANIC_HOST"] = args.host
-    from rasa_sdk.endpoint import run
+    # No conversation in the logs (storage/log_privacy.py), before anything logs.
+    from storage import log_privacy
 
-    run("actions", port=args.port, cors_origins=[])
+    log_privacy.install()
+    # rasa_sdk.endpoint.run, plus our own failure handler and the hourly
+    # erasure/retention sweep (actions/privacy.py).
+    from rasa_sdk import utils
+    from rasa_sdk.endpoint import create_app
+    from rasa_sdk.plugin import plugin_manager
+
+    from actions import privacy
+
+    app = create_app("actions", cors_origins=[])
+    plugin_manager().hook.attach_sanic_app_extensions(app=app)
+    privacy.install(app)
+    app.run(args.host, args.port, workers=utils.number_of_sanic_workers())
     return 0
 
 

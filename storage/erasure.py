@@ -120,6 +120,72 @@ def erase_projection_rows(conn, people: Iterable[str], schema: str | None = None
     return removed
 
 
+# --- erasure the customer asked for in the chat (actions/privacy.py) ---------
+#
+# The request is the `action_erase_data` event itself: durable (in the tracker
+# store) and saved by Rasa together with the rest of the turn. Deleting inside
+# the action would not work: Rasa saves the turn's events after the action
+# returns, appending those beyond the count already stored, so a deletion
+# made before the save would be undone or half undone. The action server
+# erases once the marker is saved, and sweeps for markers at start and
+# hourly (a request survives a restart of the action server).
+
+ERASE_ACTION = "action_erase_data"
+# Events of the confirming turn come right after the marker (the bot's
+# answer, action_listen): everything up to this long after it is erased.
+TURN_MARGIN_SECONDS = 10.0
+
+
+def erasure_requests(conn, senders: Iterable[str] | None = None) -> dict[str, float]:
+    """{sender_id: time of its latest erasure request} in the tracker store
+    (only these senders when given)."""
+    sql = (
+        f"SELECT sender_id, MAX(timestamp) FROM {EVENTS} "  # noqa: S608 (constant SQL, values bound)
+        "WHERE type_name = 'action' AND action_name = :action"
+    )
+    if senders is None:
+        rows = conn.execute(sa.text(sql + " GROUP BY sender_id"), {"action": ERASE_ACTION})
+        return {r[0]: float(r[1] or 0) for r in rows}
+    statement = sa.text(sql + " AND sender_id IN :ids GROUP BY sender_id").bindparams(_in("ids"))
+    found: dict[str, float] = {}
+    for part in _batches(senders):
+        rows = conn.execute(statement, {"action": ERASE_ACTION, "ids": part})
+        found.update({r[0]: float(r[1] or 0) for r in rows})
+    return found
+
+
+def erase_requested(
+    tracker_url: str,
+    analytics_url: str | None = None,
+    analytics_schema: str | None = "nps_analytics",
+    senders: Iterable[str] | None = None,
+    key: bytes | None = None,
+) -> ErasureReport:
+    """Carry out the saved erasure requests (of these senders, or all): each
+    conversation's forms, up to just after its request."""
+    engine = _engine(tracker_url)
+    try:
+        with engine.connect() as conn:
+            if EVENTS not in _table_names(conn, None):
+                return ErasureReport()
+            requests = erasure_requests(conn, senders)
+    finally:
+        engine.dispose()
+    total = ErasureReport()
+    for sender, at in requests.items():
+        report = erase_ids(
+            tracker_url,
+            conversation_forms(sender),
+            analytics_url,
+            analytics_schema,
+            key,
+            before=at + TURN_MARGIN_SECONDS,
+        )
+        for table, n in report.removed.items():
+            total.removed[table] = total.removed.get(table, 0) + n
+    return total
+
+
 def _engine(url: str) -> sa.engine.Engine:
     return sa.create_engine(url)
 
