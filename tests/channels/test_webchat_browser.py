@@ -31,6 +31,7 @@ def test_conversation_through_the_page(rasa, webchat_url, browser, tmp_path):
         assert texts(browser, ".npsc-reply") == [str(i) for i in range(11)]
         assert any("polecisz" in t for t in texts(browser, ".npsc-bot"))
         assert texts(browser, ".npsc-user") == []  # the start payload is not shown
+        session_id = web_conversation(browser, rasa.url)  # issued by the server
 
         browser.find_element("xpath", "//button[@class='npsc-reply' and text()='7']").click()
         wait_for(browser, lambda d: texts(d, ".npsc-reply") == ["Tak", "Nie"])
@@ -50,7 +51,6 @@ def test_conversation_through_the_page(rasa, webchat_url, browser, tmp_path):
             u.startswith(("http://127.0.0.1:", "ws://127.0.0.1:")) for u in loaded
         ), loaded  # no CDN, nothing external
 
-        session_id = web_conversation(browser, rasa.url)
         events = wait_until(lambda: rasa.events(session_id))
         users = user_events(events)
         assert [u["text"] for u in users] == ['/start{"touchpoint":"store"}', "7", "<b>tak</b>"]
