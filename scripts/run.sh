@@ -56,7 +56,7 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 wait_for() {  # name url log pid
-  for _ in $(seq 1 240); do
+  for _ in $(seq 1 600); do  # 5 minutes: loading the model on a busy machine
     if curl -fs -o /dev/null "$2"; then return 0; fi
     if ! kill -0 "$4" 2>/dev/null; then
       echo "$1 stopped while starting; the end of $3:" >&2
@@ -65,7 +65,7 @@ wait_for() {  # name url log pid
     fi
     sleep 0.5
   done
-  echo "$1 did not start in 2 minutes; see $3" >&2
+  echo "$1 did not start in 5 minutes; see $3" >&2
   exit 1
 }
 
@@ -105,7 +105,7 @@ The NPS bot is running (logs in var/, Ctrl-C stops everything).
     curl -s -XPOST http://${NPS_HOST}:${NPS_RASA_PORT}/webhooks/rest/webhook \\
       -H 'Content-Type: application/json' -d '{"sender": "ania", "message": "cześć"}'
   Read that conversation's slots (curl reads the token from var/rasa_token itself):
-    curl -s -G --data-urlencode token@var/rasa_token \
+    curl -s -G --data-urlencode token@var/rasa_token \\
       http://${NPS_HOST}:${NPS_RASA_PORT}/conversations/rest:ania/tracker
   Dashboard:        http://${NPS_HOST}:${NPS_DASHBOARD_PORT}  (its "Try the bot" page chats with the bot)
   Web chat page:    http://${NPS_HOST}:${NPS_WEBCHAT_PORT}/index.html?server=http://${NPS_HOST}:${NPS_RASA_PORT}&touchpoint=store
