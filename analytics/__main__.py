@@ -64,8 +64,8 @@ def _parser(settings) -> argparse.ArgumentParser:
 
     forget = sub.add_parser(
         "forget",
-        help="remove a person's rows from the projection (after erasing them "
-        "from the tracker store)",
+        help="remove sender ids' rows from the projection (to erase a person "
+        "everywhere use python -m storage.erasure, docs/privacy.md)",
     )
     forget.add_argument("--sender", action="append", required=True, help="sender id (repeatable)")
     forget.add_argument(
