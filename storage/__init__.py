@@ -10,7 +10,9 @@ import storage keep their logs as they are.
 import sys
 from pathlib import Path
 
-if Path(sys.argv[0]).name == "rasa":
+# `rasa run` (the console script) or `python -m rasa run`.
+_program = Path(sys.argv[0] if sys.argv else "")
+if _program.name == "rasa" or _program.parent.name == "rasa":
     from storage import log_privacy
 
     log_privacy.install()
