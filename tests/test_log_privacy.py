@@ -122,3 +122,23 @@ def test_an_action_exception_answers_without_the_tracker(redacting, caplog):
     assert "survey_form failed: ValueError" in logged and "int(SECRET + PHONE)" in logged
     assert SECRET not in logged.replace("int(SECRET + PHONE)", "")
     assert "48600100200" not in logged and "after_server_start" in app.listeners
+
+
+def test_rasa_installs_it_when_it_loads_our_lock_store():
+    # Rasa imports `storage` (endpoints.yml's lock store); other programs
+    # importing it keep their logging as it is.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys; sys.argv[0] = {!r}; import logging, storage;"
+        "print(logging.getLogRecordFactory().__module__)"
+    )
+    for program, expected in (("/srv/.venv/bin/rasa", "storage.log_privacy"), ("tool", "logging")):
+        out = subprocess.run(
+            [sys.executable, "-c", probe.format(program)],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout.strip()
+        assert out == expected
