@@ -121,7 +121,7 @@ def test_a_promoter(bot):
     assert "staff:pos" in slots["drivers"]
     assert slots["survey_outcome"] == "finished"
     # what Rasa reports is what the tracker store holds
-    stored = stored_slots(bot.db_url, "promoter")
+    stored = stored_slots(bot.db_url, bot.conversation("promoter"))
     for name in ("nps_score", "nps_group", "reason", "drivers", "survey_outcome"):
         assert stored[name] == slots[name]
 
