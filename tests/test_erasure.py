@@ -189,8 +189,18 @@ def _responses_said(replies: list[dict], bot: BotProcess, sender: str) -> list[s
 @pytest.mark.skipif(not DEFAULT_MODEL.exists(), reason="no trained model: run `make train`")
 def test_a_customer_erases_their_conversation_from_the_chat(tmp_path):
     (tmp_path / "logs").mkdir()
+    # The action server's projection: a row of each customer (analytics
+    # itself needs its own environment; the rows stand in for its update).
+    analytics_url = f"sqlite:///{tmp_path / 'analytics.db'}"
+    projection = sa.create_engine(analytics_url)
+    schema.metadata.create_all(projection)
+    mine, theirs = (
+        pseudonym.pseudonym(BotProcess.conversation(s), KEY) for s in ("erase-me", "keep-me")
+    )
+    _responses(projection, {mine: "moje", theirs: "cudze"})
+    env = {"NPS_ANALYTICS_DB_URL": analytics_url, "NPS_PSEUDONYM_KEY": KEY.decode()}
     with fresh_database("sqlite", tmp_path) as url:
-        with BotProcess(db_url=url, log_dir=tmp_path / "logs") as bot:
+        with BotProcess(db_url=url, log_dir=tmp_path / "logs", env=env) as bot:
             me, other = "erase-me", "keep-me"
             for sender in (me, other):
                 bot.send(sender, "cześć")
@@ -224,7 +234,8 @@ def test_a_customer_erases_their_conversation_from_the_chat(tmp_path):
             texts = [e.get("text") or "" for e in events if e["event"] in ("user", "bot")]
             assert texts[0] == "cześć" and not any("Zbyszek" in t for t in texts)
             assert bot.slots(me)["nps_score"] is None
-            # The other customer is untouched.
+            # Their projection rows went too; the other customer is untouched.
+            assert set(_all_values(projection).split("\n")) & {mine, theirs} == {theirs}
             assert any("Zbyszek" in text for _, text in _stored(url, bot.conversation(other)))
             # Nothing of the conversation went to the logs.
             for name in ("rasa", "actions"):
