@@ -39,13 +39,14 @@ BOT_REQUIREMENTS := requirements/bot.txt requirements/bot-test.txt
 include mk/analytics.mk
 include mk/channels.mk
 
-.PHONY: help env run shell train validate lint format test test-bot test-stories eval \
-	bench bench-train services lock clean
+.PHONY: help env run shell train validate lint format secrets test test-bot test-stories eval \
+	bench bench-train services lock clean erase retention
 
 help:
 	@echo "make run           set up, train if needed, start bot + actions + dashboard"
 	@echo "make test          every test (lint, validation, unit, stories, integration, analytics, channels)"
 	@echo "make lint          ruff: lint and format check (make format rewrites)"
+	@echo "make secrets       scan every file for secrets (allow-list: .secrets.baseline)"
 	@echo "make train         train the model when data, domain or config changed"
 	@echo "make shell         talk to the bot in the terminal"
 	@echo "make validate      check the training data and the trainers' YAML files"
@@ -59,6 +60,8 @@ help:
 	@echo "make webchat       the embeddable chat page alone ($(NPS_HOST):$(WEBCHAT_PORT))"
 	@echo "make test-bot | test-stories | test-analytics | test-channels   one part of make test"
 	@echo "make lock          refresh requirements/*.lock after a deliberate upgrade"
+	@echo "make erase PERSON=<phone or id>   delete a person from the tracker store and analytics"
+	@echo "make retention     delete conversations older than NPS_RETENTION_DAYS (also hourly in the action server)"
 	@echo "make clean         remove models, results and local databases"
 
 # --- environment -------------------------------------------------------------
@@ -77,7 +80,7 @@ $(BOT_STAMP): $(BOT_REQUIREMENTS) requirements/bot.lock pyproject.toml
 
 # Refresh both lock files after a deliberate upgrade of a requirements file.
 # Test tools are left out: their own file pins them.
-LOCK_SKIP := '^\(pytest\|iniconfig\|pluggy\|ruff\|selenium\|trio\|nps-conversation-bot\)=='
+LOCK_SKIP := '^\(pytest\|iniconfig\|pluggy\|ruff\|selenium\|trio\|detect-secrets\|nps-conversation-bot\)=='
 lock: $(BOT_STAMP) $(ANALYTICS_STAMP)
 	{ head -4 requirements/bot.lock; \
 	  $(BOT_PY) -m pip freeze --exclude-editable | grep -v $(LOCK_SKIP); } > requirements/bot.lock.new
@@ -86,9 +89,10 @@ lock: $(BOT_STAMP) $(ANALYTICS_STAMP)
 	  $(PY_ANALYTICS) -m pip freeze --exclude-editable | grep -v $(LOCK_SKIP); } > requirements/analytics.lock.new
 	mv requirements/analytics.lock.new requirements/analytics.lock
 
-# Local databases, logs and the generated token (ignored by git).
+# Local databases, logs, keys and the generated token (ignored by git),
+# readable by the service user only.
 var:
-	mkdir -p var
+	mkdir -p var && chmod 700 var
 
 # --- the model -----------------------------------------------------------------
 
@@ -124,11 +128,16 @@ services:
 	scripts/services.sh
 
 # Lint first: it takes seconds and fails fast.
-test: lint services validate test-bot test-stories test-analytics test-channels
+test: lint secrets services validate test-bot test-stories test-analytics test-channels
 
 lint: $(BOT_STAMP)
 	.venv/bin/ruff check .
 	.venv/bin/ruff format --check .
+
+# No secret in any tracked or new file (detect-secrets, offline; the
+# allow-list of known test values is .secrets.baseline).
+secrets: $(BOT_STAMP)
+	$(BOT_PY) scripts/check_secrets.py
 
 format: $(BOT_STAMP)
 	.venv/bin/ruff check --fix .
@@ -152,6 +161,15 @@ bench: $(BOT_STAMP) $(MODEL) | var
 
 bench-train: $(BOT_STAMP)
 	$(BOT_PY) -m bench.train_time
+
+# --- personal data (docs/privacy.md) -------------------------------------------------
+
+erase: $(BOT_STAMP) | var
+	@test -n "$(PERSON)" || { echo "usage: make erase PERSON=<phone number or conversation id>" >&2; exit 2; }
+	$(BOT_PY) -m storage.erasure "$(PERSON)"
+
+retention: $(BOT_STAMP) | var
+	$(BOT_PY) -m storage.retention
 
 clean:
 	rm -rf models results .rasa var/*.db

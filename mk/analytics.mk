@@ -24,23 +24,20 @@ $(ANALYTICS_STAMP): requirements/analytics.txt requirements/analytics-test.txt \
 	$(PY_ANALYTICS) -m pip install --quiet --no-deps -e .
 	touch $@
 
-# var/ is made inline: the top Makefile has its own `var` target.
-dashboard: $(ANALYTICS_STAMP)
-	mkdir -p var
+# var/ (private to the service user) is the top Makefile's `var` target.
+dashboard: $(ANALYTICS_STAMP) | var
+	$(PY_ANALYTICS) -m analytics.dashboard.auth check --address $(NPS_HOST)
 	$(PY_ANALYTICS) -m streamlit run analytics/dashboard/app.py \
 		--server.address $(NPS_HOST) --server.port $(DASHBOARD_PORT)
 
-report: $(ANALYTICS_STAMP)
-	mkdir -p var
+report: $(ANALYTICS_STAMP) | var
 	$(PY_ANALYTICS) -m analytics report --db "$(NPS_DB_URL)" --format $(REPORT_FORMAT)
 
-demo-data: $(ANALYTICS_STAMP)
-	mkdir -p var
+demo-data: $(ANALYTICS_STAMP) | var
 	$(PY_ANALYTICS) -m analytics generate --db "$(NPS_DB_URL)" \
 		--conversations $(DEMO_CONVERSATIONS) --seed $(DEMO_SEED)
 
-bench-analytics: $(ANALYTICS_STAMP)
-	mkdir -p var
+bench-analytics: $(ANALYTICS_STAMP) | var
 	$(PY_ANALYTICS) -m bench.analytics_bench
 
 test-analytics: $(ANALYTICS_STAMP)
