@@ -205,7 +205,9 @@ class BotProcess:
 
     def tracker(self, sender: str, include_events: str = "AFTER_RESTART") -> dict:
         """Rasa's tracker; ``include_events="ALL"`` keeps what came before a /restart."""
-        conversation = urllib.parse.quote(self.conversation(sender), safe=":")
+        # ":" and "+" as they are: Rasa does not unquote the path (Sanic's
+        # unquote=False), so "%2B48…" would name another conversation.
+        conversation = urllib.parse.quote(self.conversation(sender), safe=":+")
         return self._request(
             "GET",
             f"/conversations/{conversation}/tracker?token={self.token}"
