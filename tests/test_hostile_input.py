@@ -95,9 +95,11 @@ CONTRACT_SLOTS = {
 }
 
 
-@pytest.fixture(scope="module")
-def bot(tmp_path_factory):
-    with fresh_database("sqlite", tmp_path_factory.mktemp("db")) as url:
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def bot(request, tmp_path_factory):
+    # PostgreSQL refuses what SQLite stores (a NUL byte, a value longer than
+    # its column), and production runs on it.
+    with fresh_database(request.param, tmp_path_factory.mktemp("db")) as url:
         logs = tmp_path_factory.mktemp("logs")
         with BotProcess(db_url=url, env=BOT_SETTINGS, log_dir=logs) as running:
             yield running
