@@ -9,13 +9,19 @@ from __future__ import annotations
 import argparse
 import sys
 
+from nps.settings import SettingError, load_settings
 from nps.trainer_yaml import TrainerFileError
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m actions")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=5055)
+    try:
+        settings = load_settings()
+    except SettingError as error:
+        print(f"The action server cannot start: {error}", file=sys.stderr)
+        return 2
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.actions_port)
     args = parser.parse_args(argv)
 
     from actions import resources

@@ -52,6 +52,12 @@ def _touchpoint_entity(msg: message.Message) -> str | None:
     return next((e.get("value") for e in msg.entities if e.get("entity") == "touchpoint"), None)
 
 
+# The web chat forgets a finished survey when it gets this custom payload
+# (channels/webchat/nps-chat.js); the other channels send nothing for it
+# (channels/render.py WEB_CHAT_SIGNALS).
+SURVEY_END = {"survey_end": True}
+
+
 class ActionStartSurvey(Action):
     def name(self) -> str:
         return "action_start_survey"
@@ -80,6 +86,7 @@ class ActionFinishSurvey(Action):
             tip = tips.tip_for(tracker.get_slot("drivers"), res.tips)
             if tip:
                 dispatcher.utter_message(response=say.TIP, tip=tip)
+        dispatcher.utter_message(json_message=SURVEY_END)
         return [
             SlotSet("survey_outcome", "finished"),
             SlotSet("last_survey_at", time.time()),
@@ -95,6 +102,7 @@ class ActionStopSurvey(Action):
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         message.note_if_shortened(dispatcher, tracker)
         dispatcher.utter_message(response=say.GOODBYE_STOP)
+        dispatcher.utter_message(json_message=SURVEY_END)
         return [
             SlotSet("survey_outcome", "stopped"),
             SlotSet("last_survey_at", time.time()),

@@ -521,7 +521,8 @@ class _Dialogue:
             entities = [{"entity": "touchpoint", "value": touchpoint, "start": 6, "end": end}]
         self.user(text, intent, mentions, entities)
         if touchpoint is not None:
-            self.set("touchpoint", touchpoint)  # from_entity mapping
+            # action_start_survey sets it, cleaned, from the start payload.
+            self.set("touchpoint", flow.clean_touchpoint(touchpoint))
         return self.start_survey(intent)
 
     def start_survey(self, intent: str | None) -> bool:

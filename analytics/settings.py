@@ -57,7 +57,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         db_url=shared.db_url,
         analytics_db_url=env_text(env, "NPS_ANALYTICS_DB_URL", DEFAULT_ANALYTICS_DB_URL),
         analytics_schema=env_text(env, "NPS_ANALYTICS_SCHEMA", "nps_analytics"),
-        bot_url=env_text(env, "NPS_BOT_URL", "http://127.0.0.1:5005").rstrip("/"),
+        bot_url=shared.bot_url,
         pseudonym_key=shared.pseudonym_key,
         data_dir=shared.data_dir,
         abandon_after_hours=env_float(env, "NPS_ABANDON_AFTER_HOURS", 24.0, minimum=0),

@@ -79,8 +79,16 @@ def slot_events(events: list[dict]) -> dict:
 
 
 def responses(messages: list[dict]) -> list[str]:
-    """What the action said: response names, or the literal text."""
-    return [m.get("response") or m.get("text") for m in messages]
+    """What the action said: response names, or the literal text (custom
+    payloads such as the web chat's survey_end signal are not said)."""
+    return [
+        m.get("response") or m.get("text") for m in messages if m.get("response") or m.get("text")
+    ]
+
+
+def custom_payloads(messages: list[dict]) -> list[dict]:
+    """The custom payloads (json_message) the action sent."""
+    return [m["custom"] for m in messages if m.get("custom")]
 
 
 def entity(driver: str, role: str | None, value: str = "x") -> dict:

@@ -76,7 +76,9 @@ def said(bot, sender: str) -> list[list[str]]:
     for event in bot.tracker(sender, include_events="ALL")["events"]:
         if event["event"] == "user":
             turns.append([])
-        elif event["event"] == "bot" and turns:
+        elif event["event"] == "bot" and turns and (event.get("text") or _label(event)):
+            # A bot event without text is a signal to the web chat (the
+            # survey_end custom payload), nothing the customer reads.
             turns[-1].append(_label(event))
     return turns
 

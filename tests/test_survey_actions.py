@@ -31,7 +31,15 @@ from actions.survey_form import (
     ValidateSurveyForm,
 )
 from nps.drivers import main_negative
-from tests.action_harness import domain, entity, responses, run, slot_events, tracker_for
+from tests.action_harness import (
+    custom_payloads,
+    domain,
+    entity,
+    responses,
+    run,
+    slot_events,
+    tracker_for,
+)
 
 pytestmark = pytest.mark.usefixtures("fixture_data")
 
@@ -504,6 +512,8 @@ def test_after_the_cool_down_the_survey_starts_again(setting):
 def test_the_goodbye_fits_the_group(slots, said):
     events, messages = run(ActionFinishSurvey(), tracker_for(slots=slots))
     assert responses(messages) == said
+    # The web chat forgets a finished survey on this signal.
+    assert custom_payloads(messages) == [{"survey_end": True}]
     assert slot_events(events)["survey_outcome"] == "finished"
     assert abs(slot_events(events)["last_survey_at"] - time.time()) < 60
 
@@ -513,8 +523,8 @@ def test_the_tip_is_the_one_for_the_praised_driver():
         ActionFinishSurvey(),
         tracker_for(slots={"nps_group": "promoter", "drivers": ["price:neg", "delivery:pos"]}),
     )
-    assert messages[-1]["response"] == "utter_tip"
-    assert messages[-1]["tip"] == "fixture tip for delivery"
+    tip = next(m for m in messages if m.get("response") == "utter_tip")
+    assert tip["tip"] == "fixture tip for delivery"
 
 
 def test_promoters_are_invited_to_review_when_a_link_is_set(setting):
@@ -536,6 +546,7 @@ def test_leaving_keeps_the_answers_and_starts_the_cool_down():
     assert slot_events(events)["survey_outcome"] == "stopped"
     assert "last_survey_at" in slot_events(events)
     assert responses(messages) == ["utter_goodbye_stop"]
+    assert custom_payloads(messages) == [{"survey_end": True}]
 
 
 def test_fallback_inside_the_survey_asks_the_pending_question_again():

@@ -12,6 +12,7 @@ import functools
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 from channels.webchat import STATIC_DIR
+from nps.settings import SettingError, load_settings
 
 
 class Handler(SimpleHTTPRequestHandler):
@@ -55,14 +56,18 @@ def make_server(host: str = "127.0.0.1", port: int = 8080) -> ThreadingHTTPServe
 
 
 def main() -> None:
+    try:
+        settings = load_settings()
+    except SettingError as error:
+        raise SystemExit(f"The web chat page cannot start: {error}") from None
     parser = argparse.ArgumentParser(prog="python -m channels.webchat")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=8080)
+    parser.add_argument("--host", default=settings.host)
+    parser.add_argument("--port", type=int, default=settings.webchat_port)
     args = parser.parse_args()
     server = make_server(args.host, args.port)
     print(
         f"web chat on http://{args.host}:{server.server_address[1]}/index.html "
-        "(?server=http://127.0.0.1:5005&touchpoint=store)"
+        f"(?server={settings.bot_url}&touchpoint=store)"
     )
     try:
         server.serve_forever()

@@ -75,7 +75,8 @@ def sms_variant(response):
 
 def last_response(bot, sender):
     """The name of the last response the bot sent (Rasa keeps it in the bot event)."""
-    bots = [e for e in bot.tracker(sender)["events"] if e["event"] == "bot"]
+    # Bot events without text are signals (the web chat's survey_end).
+    bots = [e for e in bot.tracker(sender)["events"] if e["event"] == "bot" and e.get("text")]
     return bots[-1]["metadata"]["utter_action"]
 
 
