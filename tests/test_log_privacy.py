@@ -14,7 +14,7 @@ import pytest
 from storage import log_privacy
 
 PHONE = "+48600100200"
-SECRET = "mój-sekretny-powód"
+PRIVATE_TEXT = "mój-sekretny-powód"
 
 
 @pytest.fixture
@@ -35,12 +35,12 @@ def _formatted(caplog) -> str:
 def _tracker_body() -> str:
     return json.dumps(
         {
-            "error": f"invalid literal for int(): '{SECRET}'",
+            "error": f"invalid literal for int(): '{PRIVATE_TEXT}'",
             "request_body": {
                 "next_action": "survey_form",
                 "tracker": {
                     "sender_id": f"whatsapp:{PHONE}",
-                    "events": [{"event": "user", "text": SECRET}],
+                    "events": [{"event": "user", "text": PRIVATE_TEXT}],
                 },
             },
         },
@@ -64,7 +64,7 @@ def test_rasas_log_of_a_failed_action_keeps_no_conversation(redacting, caplog):
     text = _formatted(caplog)
     assert "ClientResponseError" in text and "RasaException" in text
     assert "survey_form" in text  # what failed is still said
-    assert SECRET not in text and PHONE not in text and "48600100200" not in text
+    assert PRIVATE_TEXT not in text and PHONE not in text and "48600100200" not in text
 
 
 def test_phone_numbers_in_messages_are_masked(redacting, caplog):
@@ -111,7 +111,7 @@ def test_an_action_exception_answers_without_the_tracker(redacting, caplog):
     privacy.install(app)
     request = _Request(json.loads(_tracker_body())["request_body"])
     try:
-        int(SECRET + PHONE)
+        int(PRIVATE_TEXT + PHONE)
     except ValueError as error:
         with caplog.at_level(logging.ERROR):
             answer = asyncio.run(app.handlers[Exception](request, error))
@@ -119,8 +119,8 @@ def test_an_action_exception_answers_without_the_tracker(redacting, caplog):
     body = answer.body.decode()
     assert json.loads(body) == {"error": "action survey_form failed"}
     logged = _formatted(caplog)
-    assert "survey_form failed: ValueError" in logged and "int(SECRET + PHONE)" in logged
-    assert SECRET not in logged.replace("int(SECRET + PHONE)", "")
+    assert "survey_form failed: ValueError" in logged and "int(PRIVATE_TEXT + PHONE)" in logged
+    assert PRIVATE_TEXT not in logged.replace("int(PRIVATE_TEXT + PHONE)", "")
     assert "48600100200" not in logged and "after_server_start" in app.listeners
 
 
