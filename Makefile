@@ -40,7 +40,7 @@ include mk/analytics.mk
 include mk/channels.mk
 
 .PHONY: help env run shell train validate lint format secrets test test-bot test-stories eval \
-	bench bench-train services lock clean erase retention
+	bench bench-train services lock clean erase retention migrate-ids
 
 help:
 	@echo "make run           set up, train if needed, start bot + actions + dashboard"
@@ -62,6 +62,7 @@ help:
 	@echo "make lock          refresh requirements/*.lock after a deliberate upgrade"
 	@echo "make erase PERSON=<phone or id>   delete a person from the tracker store and analytics"
 	@echo "make retention     delete conversations older than NPS_RETENTION_DAYS (also hourly in the action server)"
+	@echo "make migrate-ids   rename conversations stored before channel prefixes (DRY_RUN=1 counts)"
 	@echo "make clean         remove models, results and local databases"
 
 # --- environment -------------------------------------------------------------
@@ -170,6 +171,12 @@ erase: $(BOT_STAMP) | var
 
 retention: $(BOT_STAMP) | var
 	$(BOT_PY) -m storage.retention
+
+# Conversations stored before ids were keyed by channel (whatsapp:+48…, …)
+# get their new ids, then the projection is rebuilt. Run with the bot stopped.
+migrate-ids: $(BOT_STAMP) $(ANALYTICS_STAMP) | var
+	$(BOT_PY) -m storage.migrate_ids --db "$(NPS_DB_URL)" $(if $(DRY_RUN),--dry-run)
+	$(if $(DRY_RUN),,$(PY_ANALYTICS) -m analytics project --db "$(NPS_DB_URL)" --rebuild)
 
 clean:
 	rm -rf models results .rasa var/*.db
