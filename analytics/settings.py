@@ -29,6 +29,8 @@ class Settings:
     analytics_schema: str
     # The running bot, for the dashboard's "Try the bot" page.
     bot_url: str
+    # The REST channel's bearer token, when it requires one ("Try the bot").
+    rest_token: str
     # Key of the keyed hash that turns sender ids (phone numbers on WhatsApp
     # and SMS) into pseudonyms (NPS_PSEUDONYM_KEY, checked by nps.settings).
     # Empty: the local key in var/pseudonym.key (analytics.pseudonym).
@@ -58,6 +60,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         analytics_db_url=env_text(env, "NPS_ANALYTICS_DB_URL", DEFAULT_ANALYTICS_DB_URL),
         analytics_schema=env_text(env, "NPS_ANALYTICS_SCHEMA", "nps_analytics"),
         bot_url=shared.bot_url,
+        rest_token=shared.rest_token,
         pseudonym_key=shared.pseudonym_key,
         data_dir=shared.data_dir,
         abandon_after_hours=env_float(env, "NPS_ABANDON_AFTER_HOURS", 24.0, minimum=0),

@@ -141,6 +141,9 @@ class Settings:
     webchat_secret: str = ""
     # Web pages allowed to open the web chat's socket (their Origin header);
     # empty: the local chat page of `make run`.
+    # A bearer token the REST channel requires when set (channels/rest.py, via
+    # credentials), and that the dashboard's "Try the bot" page then sends.
+    rest_token: str = ""
     webchat_origins: tuple[str, ...] = (
         f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_WEBCHAT_PORT']}",
         f"http://localhost:{DEFAULT_PORTS['NPS_WEBCHAT_PORT']}",
@@ -194,6 +197,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         pseudonym_key=secrets_["NPS_PSEUDONYM_KEY"],
         webchat_secret=secrets_["NPS_WEBCHAT_SECRET"],
         webchat_origins=origins,
+        rest_token=env_text(env, "NPS_REST_TOKEN", ""),
         max_whys=env_int(env, "NPS_MAX_WHYS", defaults.max_whys, minimum=0),
         resurvey_days=env_int(env, "NPS_RESURVEY_DAYS", defaults.resurvey_days, minimum=0),
         max_clarifications=env_int(

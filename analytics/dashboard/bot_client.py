@@ -11,13 +11,18 @@ class BotError(Exception):
     pass
 
 
-def send(bot_url: str, sender: str, text: str) -> list[dict]:
+def send(bot_url: str, sender: str, text: str, token: str = "") -> list[dict]:
     """POST /webhooks/rest/webhook; returns the bot's replies
-    ([{"text": ..., "buttons": [...]}, ...])."""
+    ([{"text": ..., "buttons": [...]}, ...]). `token`: the REST channel's
+    bearer token (NPS_REST_TOKEN), when it requires one."""
     url = bot_url.rstrip("/") + "/webhooks/rest/webhook"
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
         response = requests.post(
-            url, json={"sender": sender, "message": text}, timeout=TIMEOUT_SECONDS
+            url,
+            json={"sender": sender, "message": text},
+            headers=headers,
+            timeout=TIMEOUT_SECONDS,
         )
     except requests.RequestException as exc:
         raise BotError(

@@ -31,7 +31,7 @@ st.caption(f"Bot: {s.bot_url} (NPS_BOT_URL). Rozmowy testowe nie są liczone w N
 def talk(text: str) -> None:
     st.session_state.bot_history.append({"who": "user", "text": text})
     try:
-        replies = send(s.bot_url, st.session_state.bot_sender, text)
+        replies = send(s.bot_url, st.session_state.bot_sender, text, token=s.rest_token)
     except BotError as exc:
         st.session_state.bot_history.append({"who": "error", "text": str(exc)})
         return
