@@ -22,22 +22,13 @@ from sqlalchemy.engine import Engine
 
 from analytics.db import AnalyticsError, fetch_tuples
 from nps.db_error import describe
+from storage.tracker_schema import events_table
 
 metadata = sa.MetaData()
 
 # Rasa creates the sequence `events_seq` (optional=True: PostgreSQL then
 # uses the SERIAL column's own `events_id_seq`).
-events = sa.Table(
-    "events",
-    metadata,
-    sa.Column("id", sa.Integer, sa.Sequence("events_seq", optional=True), primary_key=True),
-    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
-    sa.Column("type_name", sa.String(255), nullable=False),
-    sa.Column("timestamp", sa.Float),
-    sa.Column("intent_name", sa.String(255)),
-    sa.Column("action_name", sa.String(255)),
-    sa.Column("data", sa.Text),
-)
+events = events_table(metadata)
 
 # Slots of the data contract (README, "The data it writes") plus the extra
 # survey slots.

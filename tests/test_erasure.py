@@ -15,6 +15,7 @@ import sqlalchemy as sa
 
 from analytics import pseudonym, schema
 from storage import erasure
+from storage.tracker_schema import events_table
 from tests.bot_process import DEFAULT_MODEL, BotProcess
 from tests.databases import fresh_database
 
@@ -43,17 +44,7 @@ def _event(sender, kind, ts, text=None, action=None):
 def _store(url: str, rows: list[dict]) -> sa.engine.Engine:
     """A tracker store (Rasa's events table) with a projection's tables in it."""
     engine = sa.create_engine(url)
-    events = sa.Table(
-        "events",
-        sa.MetaData(),
-        sa.Column("id", sa.Integer, primary_key=True),
-        sa.Column("sender_id", sa.String(255), nullable=False, index=True),
-        sa.Column("type_name", sa.String(255), nullable=False),
-        sa.Column("timestamp", sa.Float),
-        sa.Column("intent_name", sa.String(255)),
-        sa.Column("action_name", sa.String(255)),
-        sa.Column("data", sa.Text),
-    )
+    events = events_table(sa.MetaData())
     events.metadata.create_all(engine)
     schema.metadata.create_all(engine)
     with engine.begin() as conn:

@@ -9,20 +9,11 @@ import pytest
 import sqlalchemy as sa
 
 from storage.migrate_ids import main, migrate
+from storage.tracker_schema import events_table
 from tests.databases import fresh_database
 
 # Rasa 3.6's SQLTrackerStore table, as it creates it.
-EVENTS = sa.Table(
-    "events",
-    sa.MetaData(),
-    sa.Column("id", sa.Integer, primary_key=True),
-    sa.Column("sender_id", sa.String(255), nullable=False, index=True),
-    sa.Column("type_name", sa.String(255), nullable=False),
-    sa.Column("timestamp", sa.Float),
-    sa.Column("intent_name", sa.String(255)),
-    sa.Column("action_name", sa.String(255)),
-    sa.Column("data", sa.Text),
-)
+EVENTS = events_table(sa.MetaData())
 
 # (stored id, input_channel of its user messages) -> id after the migration
 STORED = {
