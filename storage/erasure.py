@@ -254,6 +254,17 @@ def erase_person(
     )
 
 
+def add_database_arguments(parser: argparse.ArgumentParser, settings) -> None:
+    """--db, --analytics-db, --analytics-schema and --dry-run, as erasure and
+    retention both take them (defaults: the settings in force)."""
+    parser.add_argument("--db", default=settings.db_url, help="tracker store (NPS_DB_URL)")
+    parser.add_argument(
+        "--analytics-db", default=settings.analytics_db_url, help="NPS_ANALYTICS_DB_URL"
+    )
+    parser.add_argument("--analytics-schema", default=settings.analytics_schema)
+    parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+
+
 def main(argv: list[str] | None = None) -> int:
     from analytics.settings import load_settings
     from nps.settings import SettingError
@@ -268,12 +279,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Erase a person from the tracker store and the analytics projection.",
     )
     parser.add_argument("person", help="phone number (any notation) or conversation id")
-    parser.add_argument("--db", default=settings.db_url, help="tracker store (NPS_DB_URL)")
-    parser.add_argument(
-        "--analytics-db", default=settings.analytics_db_url, help="NPS_ANALYTICS_DB_URL"
-    )
-    parser.add_argument("--analytics-schema", default=settings.analytics_schema)
-    parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    add_database_arguments(parser, settings)
     args = parser.parse_args(argv)
     try:
         report = erase_person(

@@ -17,7 +17,14 @@ import time
 
 import sqlalchemy as sa
 
-from storage.erasure import EVENTS, ErasureReport, _engine, _table_names, erase_ids
+from storage.erasure import (
+    EVENTS,
+    ErasureReport,
+    _engine,
+    _table_names,
+    add_database_arguments,
+    erase_ids,
+)
 
 DAY = 86_400.0
 
@@ -77,12 +84,7 @@ def main(argv: list[str] | None = None) -> int:
         description="Delete conversations older than NPS_RETENTION_DAYS.",
     )
     parser.add_argument("--days", type=int, default=days, help="default: NPS_RETENTION_DAYS")
-    parser.add_argument("--db", default=settings.db_url, help="tracker store (NPS_DB_URL)")
-    parser.add_argument(
-        "--analytics-db", default=settings.analytics_db_url, help="NPS_ANALYTICS_DB_URL"
-    )
-    parser.add_argument("--analytics-schema", default=settings.analytics_schema)
-    parser.add_argument("--dry-run", action="store_true", help="count, delete nothing")
+    add_database_arguments(parser, settings)
     args = parser.parse_args(argv)
     if args.days < 0:
         parser.error("--days must be 0 or more")
