@@ -153,7 +153,6 @@ def filter_dataset(ds: Dataset, f: Filters) -> Dataset:
             tp |= r["touchpoint"].isna()
         keep &= tp
     responses = r[keep].reset_index(drop=True)
-    ids = set(responses["response_id"])
     extra = ds.extra_comments
     if f.since:
         extra = extra[extra["at"] >= _day_start(f.since)]
@@ -161,12 +160,19 @@ def filter_dataset(ds: Dataset, f: Filters) -> Dataset:
         extra = extra[extra["at"] < _day_start(f.until + dt.timedelta(days=1))]
     if f.channels:
         extra = extra[extra["channel"].isin(list(f.channels))]
+    return subset(ds, responses, extra)
+
+
+def subset(ds: Dataset, responses: pd.DataFrame, extra_comments: pd.DataFrame) -> Dataset:
+    """`ds` cut down to these responses (their mentions, whys and known-issue
+    offers follow them) and these extra comments."""
+    ids = set(responses["response_id"])
     return Dataset(
         responses=responses,
         mentions=ds.mentions[ds.mentions["response_id"].isin(ids)].reset_index(drop=True),
         whys=ds.whys[ds.whys["response_id"].isin(ids)].reset_index(drop=True),
         offers=ds.offers[ds.offers["response_id"].isin(ids)].reset_index(drop=True),
-        extra_comments=extra.reset_index(drop=True),
+        extra_comments=extra_comments.reset_index(drop=True),
         version=ds.version,
     )
 

@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics.dataset import Dataset
+from analytics.dataset import Dataset, subset
 from nps.settings import REPO_ROOT, SettingError, env_text
 from nps.settings import load_settings as bot_settings
 
@@ -239,21 +239,13 @@ def scope(ds: Dataset, user: User) -> Dataset:
         return ds
     r = ds.responses
     responses = r[r["touchpoint"].isin(list(user.touchpoints))].reset_index(drop=True)
-    ids = set(responses["response_id"])
     extra = ds.extra_comments
     # An extra comment belongs to a person (their pseudonym; the raw sender id
     # in projections of schema version 2); none is shown if neither is there.
     person = next((c for c in PERSON_COLUMNS if c in responses and c in extra), None)
     people = set(responses[person]) if person else set()
     extra = extra[extra[person].isin(people)] if person else extra.iloc[0:0]
-    return Dataset(
-        responses=responses,
-        mentions=ds.mentions[ds.mentions["response_id"].isin(ids)].reset_index(drop=True),
-        whys=ds.whys[ds.whys["response_id"].isin(ids)].reset_index(drop=True),
-        offers=ds.offers[ds.offers["response_id"].isin(ids)].reset_index(drop=True),
-        extra_comments=extra.reset_index(drop=True),
-        version=ds.version,
-    )
+    return subset(ds, responses, extra)
 
 
 def scope_live(
