@@ -155,6 +155,25 @@ class Settings:
     actions_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_ACTIONS_PORT']}/webhook"
     bot_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_RASA_PORT']}"
 
+    # --- Nothing lost (docs/deployment.md) ---
+    # The shared conversation-lock store of several Rasa processes
+    # (redis://host:6379/1); empty: locks in memory, one Rasa process only.
+    lock_store_url: str = ""
+    # The longest one customer turn may run, in seconds (NLU, actions, the
+    # tracker save; sends happen after the turn, outside the lock). A turn
+    # that runs longer fails and the platform redelivers its message.
+    turn_timeout: float = 60.0
+    # How long a conversation's lock outlives its last heartbeat, in seconds:
+    # longer than a turn, so a slow turn never overlaps the next one.
+    lock_lifetime: float = 120.0
+    # How long the tracker store retries a lost database connection before
+    # the turn fails (and the platform redelivers), in seconds.
+    db_retry_seconds: float = 3.0
+    # Outgoing messages: one try's timeout, and how long a message that could
+    # not be sent stays in the outbox being retried before it counts as failed.
+    send_timeout: float = 10.0
+    outbox_max_age_hours: float = 24.0
+
 
 def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     """Read the settings; a bad value raises SettingError naming the variable."""
@@ -213,7 +232,33 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "NPS_ACTIONS_URL", f"http://{host}:{ports['actions_port']}/webhook"
         ),
         bot_url=env_text(env, "NPS_BOT_URL", f"http://{host}:{ports['rasa_port']}").rstrip("/"),
+        **_reliability(env, defaults),
     )
+
+
+def _reliability(env: Mapping[str, str], defaults: Settings) -> dict[str, object]:
+    """The settings of the nothing-lost machinery, checked against each other."""
+    turn_timeout = env_float(env, "NPS_TURN_TIMEOUT", defaults.turn_timeout, 1, 3600)
+    lock_lifetime = env_float(env, "NPS_LOCK_LIFETIME", defaults.lock_lifetime, 2, 7200)
+    if lock_lifetime <= turn_timeout:
+        # A lock that expires while its turn still runs lets the next message
+        # of the same customer run alongside it: events would be lost.
+        raise SettingError(
+            f"NPS_LOCK_LIFETIME ({lock_lifetime:g}) must be longer than "
+            f"NPS_TURN_TIMEOUT ({turn_timeout:g})"
+        )
+    return {
+        "lock_store_url": env_text(env, "NPS_LOCK_STORE_URL", defaults.lock_store_url),
+        "turn_timeout": turn_timeout,
+        "lock_lifetime": lock_lifetime,
+        "db_retry_seconds": env_float(
+            env, "NPS_DB_RETRY_SECONDS", defaults.db_retry_seconds, 0, 600
+        ),
+        "send_timeout": env_float(env, "NPS_SEND_TIMEOUT", defaults.send_timeout, 0.1, 300),
+        "outbox_max_age_hours": env_float(
+            env, "NPS_OUTBOX_MAX_AGE_HOURS", defaults.outbox_max_age_hours, 0.01, 24 * 30
+        ),
+    }
 
 
 # What shell scripts and the Makefile may ask for: the value in force of each
@@ -225,6 +270,7 @@ _PRINTABLE = {
     "NPS_HOST": lambda s: s.host,
     "NPS_ACTIONS_URL": lambda s: s.actions_url,
     "NPS_BOT_URL": lambda s: s.bot_url,
+    "NPS_LOCK_STORE_URL": lambda s: s.lock_store_url,
 }
 _NAMES = sorted([*_PRINTABLE, *DEFAULT_PORTS])
 
