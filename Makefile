@@ -38,6 +38,7 @@ BOT_REQUIREMENTS := requirements/bot.txt requirements/bot-test.txt
 
 include mk/analytics.mk
 include mk/channels.mk
+include mk/cluster.mk
 
 .PHONY: help env run shell train validate lint format secrets test test-bot test-stories eval \
 	bench bench-train services lock clean erase retention migrate-ids
