@@ -126,3 +126,14 @@ def test_a_local_key_is_made_once_private_and_kept(tmp_path: Path):
     first = key("pseudonym", "", tmp_path / "var")
     assert len(first) >= 32 and key("pseudonym", "", tmp_path / "var") == first
     assert (tmp_path / "var" / "pseudonym.key").stat().st_mode & 0o777 == 0o600
+
+
+def test_a_lock_must_outlive_the_longest_turn():
+    settings = load_settings({})
+    assert settings.lock_lifetime > settings.turn_timeout
+    env = {"NPS_TURN_TIMEOUT": "30", "NPS_LOCK_LIFETIME": "45"}
+    assert (load_settings(env).turn_timeout, load_settings(env).lock_lifetime) == (30.0, 45.0)
+    with pytest.raises(SettingError, match=r"NPS_LOCK_LIFETIME \(30\) must be longer than"):
+        load_settings({"NPS_TURN_TIMEOUT": "30", "NPS_LOCK_LIFETIME": "30"})
+    with pytest.raises(SettingError, match="NPS_SEND_TIMEOUT must be a number"):
+        load_settings({"NPS_SEND_TIMEOUT": "fast"})
