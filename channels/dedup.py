@@ -1,17 +1,19 @@
 """Small time-bounded memories the connectors need.
 
-* ``SeenIds``: "have I handled this message id already?" Meta redelivers a
-  webhook when it did not get a 200 in time (WhatsApp for up to days), and a
-  redelivered message must not become a second user turn (a score given twice,
-  a why-question skipped).
+* ``DoneIds``: "has this message id's turn completed already?" Meta
+  redelivers a webhook when it did not get a 200 in time (WhatsApp for up to
+  days), Twilio when told to, and a redelivered message must not become a
+  second user turn (a score given twice, a why-question skipped). An id is
+  recorded only after its turn was stored (``channels.turn``), so a turn that
+  failed is run again by the redelivery. This is a fast path: the tracker
+  store, checked under the conversation lock, is what keeps a message once.
 * ``ChoiceMemory``: the options last offered to a sender as numbered text
   (SMS, WhatsApp fallback), so that a reply "2" can be turned back into the
   second option's payload.
 
 Both are in-memory, bounded in size and in age, and good for ONE process.
-Several Rasa processes behind a load balancer need a shared store:
-``RedisSeenIds`` (``SET key 1 NX EX ttl`` is atomic, so exactly one process
-wins a given id). See docs/channels.md.
+Several Rasa processes behind a load balancer share the record of done ids
+on Redis (``RedisDoneIds``). See docs/channels.md.
 """
 
 from __future__ import annotations
@@ -90,8 +92,12 @@ class TTLCache(Generic[K, V]):
         return len(self._data)
 
 
-class SeenIds:
-    """In-memory, per-process record of handled message ids."""
+class DoneIds:
+    """In-memory, per-process record of message ids whose turn completed.
+
+    An id is recorded only AFTER its turn returned (stored), never before:
+    a turn that failed or was cut short leaves its id unrecorded, so the
+    platform's redelivery runs it again."""
 
     def __init__(
         self,
@@ -101,26 +107,34 @@ class SeenIds:
     ) -> None:
         self._cache: TTLCache[str, bool] = TTLCache(ttl, max_items, clock)
 
-    async def first_time(self, message_id: str | None) -> bool:
-        """True the first time an id is seen; messages without id always pass."""
+    async def is_done(self, message_id: str | None) -> bool:
+        """True when this id's turn completed; messages without id never are."""
         if not message_id:
-            return True
-        return self._cache.add_if_absent(message_id, True)
+            return False
+        return self._cache.get(message_id) is not None
+
+    async def mark_done(self, message_id: str | None) -> None:
+        if message_id:
+            self._cache.set(message_id, True)
 
 
-class RedisSeenIds:
-    """The same contract shared by several processes, on Redis.
+class RedisDoneIds:
+    """The same record shared by several processes, on Redis.
 
-    ``SET key 1 NX EX ttl`` is a single atomic command: of two processes that
-    receive the same redelivered message, exactly one gets True. If Redis is
-    unreachable we let the message through (a rare duplicate answer is better
-    than silently dropping a customer's message) and log it.
+    A fast path only: two processes may both see "not done" and both run the
+    turn; the tracker store, checked under the conversation lock, then keeps
+    one (the second turn finds the message id already stored and does
+    nothing). So a Redis failure is only logged: ``is_done`` answers False
+    (the turn runs, the store deduplicates) and ``mark_done`` is skipped.
+
+    Keys are ``nps:done:<id>``, not the ``nps:seen:<id>`` of the old
+    claim-first scheme: an id claimed by it may never have been stored.
     """
 
     def __init__(
         self,
         url: str,
-        prefix: str = "nps:seen:",
+        prefix: str = "nps:done:",
         ttl: float = DEFAULT_TTL_SECONDS,
         client: Any = None,
     ) -> None:
@@ -132,25 +146,41 @@ class RedisSeenIds:
         self._prefix = prefix
         self._ttl = int(ttl)
 
-    async def first_time(self, message_id: str | None) -> bool:
+    async def is_done(self, message_id: str | None) -> bool:
         if not message_id:
-            return True
+            return False
         try:
-            return bool(await self._redis.set(self._prefix + message_id, 1, nx=True, ex=self._ttl))
-        except Exception as exc:  # noqa: BLE001 - any Redis failure: fail open
+            return bool(await self._redis.exists(self._prefix + message_id))
+        except Exception as exc:  # noqa: BLE001 - any Redis failure: run the turn
             logger.warning(
-                "dedup store unavailable (%s); handling message %s anyway",
+                "dedup store unavailable (%s); running message %s (the tracker store "
+                "keeps it once)",
                 exc.__class__.__name__,
                 message_id,
             )
-            return True
+            return False
+
+    async def mark_done(self, message_id: str | None) -> None:
+        if not message_id:
+            return
+        try:
+            await self._redis.set(self._prefix + message_id, 1, ex=self._ttl)
+        except Exception as exc:  # noqa: BLE001 - a redelivery is then deduplicated by the store
+            logger.warning(
+                "dedup store unavailable (%s); message %s not recorded as done",
+                exc.__class__.__name__,
+                message_id,
+            )
+
+    async def close(self) -> None:
+        await self._redis.close()
 
 
-def seen_ids_from_url(url: str | None) -> SeenIds | RedisSeenIds:
+def done_ids_from_url(url: str | None) -> DoneIds | RedisDoneIds:
     """``redis://...`` gives a shared store; empty gives the in-memory one."""
     if url and url.startswith(("redis://", "rediss://", "unix://")):
-        return RedisSeenIds(url)
-    return SeenIds()
+        return RedisDoneIds(url)
+    return DoneIds()
 
 
 class ChoiceMemory:

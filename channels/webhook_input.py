@@ -1,10 +1,12 @@
 """What the three webhook connectors share: credentials, the request pipeline,
-handing messages to Rasa one by one.
+handing messages to Rasa so that each is stored exactly once.
 
 Messenger, WhatsApp and Twilio answer a webhook the same way, and the order
 matters: 503 when the channel has no secrets (so `rasa run` still starts),
 413 before touching a large body, 403 before parsing anything the signature
-does not vouch for, then each new message to Rasa on its own (``deliver``).
+does not vouch for, then each message not done yet to Rasa as a turn of its
+own (``deliver``, ``channels.turn``): the platform's acknowledgement (200)
+only when every turn of the webhook was stored, else 503 so it redelivers.
 Only "how is it signed" and "where are the messages in it" differ; a
 connector supplies those and nothing else.
 
@@ -15,11 +17,13 @@ module name.
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import json
 import logging
 import os
 import re
+import uuid
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -29,11 +33,12 @@ from sanic import Blueprint, response
 from sanic.request import Request
 from sanic.response import HTTPResponse
 
-from channels import render
-from channels.dedup import ChoiceMemory, seen_ids_from_url
+from channels import outbox, render
+from channels.dedup import ChoiceMemory, DoneIds, RedisDoneIds, done_ids_from_url
 from channels.ingress import capped, limit_request_size
 from channels.outbound import HttpSender, RetryPolicy
 from channels.signatures import META_SIGNATURE_HEADER, verify_meta_signature
+from channels.turn import FAILED, Outcome, Result, Turns, run_turn
 from nps.identity import IdentityError, conversation_id, log_id
 from nps.settings import load_settings
 
@@ -45,6 +50,14 @@ NON_TEXT = "/non_text"
 
 DEFAULT_META_MAX_BODY = 2 * 1024 * 1024  # a batch of ~1000 events fits easily
 DEFAULT_TWILIO_MAX_BODY = 256 * 1024
+
+# How long a webhook's answer waits for the stored turns' replies to be handed
+# over before it answers anyway (the sends carry on): well inside the
+# platforms' patience (Meta's is a few seconds, Twilio's 15 s).
+REPLY_WAIT_SECONDS = 2.0
+# What a 503 asks the platform to wait before redelivering (Meta and Twilio
+# use their own schedules; a proxy or a load tester may honour it).
+RETRY_AFTER_SECONDS = 5
 
 _ENV_REF = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
 
@@ -144,38 +157,127 @@ def verify_subscription(request: Request, verify_token: str) -> HTTPResponse:
     return response.text("forbidden", status=403)
 
 
+@dataclass
+class Delivery:
+    """What became of the messages of one webhook."""
+
+    stored: int = 0
+    skipped: int = 0  # redeliveries of messages already done
+    failed: int = 0
+    deferred: int = 0  # not run: an earlier message of the same sender failed
+
+    @property
+    def complete(self) -> bool:
+        """Every message stored or already done: the platform may forget it."""
+        return not (self.failed or self.deferred)
+
+    def count(self, result: Result) -> None:
+        name = result.value
+        setattr(self, name, getattr(self, name) + 1)
+
+
+Dispatch = Callable[[OutputChannel, str, list[dict[str, Any]], str], Awaitable[Any]]
+
+
 async def deliver(
     messages: Iterable[Incoming],
-    on_new_message: Callable[[Any], Awaitable[Any]],
-    make_user_message: Callable[[Incoming], Any],
-    first_time: Callable[[str | None], Awaitable[bool]],
+    on_new_message: Callable[[UserMessage], Awaitable[Any]],
+    make_user_message: Callable[[Incoming], UserMessage],
+    done: DoneIds | RedisDoneIds,
     channel: str,
-) -> int:
-    """Hand each new message to Rasa in order; returns how many were handled.
+    turns: Turns,
+    dispatch: Dispatch | None = None,
+    reply_wait: float = REPLY_WAIT_SECONDS,
+) -> Delivery:
+    """Run the turn of each message not done yet; what became of them.
 
-    One failing message must not lose the others of the same batch, and must
-    not turn the webhook into a 500 (Meta would redeliver the whole batch).
+    Each sender's messages run in order, different senders' at once. When a
+    turn fails, the later messages of that sender wait for the redelivery
+    (stored after it, never before). The whole batch is a task of its own
+    (``Turns``): if the platform hangs up, what was started still finishes.
+    A stored turn is marked done and its replies handed to ``dispatch``
+    (``channels.outbox.dispatch`` unless given); the answer waits up to
+    ``reply_wait`` s for that hand-over, then the sends carry on without it.
     """
-    handled = 0
+    hand_over = dispatch or outbox.dispatch
+    by_sender: dict[str, list[Incoming]] = {}
     for incoming in messages:
-        if not await first_time(incoming.message_id):
+        by_sender.setdefault(incoming.sender_id, []).append(incoming)
+
+    async def turn(incoming: Incoming) -> Outcome:
+        if await done.is_done(incoming.message_id):
             logger.info(
-                "%s: message %s of %s already handled, skipping redelivery",
+                "%s: message %s of %s already stored, skipping redelivery",
                 channel,
                 incoming.message_id,
                 log_id(incoming.sender_id),
             )
-            continue
+            return Outcome(Result.SKIPPED)
         try:
-            await on_new_message(make_user_message(incoming))
-            handled += 1
-        except Exception:
-            logger.exception(
-                "%s: handling a message of conversation %s failed",
+            message = make_user_message(incoming)
+            output = message.output_channel
+            replies = await run_turn(on_new_message, message)
+        except Exception as error:
+            logger.error(
+                "%s: turn of %s failed (%s); not marked done, the platform redelivers it",
                 channel,
                 log_id(incoming.sender_id),
+                error.__class__.__name__,
+                exc_info=error,
             )
-    return handled
+            return FAILED
+        await done.mark_done(incoming.message_id)
+        if not replies:
+            return Outcome(Result.STORED)
+        turn_key = incoming.message_id or f"{channel}:{uuid.uuid4().hex}"
+        return Outcome(
+            Result.STORED,
+            turns.after_earlier_replies(
+                incoming.sender_id,
+                lambda: hand_over(output, incoming.sender_id, replies, turn_key),
+            ),
+        )
+
+    async def in_order(queue: list[Incoming]) -> list[Outcome]:
+        outcomes: list[Outcome] = []
+        for incoming in queue:
+            if outcomes and outcomes[-1].result in (Result.FAILED, Result.DEFERRED):
+                outcomes.append(Outcome(Result.DEFERRED))
+                continue
+            outcomes.append(
+                await turns.once(incoming.message_id, lambda incoming=incoming: turn(incoming))
+            )
+        return outcomes
+
+    async def batch() -> Delivery:
+        delivery = Delivery()
+        handing_over = set()
+        for outcomes in await asyncio.gather(*(in_order(q) for q in by_sender.values())):
+            for outcome in outcomes:
+                delivery.count(outcome.result)
+                if outcome.replies is not None:
+                    handing_over.add(outcome.replies)
+        if handing_over:
+            await asyncio.wait(handing_over, timeout=reply_wait)
+        return delivery
+
+    # shield: the handler's cancellation stops its waiting, not the batch.
+    return await asyncio.shield(turns.spawn(batch()))
+
+
+def failed_delivery(delivery: Delivery) -> HTTPResponse:
+    """503 with Retry-After: Meta redelivers a webhook that did not get a 2xx
+    (Twilio only when told to, see docs/channels.md); the turns that were
+    stored are marked done and skipped then."""
+    return response.json(
+        {
+            "error": "a message could not be stored, deliver it again",
+            "stored": delivery.stored + delivery.skipped,
+            "not_stored": delivery.failed + delivery.deferred,
+        },
+        status=503,
+        headers={"Retry-After": str(RETRY_AFTER_SECONDS)},
+    )
 
 
 # ---------------------------------------------------------------------------
@@ -231,7 +333,8 @@ class WebhookInput(InputChannel):
         (``configured`` needs the connector's own fields)."""
         self.max_body_bytes = max_body_bytes
         self.max_message_chars = load_settings().max_message_chars
-        self.seen = seen_ids_from_url(dedup_url)
+        self.done = done_ids_from_url(dedup_url)
+        self.turns = Turns()
         self.sender = HttpSender(policy)
         self.texts = texts
         if not self.configured:
@@ -310,13 +413,19 @@ class WebhookInput(InputChannel):
             found = self.incoming(request)
             if isinstance(found, HTTPResponse):
                 return found
-            await deliver(
-                found, on_new_message, self.user_message, self.seen.first_time, self.name()
+            delivery = await deliver(
+                found, on_new_message, self.user_message, self.done, self.name(), self.turns
             )
-            return self.accepted()
+            return self.accepted() if delivery.complete else failed_delivery(delivery)
+
+        outbox.attach(self, hook)
 
         @hook.listener("after_server_stop")
         async def close_sender(*_: Any) -> None:
+            # Turns already running finish (stored or failed) and hand their
+            # replies over before the HTTP sender closes.
+            settings = load_settings()
+            await self.turns.drain(settings.turn_timeout + settings.send_timeout)
             await self.sender.close()
 
         return hook

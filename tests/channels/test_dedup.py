@@ -1,4 +1,4 @@
-"""Seen-id and choice memories: bounded, expiring, and the Redis variant."""
+"""Done-id and choice memories: bounded, expiring, and the Redis variant."""
 
 import asyncio
 import inspect
@@ -7,7 +7,7 @@ import uuid
 
 import pytest
 
-from channels.dedup import ChoiceMemory, RedisSeenIds, SeenIds, TTLCache, seen_ids_from_url
+from channels.dedup import ChoiceMemory, DoneIds, RedisDoneIds, TTLCache, done_ids_from_url
 
 
 class Clock:
@@ -29,13 +29,18 @@ def test_ttl_cache_expires_and_is_bounded():
     assert len(cache) == 3 and cache.get("a") is None  # oldest dropped when full
 
 
-def test_seen_ids_first_time_only():
-    seen = SeenIds()
+def test_done_ids_record_only_what_was_marked_done():
+    done = DoneIds()
 
     async def run():
-        return [await seen.first_time(i) for i in ("w1", "w1", "w2", None, None)]
+        # Seeing an id is not claiming it: only mark_done (after the turn
+        # was stored) makes a redelivery skippable.
+        before = [await done.is_done(i) for i in ("w1", "w1", None)]
+        await done.mark_done("w1")
+        await done.mark_done(None)
+        return before, [await done.is_done(i) for i in ("w1", "w2", None)]
 
-    assert asyncio.run(run()) == [True, False, True, True, True]
+    assert asyncio.run(run()) == ([False, False, False], [True, False, False])
 
 
 def test_choice_memory_maps_numbers_and_forgets_on_a_plain_question():
@@ -54,32 +59,42 @@ def test_choice_memory_maps_numbers_and_forgets_on_a_plain_question():
     assert memory.resolve("u", "1") is None
 
 
-def test_seen_ids_from_url():
-    assert isinstance(seen_ids_from_url(""), SeenIds)
-    assert isinstance(seen_ids_from_url("redis://127.0.0.1:6379/0"), RedisSeenIds)
+def test_done_ids_from_url():
+    assert isinstance(done_ids_from_url(""), DoneIds)
+    assert isinstance(done_ids_from_url("redis://127.0.0.1:6379/0"), RedisDoneIds)
 
 
-def test_redis_seen_ids_fails_open_when_unreachable():
-    store = RedisSeenIds("redis://127.0.0.1:1/0")
-    assert asyncio.run(store.first_time("x")) is True
+def test_redis_done_ids_run_the_turn_when_unreachable():
+    store = RedisDoneIds("redis://127.0.0.1:1/0")
+
+    async def run():
+        await store.mark_done("x")  # logged, not raised
+        return await store.is_done("x")
+
+    assert asyncio.run(run()) is False
 
 
-def test_redis_seen_ids_shared_between_two_processes_worth_of_clients():
+def test_redis_done_ids_shared_between_two_processes_worth_of_clients():
     url = os.environ.get("NPS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
 
     async def run():
-        a, b = RedisSeenIds(url, ttl=60), RedisSeenIds(url, ttl=60)
+        a, b = RedisDoneIds(url, ttl=60), RedisDoneIds(url, ttl=60)
         try:
             await a._redis.ping()
         except Exception:  # noqa: BLE001 - any Redis error: no server to test against
             pytest.skip(f"no Redis at {url}")
         key = "wamid." + uuid.uuid4().hex
-        results = await asyncio.gather(*[s.first_time(key) for s in (a, b, a, b)])
-        await a._redis.close()
-        await b._redis.close()
-        return results
+        before = await asyncio.gather(a.is_done(key), b.is_done(key))
+        await a.mark_done(key)
+        after = await asyncio.gather(a.is_done(key), b.is_done(key))
+        ttl = await b._redis.ttl("nps:done:" + key)
+        await a.close()
+        await b.close()
+        return before, after, ttl
 
-    assert sorted(asyncio.run(run())) == [False, False, False, True]
+    before, after, ttl = asyncio.run(run())
+    assert before == [False, False] and after == [True, True]
+    assert 0 < ttl <= 60
 
 
 def test_socketio_compat_makes_enter_room_immediate():
