@@ -1,10 +1,16 @@
 """Storage plumbing that runs inside the Rasa process (bot environment).
 
-Rasa imports this package to load the lock store named in endpoints.yml,
-which makes it the one place our code runs inside `rasa run` early: the log
-redaction (storage/log_privacy.py) is installed here, so no conversation or
-phone number reaches rasa.log. Only in that process: tests and tools that
-import storage keep their logs as they are.
+Rasa imports this package to load the tracker store and the lock store
+named in endpoints.yml, which makes it the one place our code runs inside
+`rasa run` early. Installed here, only in that process (tests and tools that
+import storage keep Rasa and their logs as they are):
+
+* the log redaction (storage/log_privacy.py), so no conversation or phone
+  number reaches rasa.log;
+* the turn guard (storage/turn_guard.py): a database or action-server
+  failure fails the turn instead of restarting the conversation or losing
+  its slots, a turn is bounded in time, and a message already stored is not
+  processed again.
 """
 
 import sys
@@ -13,6 +19,7 @@ from pathlib import Path
 # `rasa run` (the console script) or `python -m rasa run`.
 _program = Path(sys.argv[0] if sys.argv else "")
 if _program.name == "rasa" or _program.parent.name == "rasa":
-    from storage import log_privacy
+    from storage import log_privacy, turn_guard
 
     log_privacy.install()
+    turn_guard.install()
