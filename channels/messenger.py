@@ -10,9 +10,10 @@ fixes what Rasa 3.6's ``FacebookInput`` gets wrong:
   raises on an entry without ``messaging`` and treats echoed attachments as
   user messages);
 * attachments (image, sticker, audio, video, file) become ``/non_text``;
-* sends with aiohttp, timeouts and retries (Rasa: blocking ``fbmessenger``
-  calls without timeout inside the event loop), buttons as up to 13 quick
-  replies (``fbmessenger`` refuses more than 11; the 0-10 question has 11).
+* sends with aiohttp and timeouts (Rasa: blocking ``fbmessenger`` calls
+  without timeout inside the event loop) through the durable outbox, part by
+  part (channels/outbox.py), buttons as up to 13 quick replies
+  (``fbmessenger`` refuses more than 11; the 0-10 question has 11).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from typing import Any
 from rasa.core.channels.channel import InputChannel, OutputChannel
 
 from channels import render
-from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
+from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy, SendResult, send_in_order
 from channels.webhook_input import (
     DEFAULT_META_MAX_BODY,
     NON_TEXT,
@@ -132,24 +133,34 @@ class MessengerOutput(RenderedOutput):
         self.sender = sender
         self.texts = texts
 
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+    def route(self) -> dict[str, Any]:
+        return {}  # the connector alone rebuilds this output channel
+
+    def parts(self, recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Send API ``message`` objects of one bot message, in order."""
+        return render.messenger_messages(dict(message), self.texts)
+
+    async def send_part(self, recipient_id: str, part: dict[str, Any]) -> SendResult:
         # recipient_id is the conversation ("messenger:<psid>"); Meta knows the PSID.
-        psid = platform_id(recipient_id)
-        for part in render.messenger_messages(dict(message), self.texts):
-            result = await self.sender.post(
-                self.send_url,
-                json={
-                    "recipient": {"id": psid},
-                    "messaging_type": "RESPONSE",
-                    "message": part,
-                },
-                # Header, not ?access_token=: tokens in URLs end up in logs.
-                headers={"Authorization": f"Bearer {self.page_access_token}"},
-                conversation_id=log_id(recipient_id),
-                what="messenger send",
-            )
-            if not result.ok:
-                break  # later parts without the earlier ones would not make sense
+        return await self.sender.send_once(
+            self.send_url,
+            json={
+                "recipient": {"id": platform_id(recipient_id)},
+                "messaging_type": "RESPONSE",
+                "message": part,
+            },
+            # Header, not ?access_token=: tokens in URLs end up in logs.
+            headers={"Authorization": f"Bearer {self.page_access_token}"},
+            conversation_id=log_id(recipient_id),
+            what="messenger send",
+            platform="meta",
+        )
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> list[SendResult]:
+        """Send one bot message without the outbox; the result of each part
+        tried. A part that did not go stops the later ones (they would not
+        make sense alone): the outbox (channels.outbox) keeps and retries them."""
+        return await send_in_order(self, recipient_id, self.parts(recipient_id, message))
 
     async def send_custom_json(
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
@@ -201,6 +212,10 @@ class MessengerInput(MetaWebhookInput):
         return bool(self.secret and self.page_access_token)
 
     def get_output_channel(self) -> OutputChannel:
+        return MessengerOutput(self.page_access_token, self.send_url, self.sender, self.texts)
+
+    def outbox_output(self, route: dict[str, Any]) -> MessengerOutput:
+        """The output channel for a stored reply (channels.outbox)."""
         return MessengerOutput(self.page_access_token, self.send_url, self.sender, self.texts)
 
     def events(self, payload: dict[str, Any]) -> list[Incoming]:

@@ -3,8 +3,8 @@
 Fixes over Rasa 3.6's ``TwilioInput``: the ``X-Twilio-Signature`` is checked
 (Rasa does not check it at all), a webhook without ``Body`` is answered
 cleanly instead of crashing on ``None.replace`` (Rasa's ``debug_mode`` then
-re-raises into a 500), and replies go through aiohttp with timeouts and
-retries instead of the blocking Twilio client.
+re-raises into a 500), and replies go through aiohttp with timeouts and the
+durable outbox (channels/outbox.py) instead of the blocking Twilio client.
 
 A webhook without ``Body`` and without media gets 200 with an empty TwiML
 ``<Response/>``: Twilio treats it as "nothing to say" and does not retry.
@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 
 from channels import render
 from channels.dedup import ChoiceMemory
-from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
+from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy, SendResult, send_in_order
 from channels.signatures import TWILIO_SIGNATURE_HEADER, verify_twilio_signature
 from channels.webhook_input import (
     DEFAULT_TWILIO_MAX_BODY,
@@ -138,22 +138,32 @@ class TwilioOutput(RenderedOutput):
             sender = "whatsapp:" + sender
         return sender
 
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+    def route(self) -> dict[str, Any]:
+        # The number the customer wrote to: replies come from it.
+        return {"from": self.from_number}
+
+    def parts(self, recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Messages API form fields (without To/From) of one bot message."""
         parts, choices = render.sms_messages(dict(message), self.texts)
         if parts:
             self.choices.remember(recipient_id, choices)
+        return parts
+
+    async def send_part(self, recipient_id: str, part: dict[str, Any]) -> SendResult:
         to = address_of(recipient_id)  # recipient_id is the conversation id
-        for part in parts:
-            data = {"To": to, "From": self._from_for(to), **part}
-            result = await self.sender.post(
-                self.send_url,
-                data=data,
-                auth=(self.account_sid, self.auth_token),
-                conversation_id=log_id(recipient_id),
-                what="twilio send",
-            )
-            if not result.ok:
-                break
+        return await self.sender.send_once(
+            self.send_url,
+            data={"To": to, "From": self._from_for(to), **part},
+            auth=(self.account_sid, self.auth_token),
+            conversation_id=log_id(recipient_id),
+            what="twilio send",
+            platform="twilio",
+        )
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> list[SendResult]:
+        """Send one bot message without the outbox; the result of each part
+        tried (a part that did not go stops the later ones)."""
+        return await send_in_order(self, recipient_id, self.parts(recipient_id, message))
 
 
 class TwilioInput(WebhookInput):
@@ -212,6 +222,11 @@ class TwilioInput(WebhookInput):
 
     def get_output_channel(self) -> OutputChannel:
         return self.output_for(self.twilio_number)
+
+    def outbox_output(self, route: dict[str, Any]) -> TwilioOutput:
+        """The output channel for a stored reply (channels.outbox): from the
+        number the customer wrote to, kept in the row."""
+        return self.output_for(str(route.get("from") or ""))
 
     def reply_channel(self, incoming: Incoming) -> OutputChannel:
         # From the number the customer wrote to (SMS or whatsapp: sender).

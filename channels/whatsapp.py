@@ -3,25 +3,38 @@
 In: Meta's webhook (GET verification handshake, POST signed with
 ``X-Hub-Signature-256``). Text, interactive ``button_reply`` / ``list_reply``
 and template quick-reply ``button`` messages become user messages; media,
-stickers, locations become ``/non_text``; status callbacks (sent, delivered,
-read, failed) and reactions are ignored. Meta redelivers a webhook it thinks
+stickers, locations become ``/non_text``; reactions and the sent, delivered
+and read statuses are ignored; a ``failed`` status is recorded against the
+outbox row of the message it is about (``failed_statuses``). Meta redelivers a webhook it thinks
 failed, so each message id is handled once (channels/dedup.py).
 
 Out: ``POST /{phone-number-id}/messages`` with text, reply buttons, list
-messages or numbered text, within WhatsApp's limits (channels/render.py).
+messages or numbered text, within WhatsApp's limits (channels/render.py),
+part by part through the durable outbox (channels/outbox.py).
 A business-started conversation outside the 24-hour window needs an approved
 template: see channels/whatsapp_template.py.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
+from dataclasses import dataclass
 from typing import Any
 
 from rasa.core.channels.channel import InputChannel, OutputChannel
 
+from channels import outbox as outbox_module
 from channels import render
 from channels.dedup import ChoiceMemory
-from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy
+from channels.outbound import (
+    DEFAULT_POLICY,
+    HttpSender,
+    RetryPolicy,
+    SendResult,
+    redact_ids,
+    send_in_order,
+)
 from channels.webhook_input import (
     DEFAULT_META_MAX_BODY,
     NON_TEXT,
@@ -33,6 +46,8 @@ from channels.webhook_input import (
     shared_options,
 )
 from nps.identity import log_id, platform_id
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_API_URL = "https://graph.facebook.com"
 DEFAULT_API_VERSION = "v21.0"
@@ -86,7 +101,7 @@ def whatsapp_events(payload: dict[str, Any], phone_number_id: str = "") -> list[
                 # Another number of the same business account: replying from
                 # ours would confuse the customer.
                 continue
-            # value["statuses"] (sent/delivered/read/failed) is ignored.
+            # value["statuses"]: not messages (failed ones: failed_statuses).
             for message in value.get("messages") or []:
                 if not isinstance(message, dict) or not message.get("from"):
                     continue
@@ -122,34 +137,129 @@ class WhatsAppOutput(RenderedOutput):
         self.choices = choices
         self.texts = texts
 
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> None:
+    def route(self) -> dict[str, Any]:
+        return {}  # the connector alone rebuilds this output channel
+
+    def parts(self, recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+        """The Cloud API message bodies (without the recipient) of one bot message."""
         parts, choices = render.whatsapp_messages(dict(message), self.texts)
         if parts:
             self.choices.remember(recipient_id, choices)
+        return parts
+
+    async def send_part(self, recipient_id: str, part: dict[str, Any]) -> SendResult:
         # The conversation is "whatsapp:+48600100200"; the Cloud API is sent
         # the wa_id it gave us ("48600100200"): digits only, as Meta writes it.
-        to = platform_id(recipient_id).removeprefix("+")
-        for part in parts:
-            body = {
-                "messaging_product": "whatsapp",
-                "recipient_type": "individual",
-                "to": to,
-                **part,
-            }
-            result = await self.sender.post(
-                self.send_url,
-                json=body,
-                headers={"Authorization": f"Bearer {self.access_token}"},
-                conversation_id=log_id(recipient_id),
-                what="whatsapp send",
-            )
-            if not result.ok:
-                break
+        body = {
+            "messaging_product": "whatsapp",
+            "recipient_type": "individual",
+            "to": platform_id(recipient_id).removeprefix("+"),
+            **part,
+        }
+        return await self.sender.send_once(
+            self.send_url,
+            json=body,
+            headers={"Authorization": f"Bearer {self.access_token}"},
+            conversation_id=log_id(recipient_id),
+            what="whatsapp send",
+            platform="meta",
+        )
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> list[SendResult]:
+        """Send one bot message without the outbox; the result of each part
+        tried (a part that did not go stops the later ones)."""
+        return await send_in_order(self, recipient_id, self.parts(recipient_id, message))
 
     async def send_custom_json(
         self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
     ) -> None:
         await self.send_response(recipient_id, {"custom": json_message})
+
+
+@dataclass(frozen=True)
+class DeliveryFailure:
+    """A ``statuses[]`` item with status "failed": one of our messages that
+    WhatsApp could not deliver (outside the 24-hour window, not a WhatsApp
+    user, throttled...), reported after it accepted it."""
+
+    message_id: str  # the wamid it returned when we sent the message
+    conversation_id: str | None
+    codes: tuple[int | None, ...]
+    titles: tuple[str, ...]
+
+    def error(self) -> str:
+        listed = ", ".join(
+            f"{code} {title}".strip() for code, title in zip(self.codes, self.titles, strict=True)
+        )
+        return redact_ids(f"whatsapp status failed: {listed or 'no error given'}")
+
+
+def failed_statuses(payload: dict[str, Any], phone_number_id: str = "") -> list[DeliveryFailure]:
+    """Every "failed" delivery status of a webhook (pure)."""
+    if payload.get("object") != "whatsapp_business_account":
+        return []
+    found: list[DeliveryFailure] = []
+    for entry in payload.get("entry") or []:
+        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
+            if not isinstance(change, dict) or change.get("field") != "messages":
+                continue
+            value = change.get("value") or {}
+            target = str((value.get("metadata") or {}).get("phone_number_id") or "")
+            if phone_number_id and target and target != phone_number_id:
+                continue
+            for status in value.get("statuses") or []:
+                if not isinstance(status, dict) or status.get("status") != "failed":
+                    continue
+                if not status.get("id"):
+                    continue
+                errors = [e for e in status.get("errors") or [] if isinstance(e, dict)]
+                recipient = status.get("recipient_id")
+                found.append(
+                    DeliveryFailure(
+                        message_id=str(status["id"]),
+                        conversation_id=(
+                            conversation_or_none("whatsapp", str(recipient)) if recipient else None
+                        ),
+                        codes=tuple(_int_or_none(e.get("code")) for e in errors),
+                        titles=tuple(str(e.get("title") or "")[:100] for e in errors),
+                    )
+                )
+    return found
+
+
+def _int_or_none(value: Any) -> int | None:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+async def record_failures(
+    failures: list[DeliveryFailure], outbox: outbox_module.Outbox | None = None
+) -> None:
+    """Record failed delivery statuses in the outbox; logged, never raised."""
+    box = outbox or outbox_module.default_outbox()
+    for failure in failures:
+        try:
+            matched = await asyncio.to_thread(
+                box.record_delivery_failure,
+                "whatsapp",
+                failure.message_id,
+                failure.conversation_id,
+                failure.error(),
+            )
+        except Exception as error:  # noqa: BLE001 - a status must not break the webhook
+            logger.error(
+                "whatsapp: a failed delivery status could not be recorded (%s)",
+                error.__class__.__name__,
+            )
+            continue
+        logger.warning(
+            "whatsapp: message to %s not delivered (codes %s)%s",
+            log_id(failure.conversation_id) if failure.conversation_id else "an unknown recipient",
+            ",".join(str(c) for c in failure.codes) or "none",
+            "" if matched else "; not one of the outbox's, recorded on its own",
+        )
 
 
 def messages_url(api_url: str, api_version: str, phone_number_id: str) -> str:
@@ -195,6 +305,7 @@ class WhatsAppInput(MetaWebhookInput):
         self.phone_number_id = phone_number_id
         self.send_url = messages_url(api_url, api_version, phone_number_id)
         self.choices = ChoiceMemory()
+        self._status_tasks: set[asyncio.Task] = set()
         self._setup(max_body_bytes, dedup_url, policy, texts)
 
     @property
@@ -206,5 +317,16 @@ class WhatsAppInput(MetaWebhookInput):
             self.access_token, self.send_url, self.sender, self.choices, self.texts
         )
 
+    def outbox_output(self, route: dict[str, Any]) -> WhatsAppOutput:
+        """The output channel for a stored reply (channels.outbox)."""
+        return self.get_output_channel()
+
     def events(self, payload: dict[str, Any]) -> list[Incoming]:
+        failures = failed_statuses(payload, self.phone_number_id)
+        if failures:
+            # Recorded in the background: the webhook's answer must not wait
+            # for the database (Meta redelivers slow webhooks).
+            task = asyncio.get_running_loop().create_task(record_failures(failures))
+            self._status_tasks.add(task)
+            task.add_done_callback(self._status_tasks.discard)
         return whatsapp_events(payload, self.phone_number_id)

@@ -26,6 +26,7 @@ from typing import Any
 
 from channels.outbound import HttpSender, RetryPolicy
 from channels.whatsapp import DEFAULT_API_URL, DEFAULT_API_VERSION, messages_url
+from nps.identity import IdentityError, conversation_id, log_id
 
 
 def template_message(
@@ -96,19 +97,29 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
 
 async def send(args: argparse.Namespace, token: str) -> int:
     body = template_message(args.to, args.template, args.lang, args.body_param, args.button_payload)
+    try:
+        # Logs name the conversation by its keyed hash, never the number.
+        logged_as = log_id(conversation_id("whatsapp", body["to"]))
+    except IdentityError:
+        logged_as = "whatsapp:(not a phone number)"  # Meta will refuse it
+    # Retried only when Meta surely did not get it or asks for a retry
+    # (throttling): a template sent twice reaches the customer twice.
     sender = HttpSender(RetryPolicy(timeout=args.timeout))
     try:
         result = await sender.post(
             messages_url(args.api_url, args.api_version, args.phone_number_id),
             json=body,
             headers={"Authorization": f"Bearer {token}"},
-            conversation_id=body["to"],
+            conversation_id=logged_as,
             what="whatsapp template",
+            platform="meta",
         )
     finally:
         await sender.close()
     if not result.ok:
-        print(f"not sent: {result.error}", file=sys.stderr)
+        print(f"not sent ({result.outcome.value}): {result.error}", file=sys.stderr)
+        if result.outcome.value == "unknown":
+            print("it may have arrived: check before sending it again", file=sys.stderr)
         return 1
     ids = (
         [m.get("id") for m in (result.body or {}).get("messages", [])]
