@@ -36,6 +36,7 @@ import json
 import math
 import os
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -72,7 +73,6 @@ from tests.channels.channel_helpers import FB_SECRET, WA_PHONE_ID, WA_SECRET, ch
 INTRO = "utter_intro"  # the response that opens a survey: twice means it restarted
 CLUSTER_SCRIPT = REPO / "scripts" / "cluster.sh"
 CLUSTER_DIR = REPO / "var" / "cluster"
-CLUSTER_URL = "http://127.0.0.1:8000"
 
 # --- the count (pure) -----------------------------------------------------------------
 
@@ -386,21 +386,23 @@ async def cluster_phase(args, plan: FaultPlan, services, tmp: Path) -> PhaseRepo
     env = {
         **os.environ,
         **channel_env(standin.url),
-        "NPS_DB_URL": db_url,
+        "CLUSTER_DB_URL": db_url,
         "NPS_LOCK_STORE_URL": f"{redis.url}/1",
         "NPS_DEDUP_REDIS_URL": f"{redis.url}/2",
+        "NPS_CLUSTER_PORT": str(args.cluster_port),
     }
-    print("cluster: scripts/cluster.sh start", flush=True)
+    cluster_url = f"http://127.0.0.1:{args.cluster_port}"
+    print(f"cluster: scripts/cluster.sh start ({cluster_url})", flush=True)
     started = await asyncio.create_subprocess_exec(str(CLUSTER_SCRIPT), "start", env=env)
     if await started.wait():
         await standin.stop()
         raise RuntimeError("scripts/cluster.sh start failed")
     try:
-        if not await asyncio.to_thread(wait_ready, f"{CLUSTER_URL}/webhooks/rest/", 300):
-            raise RuntimeError(f"the cluster does not answer at {CLUSTER_URL}")
 
         def pids(kind: str) -> list[int]:
-            found = (read_pid(p) for p in sorted(CLUSTER_DIR.glob(f"{kind}-*.pid")))
+            # rasa-1.pid, not rasa-1.supervisor.pid: the process, not its supervisor
+            files = sorted(CLUSTER_DIR.glob(f"{kind}-*.pid"))
+            found = (read_pid(p) for p in files if re.fullmatch(rf"{kind}-\d+\.pid", p.name))
             return [pid for pid in found if pid]
 
         async def after_kill(pid: int) -> str:
@@ -421,7 +423,7 @@ async def cluster_phase(args, plan: FaultPlan, services, tmp: Path) -> PhaseRepo
         )
         load = loadavg()
         customers, platform, seconds, records = await drive(
-            "cluster", CLUSTER_URL, standin, target, plan, args
+            "cluster", cluster_url, standin, target, plan, args
         )
         result = report("cluster", customers, platform, standin, seconds, records, db_url)
         result.load = load
@@ -565,6 +567,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--redis-url",
         default="",
         help="Redis to use and RESTART (default: a private one on a free port)",
+    )
+    parser.add_argument(
+        "--cluster-port",
+        type=int,
+        default=int(os.environ.get("NPS_CLUSTER_PORT") or 8000),
+        help="nginx's port of the cluster phase (default NPS_CLUSTER_PORT or 8000)",
     )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--seed", type=int, default=2026)
