@@ -16,7 +16,16 @@ working. What differs from Rasa 3.6's ``RestInput``:
 * the text is never written to the log (Rasa logs it on any failure);
 * optionally a shared secret: with ``token: "${NPS_REST_TOKEN}"`` in the
   credentials and the variable set, a request without
-  ``Authorization: Bearer <token>`` gets 401.
+  ``Authorization: Bearer <token>`` gets 401;
+* a turn that failed (database, lock, action server, time bound) answers 503
+  with a JSON error, never 200 with no messages: the client knows its message
+  was not stored and may send it again. The turn runs as a task of its own, so
+  a client that hangs up does not cut it short (``channels.turn``);
+* ``?stream=true`` sends the replies as lines once the turn is stored (Rasa
+  streams them while the turn runs, and hangs when it fails).
+
+REST messages carry no client message id: a client that resends after a
+timeout may store its message twice (see docs/channels.md).
 
 Production turns the channel off (credentials.production.yml has none); an
 installation that needs it there (the dashboard's "Try the bot") adds it
@@ -26,8 +35,8 @@ with a token.
 from __future__ import annotations
 
 import hmac
+import json
 import logging
-from asyncio import CancelledError
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -40,6 +49,7 @@ from sanic.request import Request
 from sanic.response import HTTPResponse
 
 from channels.ingress import capped, client_metadata, limit_request_size
+from channels.turn import Turns
 from channels.webhook_input import credential
 from nps.identity import IdentityError, conversation_id, log_id
 from nps.settings import load_settings
@@ -54,6 +64,7 @@ class RestInput(RasaRestInput):
     def __init__(self, token: str = "", max_message_chars: int | None = None) -> None:
         self.token = token
         self.max_message_chars = max_message_chars or load_settings().max_message_chars
+        self.turns = Turns()
 
     @classmethod
     def from_credentials(cls, credentials: dict[str, Any] | None) -> RestInput:
@@ -103,29 +114,35 @@ class RestInput(RasaRestInput):
             if isinstance(parsed, HTTPResponse):
                 return parsed
             conversation, text, metadata = parsed
-            channel = self.name()  # never the client's input_channel
-            if bool_arg(request, "stream", default=False):
-                return response.stream(
-                    self.stream_response(
-                        on_new_message, text, conversation, channel, metadata or None
-                    ),
-                    content_type="text/event-stream",
-                )
             collector = CollectingOutputChannel()
-            try:
-                await on_new_message(
-                    UserMessage(
-                        text,
-                        collector,
-                        conversation,
-                        input_channel=channel,
-                        metadata=metadata or None,
-                    )
+            message = UserMessage(
+                text,
+                collector,
+                conversation,
+                input_channel=self.name(),  # never the client's input_channel
+                metadata=metadata or None,
+            )
+            # A task of its own: a client hanging up stops our waiting only.
+            _, error = await self.turns.settle(on_new_message(message))
+            if error is not None:
+                logger.error(
+                    "rest: the turn of %s failed (%s); answered 503",
+                    log_id(conversation),
+                    error.__class__.__name__,
+                    exc_info=error,
                 )
-            except CancelledError:
-                logger.error("rest: message of %s timed out", log_id(conversation))
-            except Exception:
-                logger.exception("rest: handling a message of %s failed", log_id(conversation))
+                return failed_turn()
+            if bool_arg(request, "stream", default=False):
+                lines = "".join(json.dumps(m) + "\n" for m in collector.messages)
+                return response.text(lines, content_type="text/event-stream")
             return response.json(collector.messages)
 
         return hook
+
+
+def failed_turn() -> HTTPResponse:
+    return response.json(
+        {"error": "the message could not be stored; send it again"},
+        status=503,
+        headers={"Retry-After": "1"},
+    )

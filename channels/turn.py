@@ -127,6 +127,17 @@ class Turns:
         task.add_done_callback(self._tasks.discard)
         return task
 
+    async def settle(self, work: Coroutine[Any, Any, Any]) -> tuple[Any, BaseException | None]:
+        """Run ``work`` detached and wait for it: (its result, None), or
+        (None, what it raised); a cancelled one (server stopping) gives
+        CancelledError. Cancelling the caller stops the waiting only."""
+        task = self.spawn(work)
+        await asyncio.wait({task})
+        if task.cancelled():
+            return None, asyncio.CancelledError()
+        error = task.exception()
+        return (None, error) if error is not None else (task.result(), None)
+
     async def once(self, key: str | None, start: Callable[[], Awaitable[Outcome]]) -> Outcome:
         """The outcome of ``start()``, run as a detached task; while one runs
         for ``key`` (a message id), later callers join it instead."""

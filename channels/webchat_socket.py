@@ -25,6 +25,12 @@ so the page and analytics see no difference). What it fixes in Rasa 3.6's
 * **Custom payloads** (``{"survey_end": true}``) reach the page as
   ``bot_uttered`` ``{"custom": {...}}``; Rasa's output passes the dict as
   keyword arguments to ``emit``, which fails for any key but ``data``.
+* **A failed turn is said.** Socket.IO gives at most once from the browser:
+  a message whose turn failed (database, lock, action server) is not stored
+  and nobody redelivers it. The bot's replies are held until the turn is
+  stored (``channels.turn``), so a failed turn shows nothing half-way; the
+  socket that sent the message gets ``turn_failed`` instead, and the page
+  asks the customer to send it again.
 
 It also makes Rasa's room join work with python-socketio >= 5.10 (the room
 is entered here, awaited; see ``socketio_compat`` for the history).
@@ -48,6 +54,7 @@ from sanic.response import HTTPResponse
 from socketio import AsyncServer
 
 from channels.ingress import capped, client_metadata, limit_request_size
+from channels.turn import Turns, run_turn
 from nps.identity import conversation_id, log_id
 from nps.keys import key
 from nps.settings import load_settings
@@ -57,6 +64,8 @@ logger = logging.getLogger(__name__)
 # One Socket.IO message: a chat message of NPS_MAX_MESSAGE_CHARS (at most
 # 4 bytes a character in UTF-8) fits many times over.
 MAX_SOCKET_MESSAGE_BYTES = 64 * 1024
+# Emitted to the socket whose message was not stored (the page shows it).
+TURN_FAILED_EVT = "turn_failed"
 
 
 def sign(secret: bytes, conversation: str) -> str:
@@ -124,6 +133,7 @@ class WebChatInput(SocketIOInput):
         self.origins: list[str] = list(settings.webchat_origins)
         self.max_message_chars = settings.max_message_chars
         self.secret = key("webchat", settings.webchat_secret)
+        self.turns = Turns()
 
     def get_output_channel(self) -> WebChatOutput | None:
         if self.sio is None:
@@ -184,14 +194,25 @@ class WebChatInput(SocketIOInput):
             text, shortened = capped(message, self.max_message_chars)
             metadata = {**client_metadata(data.get(self.metadata_key)), **shortened}
             logger.debug("web chat: message in %s", log_id(conversation))
-            await on_new_message(
-                UserMessage(
-                    text,
-                    WebChatOutput(sio, self.bot_message_evt),
-                    conversation,
-                    input_channel=self.name(),
-                    metadata=metadata or None,
-                )
+            output = WebChatOutput(sio, self.bot_message_evt)
+            user_message = UserMessage(
+                text,
+                output,
+                conversation,
+                input_channel=self.name(),
+                metadata=metadata or None,
             )
+            replies, error = await self.turns.settle(run_turn(on_new_message, user_message))
+            if error is not None:
+                logger.error(
+                    "web chat: the turn of %s failed (%s); the page is asked to resend",
+                    log_id(conversation),
+                    error.__class__.__name__,
+                    exc_info=error,
+                )
+                await sio.emit(TURN_FAILED_EVT, {"resend": True}, room=sid, namespace=namespace)
+                return
+            for reply in replies:
+                await output.send_response(conversation, reply)
 
         return hook

@@ -19,6 +19,8 @@
  *   container     CSS selector: render inline there instead of floating
  *   session-minutes  a session older than this starts a new survey (60)
  *   new-label     the "new conversation" button's words
+ *   resend-label  shown when a message could not be stored (the server's
+ *                 turn_failed event): the customer sends it again
  *
  * Everything the bot or the user wrote is inserted as text (textContent),
  * never as HTML.
@@ -60,6 +62,7 @@
     open: String(opt("open", "false")) === "true",
     container: opt("container", ""),
     newLabel: opt("new-label", "Nowa rozmowa"),
+    resendLabel: opt("resend-label", "Nie udało się zapisać tej wiadomości. Wyślij ją jeszcze raz."),
     sessionMinutes: parseInt(opt("session-minutes", "60"), 10) || 60
   };
   var storageKey = "nps-chat:" + cfg.server;
@@ -281,6 +284,7 @@
 
   function onBotMessage(data) {
     showTyping(false);
+    if (status.textContent === cfg.resendLabel) showStatus("");
     if (!data) return;
     if (data.custom && data.custom.survey_end) {
       // The survey is over: forget it (this view still shows it until
@@ -347,6 +351,12 @@
       pending.forEach(emit);
     });
     socket.on("bot_uttered", onBotMessage);
+    // The bot could not store the last message (nothing of it was answered):
+    // say so, the customer sends it again.
+    socket.on("turn_failed", function () {
+      showTyping(false);
+      showStatus(cfg.resendLabel);
+    });
     socket.on("connect_error", function () { showStatus("Łączenie…"); });
     socket.on("disconnect", function () { showStatus("Połączenie przerwane, łączę ponownie…"); });
   }

@@ -16,12 +16,15 @@ from typing import Any
 
 import pytest
 from rasa.core.channels.channel import OutputChannel, UserMessage
+from sanic.request import RequestParameters
 
 from channels import outbox
 from channels.dedup import DoneIds
 from channels.messenger import MessengerInput
+from channels.rest import RestInput
 from channels.signatures import META_SIGNATURE_HEADER, meta_signature
 from channels.turn import BufferedOutput, Turns
+from channels.webchat_socket import WebChatInput
 from channels.webhook_input import Incoming, deliver
 
 GUARD = 10  # s: a test that waits longer than this is broken, not slow
@@ -46,8 +49,8 @@ class Bot:
     """Rasa's turn, played: replies go out during the turn, the turn is
     stored at its end (as Rasa saves the tracker last)."""
 
-    fail: set[str] = field(default_factory=set)  # message ids whose turn raises
-    hold: dict[str, asyncio.Event] = field(default_factory=dict)  # wait before storing
+    fail: set[str] = field(default_factory=set)  # message ids (or texts) whose turn raises
+    hold: dict[str, asyncio.Event] = field(default_factory=dict)  # id or text: wait, then store
     stored: list[tuple[str, str]] = field(default_factory=list)  # (sender, text)
     started: list[str] = field(default_factory=list)
     log: list[str] = field(default_factory=list)  # turn and hand-over steps in order
@@ -58,9 +61,10 @@ class Bot:
             message.sender_id, {"text": f"reply to {message.text}"}
         )
         self.log.append(f"replied {message.text}")
-        if message.message_id in self.hold:
-            await self.hold[message.message_id].wait()
-        if message.message_id in self.fail:
+        for key in (message.message_id, message.text):
+            if key in self.hold:
+                await self.hold[key].wait()
+        if self.fail & {message.message_id, message.text}:
             raise RuntimeError("the turn failed")
         self.stored.append((message.sender_id, message.text))
         self.log.append(f"stored {message.text}")
@@ -146,12 +150,12 @@ def test_replies_leave_only_after_the_turn_was_stored_and_never_after_a_failure(
     assert h.outbox.dispatched == [("messenger:a", [{"text": "reply to 7"}], "m1")]
 
 
-def test_the_platform_hanging_up_does_not_cancel_the_turn():
+def test_the_platform_hanging_up_does_not_cancel_the_turn_nor_the_rest_of_its_batch():
     h = Harness()
     h.bot.hold["m1"] = asyncio.Event()
 
     async def scenario():
-        request = asyncio.ensure_future(h.deliver(incoming("a", "m1")))
+        request = asyncio.ensure_future(h.deliver(incoming("a", "m1"), incoming("a", "m2")))
         while not h.bot.started:  # the turn is under way
             await asyncio.sleep(0)
         request.cancel()  # what Sanic does when the caller disconnects
@@ -160,11 +164,11 @@ def test_the_platform_hanging_up_does_not_cancel_the_turn():
         assert h.bot.stored == []
         h.bot.hold["m1"].set()
         assert await h.turns.drain(GUARD) == 0
-        return await h.done.is_done("m1")
+        return [await h.done.is_done(mid) for mid in ("m1", "m2")]
 
-    assert run(scenario) is True
-    assert h.bot.stored == [("messenger:a", "m1")]
-    assert h.output.sent == [{"text": "reply to m1"}]
+    assert run(scenario) == [True, True]
+    assert h.bot.stored == [("messenger:a", "m1"), ("messenger:a", "m2")]
+    assert h.output.sent == [{"text": "reply to m1"}, {"text": "reply to m2"}]
 
 
 def test_one_failing_sender_does_not_hold_back_the_others_but_the_answer_is_503():
@@ -373,3 +377,113 @@ def test_the_webhook_handler_cancelled_mid_turn_still_stores_and_replies(monkeyp
     assert redelivered.status == 200
     assert bot.started == ["m1"] and bot.stored == [("messenger:psid1", "hej")]
     assert len(recorder.dispatched) == 1
+
+
+# ------------------------------------------------------- REST and web chat
+
+
+def handler_of(hook, uri: str = "/webhook"):
+    (handler,) = [r.handler for r in hook._future_routes if r.uri == uri and "POST" in r.methods]
+    return handler
+
+
+def rest_request(sender: str, text: str, stream: bool = False) -> SimpleNamespace:
+    return SimpleNamespace(
+        json={"sender": sender, "message": text},
+        headers={},
+        args=RequestParameters({"stream": ["true"]} if stream else {}),
+    )
+
+
+def test_rest_answers_503_for_a_failed_turn_and_the_replies_of_a_stored_one():
+    bot = Bot()
+    bot.fail.add("boom")
+    handler = handler_of(RestInput().blueprint(bot))
+
+    async def scenario():
+        failed = await handler(rest_request("ania", "boom"))
+        ok = await handler(rest_request("ania", "7"))
+        streamed = await handler(rest_request("ania", "8", stream=True))
+        return failed, ok, streamed
+
+    failed, ok, streamed = run(scenario)
+    assert failed.status == 503 and "error" in json.loads(failed.body)
+    assert failed.headers["Retry-After"]
+    assert (ok.status, json.loads(ok.body)) == (
+        200,
+        [{"recipient_id": "rest:ania", "text": "reply to 7"}],
+    )
+    assert [json.loads(line) for line in streamed.body.decode().splitlines()] == [
+        {"recipient_id": "rest:ania", "text": "reply to 8"}
+    ]
+    assert bot.stored == [("rest:ania", "7"), ("rest:ania", "8")]
+
+
+def test_rest_client_hanging_up_does_not_cut_the_turn_short():
+    bot = Bot()
+    bot.hold["7"] = asyncio.Event()
+    rest = RestInput()
+    handler = handler_of(rest.blueprint(bot))
+
+    async def scenario():
+        request = asyncio.ensure_future(handler(rest_request("ania", "7")))
+        while not bot.started:
+            await asyncio.sleep(0)
+        request.cancel()
+        await asyncio.gather(request, return_exceptions=True)
+        assert bot.stored == []
+        bot.hold["7"].set()
+        await rest.turns.drain(GUARD)
+
+    run(scenario)
+    assert bot.stored == [("rest:ania", "7")]
+
+
+class SocketRecorder:
+    """What the web chat's handler asks of python-socketio's server: the
+    socket's conversation, and emitting (recorded)."""
+
+    def __init__(self, conversation: str) -> None:
+        self.conversation = conversation
+        self.emitted: list[tuple[str, Any, str]] = []
+
+    async def get_session(self, sid, namespace=None):
+        return {"conversation": self.conversation}
+
+    async def emit(self, event, data=None, room=None, namespace=None, **kwargs):
+        self.emitted.append((event, data, room))
+
+
+def web_chat(monkeypatch, bot: Bot) -> tuple[SocketRecorder, Any]:
+    chat = WebChatInput.from_credentials({})
+    chat.blueprint(bot)
+    recorder = SocketRecorder("web:" + "a" * 32)
+    monkeypatch.setattr(chat.sio, "get_session", recorder.get_session)
+    monkeypatch.setattr(chat.sio, "emit", recorder.emit)
+    return recorder, chat.sio.handlers["/"]["user_uttered"]
+
+
+def test_web_chat_a_failed_turn_says_turn_failed_to_the_socket_and_nothing_else(monkeypatch):
+    bot = Bot(fail={"8"})
+    sio, handler = web_chat(monkeypatch, bot)
+
+    async def scenario():
+        await handler("sid-1", {"message": "8"})
+
+    run(scenario)
+    assert sio.emitted == [("turn_failed", {"resend": True}, "sid-1")]
+    assert bot.stored == []
+
+
+def test_web_chat_replies_are_emitted_after_the_turn_was_stored(monkeypatch):
+    bot = Bot()
+    sio, handler = web_chat(monkeypatch, bot)
+
+    async def scenario():
+        await handler("sid-1", {"message": "8"})
+
+    run(scenario)
+    assert bot.stored == [(sio.conversation, "8")]
+    assert [(event, data.get("text"), room) for event, data, room in sio.emitted] == [
+        ("bot_uttered", "reply to 8", sio.conversation)
+    ]
