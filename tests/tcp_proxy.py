@@ -8,6 +8,7 @@ action server going away and coming back without touching the real service
         proxy.cut()        # every open connection reset, new ones reset at once
         proxy.cut("hang")  # or: connections accepted and left hanging, nothing forwarded
         proxy.restore()    # forwarding again on the same port
+        proxy.cut_after(1) # forward one more connection, then cut (a failure mid-way)
 
 The listening socket stays open the whole time, so the port is never taken
 by someone else between a cut and a restore. Threads, not asyncio: it
@@ -47,7 +48,8 @@ class TcpProxy:
         self._lock = threading.Lock()
         self._open: set[socket.socket] = set()
         self._closed = False
-        self.connections = 0  # accepted while forwarding, for assertions
+        self.connections = 0  # forwarded so far, for assertions
+        self._cut_at: tuple[int, str] | None = None  # (connection count, mode)
         self._thread = threading.Thread(target=self._accept, name="tcp-proxy", daemon=True)
 
     # --- control ------------------------------------------------------------
@@ -67,10 +69,20 @@ class TcpProxy:
         for sock in sockets:
             _reset(sock)
 
+    def cut_after(self, connections: int, mode: str = "reset") -> None:
+        """Forward `connections` more new connections, then cut (`cut(mode)`);
+        those already open stay open. Each action call of Rasa is a new
+        connection, so this fails a turn after its first actions."""
+        if mode not in MODES:
+            raise ValueError(f"mode must be one of {MODES}, got {mode!r}")
+        with self._lock:
+            self._cut_at = (self.connections + connections, mode)
+
     def restore(self) -> None:
         """Forward again; connections left hanging by a "hang" cut are reset."""
         with self._lock:
             self._mode = None
+            self._cut_at = None
             sockets, self._open = self._open, set()
         for sock in sockets:
             _reset(sock)
@@ -102,9 +114,13 @@ class TcpProxy:
             except OSError:
                 return
             with self._lock:
+                if self._cut_at and self.connections >= self._cut_at[0]:
+                    self._mode, self._cut_at = self._cut_at[1], None
                 mode = self._mode
                 if mode == "hang":
                     self._open.add(client)
+                elif mode is None:
+                    self.connections += 1  # counted here, so cut_after is exact
             if mode == "reset":
                 _reset(client)
             elif mode is None:
@@ -123,7 +139,6 @@ class TcpProxy:
                 _reset(upstream)
                 return
             self._open.update((client, upstream))
-            self.connections += 1
         for source, sink in ((client, upstream), (upstream, client)):
             threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
 
