@@ -148,6 +148,14 @@ def platform_message_id(body: Any) -> str | None:
     return None
 
 
+def error_code(body: Any) -> int | None:
+    """The platform's error code: Graph ``error.code``, Twilio ``code``."""
+    error = graph_error(body)
+    if error is not None:
+        return _code(error.get("code"))
+    return _code(body.get("code")) if isinstance(body, dict) else None
+
+
 def _code(value: Any) -> int | None:
     try:
         return int(value)
@@ -317,7 +325,11 @@ class HttpSender:
                 if outcome is Outcome.SENT:
                     result.message_id = platform_message_id(body)
                 else:
-                    result.error = f"HTTP {response.status}: {redact_ids(text[:300])}"
+                    # The platform's error code is kept whole (redact_ids
+                    # would hide a six-digit code like 131047).
+                    code = error_code(body)
+                    named = f" code {code}" if code is not None else ""
+                    result.error = f"HTTP {response.status}{named}: {redact_ids(text[:300])}"
         except asyncio.CancelledError:
             raise
         except Exception as exc:  # noqa: BLE001 - a send must never crash a turn

@@ -188,10 +188,12 @@ class DeliveryFailure:
     titles: tuple[str, ...]
 
     def error(self) -> str:
+        # Codes are numbers of Meta's, kept; titles are redacted like any text.
         listed = ", ".join(
-            f"{code} {title}".strip() for code, title in zip(self.codes, self.titles, strict=True)
+            f"code {code}: {redact_ids(title)}".strip()
+            for code, title in zip(self.codes, self.titles, strict=True)
         )
-        return redact_ids(f"whatsapp status failed: {listed or 'no error given'}")
+        return f"whatsapp status failed: {listed or 'no error given'}"
 
 
 def failed_statuses(payload: dict[str, Any], phone_number_id: str = "") -> list[DeliveryFailure]:

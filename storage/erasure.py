@@ -29,6 +29,9 @@ from nps.identity import PHONE_CHANNELS, IdentityError, person_ids, split
 
 # Rasa's SQLTrackerStore keeps every event of every conversation in one table.
 EVENTS = "events"
+# The bot's replies on their way out (storage.outbox_schema): keyed by the
+# conversation id, with the reply text.
+OUTBOX = "nps_outbox"
 # Projection tables naming the person (analytics.schema), and the tables of a
 # response's details, found through the response.
 PROJECTION_PEOPLE = ("responses", "extra_comments")
@@ -80,6 +83,18 @@ def erase_tracker_events(conn, ids: Iterable[str], before: float | None = None) 
     `before`, a Unix time, when given); the number of rows removed."""
     where = "sender_id IN :ids" + (" AND timestamp <= :before" if before is not None else "")
     statement = sa.text(f"DELETE FROM {EVENTS} WHERE {where}").bindparams(_in("ids"))  # noqa: S608 (constant SQL, values bound)
+    removed = 0
+    for part in _batches(ids):
+        params = {"ids": part} if before is None else {"ids": part, "before": before}
+        removed += conn.execute(statement, params).rowcount or 0
+    return removed
+
+
+def erase_outbox_rows(conn, ids: Iterable[str], before: float | None = None) -> int:
+    """Delete the outbox rows of these conversation ids (only those created
+    at or before `before` when given); the number of rows removed."""
+    where = "conversation_id IN :ids" + (" AND created_at <= :before" if before is not None else "")
+    statement = sa.text(f"DELETE FROM {OUTBOX} WHERE {where}").bindparams(_in("ids"))  # noqa: S608 (constant SQL, values bound)
     removed = 0
     for part in _batches(ids):
         params = {"ids": part} if before is None else {"ids": part, "before": before}
@@ -208,17 +223,20 @@ def erase_ids(
     before: float | None = None,
     dry_run: bool = False,
 ) -> ErasureReport:
-    """Erase exactly these sender ids: their events in the tracker store
-    (at or before `before` when given) and their projection rows (matched by
-    pseudonym, computed with `key`, default the installation's)."""
+    """Erase exactly these sender ids: their events and outbox rows in the
+    tracker store (at or before `before` when given) and their projection
+    rows (matched by pseudonym, computed with `key`, default the installation's)."""
     ids = set(ids)
     report = ErasureReport(dry_run=dry_run)
     engine = _engine(tracker_url)
     try:
         with engine.connect() as conn:
             transaction = conn.begin()
-            if EVENTS in _table_names(conn, None):
+            tables = _table_names(conn, None)
+            if EVENTS in tables:
                 report.removed[f"tracker store: {EVENTS}"] = erase_tracker_events(conn, ids, before)
+            if OUTBOX in tables:
+                report.removed[f"tracker store: {OUTBOX}"] = erase_outbox_rows(conn, ids, before)
             (transaction.rollback if dry_run else transaction.commit)()
     finally:
         engine.dispose()

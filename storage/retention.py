@@ -1,5 +1,6 @@
 """Retention: conversations whose last event is older than
-NPS_RETENTION_DAYS are deleted from the tracker store and the projection
+NPS_RETENTION_DAYS are deleted from the tracker store and the projection,
+and outbox rows (the bot's replies on their way out) older than that too
 (0, the default, keeps everything).
 
     python -m storage.retention [--days N] [--dry-run]     (cron, systemd timer)
@@ -19,6 +20,7 @@ import sqlalchemy as sa
 
 from storage.erasure import (
     EVENTS,
+    OUTBOX,
     ErasureReport,
     _engine,
     _table_names,
@@ -40,6 +42,28 @@ def expired_conversations(conn, cutoff: float) -> list[str]:
     return sorted(r[0] for r in rows)
 
 
+def erase_old_outbox_rows(conn, cutoff: float) -> int:
+    """Delete outbox rows (replies sent or given up) created before `cutoff`,
+    whatever their conversation's age; the number removed."""
+    statement = sa.text(f"DELETE FROM {OUTBOX} WHERE created_at < :cutoff")  # noqa: S608 (constant SQL, values bound)
+    return conn.execute(statement, {"cutoff": cutoff}).rowcount or 0
+
+
+def _apply_to_outbox(tracker_url: str, cutoff: float, report: ErasureReport) -> None:
+    engine = _engine(tracker_url)
+    try:
+        with engine.connect() as conn:
+            transaction = conn.begin()
+            if OUTBOX in _table_names(conn, None):
+                name = f"tracker store: {OUTBOX}"
+                report.removed[name] = report.removed.get(name, 0) + erase_old_outbox_rows(
+                    conn, cutoff
+                )
+            (transaction.rollback if report.dry_run else transaction.commit)()
+    finally:
+        engine.dispose()
+
+
 def apply_retention(
     tracker_url: str,
     days: int,
@@ -56,16 +80,24 @@ def apply_retention(
     engine = _engine(tracker_url)
     try:
         with engine.connect() as conn:
-            if EVENTS not in _table_names(conn, None):
-                return 0, ErasureReport(dry_run=dry_run)
-            senders = expired_conversations(conn, cutoff)
+            tables = _table_names(conn, None)
+            senders = expired_conversations(conn, cutoff) if EVENTS in tables else []
     finally:
         engine.dispose()
-    if not senders:
-        return 0, ErasureReport(dry_run=dry_run)
-    report = erase_ids(
-        tracker_url, senders, analytics_url, analytics_schema, key, before=cutoff, dry_run=dry_run
-    )
+    if senders:
+        report = erase_ids(
+            tracker_url,
+            senders,
+            analytics_url,
+            analytics_schema,
+            key,
+            before=cutoff,
+            dry_run=dry_run,
+        )
+    else:
+        report = ErasureReport(dry_run=dry_run)
+    if OUTBOX in tables:
+        _apply_to_outbox(tracker_url, cutoff, report)
     return len(senders), report
 
 

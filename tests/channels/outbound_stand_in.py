@@ -45,7 +45,13 @@ class PlatformStandIn:
         self.script: list[Answer] = []
         self.received: list[Received] = []
         self._runner: web.AppRunner | None = None
+        self._connectors: list[Any] = []
         self.url = ""
+
+    def track(self, connector: Any) -> Any:
+        """A connector whose sender is closed with the stand-in."""
+        self._connectors.append(connector)
+        return connector
 
     async def __aenter__(self) -> PlatformStandIn:
         app = web.Application()
@@ -59,6 +65,8 @@ class PlatformStandIn:
         return self
 
     async def __aexit__(self, *_: Any) -> None:
+        for connector in self._connectors:
+            await connector.sender.close()
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -75,15 +83,17 @@ class PlatformStandIn:
             await asyncio.sleep(answer.delay)
         payload = answer.body
         if payload is None:
-            payload = {
-                "recipient_id": "x",
-                "message_id": f"mid.{n}",
-                "messaging_product": "whatsapp",
-                "messages": [{"id": f"wamid.{n}"}],
-                "sid": f"SM{n}",
-                "status": "queued",
-            }
+            payload = accepted(request.path, n)
         return web.json_response(payload, status=answer.status, headers=answer.headers)
+
+
+def accepted(path: str, n: int) -> dict[str, Any]:
+    """What each API answers when it takes message number ``n``."""
+    if path.endswith("/me/messages"):
+        return {"recipient_id": "x", "message_id": f"mid.{n}"}
+    if path.endswith("Messages.json"):
+        return {"sid": f"SM{n}", "status": "queued"}
+    return {"messaging_product": "whatsapp", "messages": [{"id": f"wamid.{n}"}]}
 
 
 def closed_port() -> int:

@@ -187,7 +187,7 @@ def test_classification_over_http(answer, platform, outcome):
     if answer.headers.get("Retry-After") == "4":
         assert result.retry_after == 4.0
     if outcome is S:
-        assert result.message_id == "wamid.1" and result.error is None
+        assert result.message_id == "mid.1" and result.error is None
 
 
 def test_connection_refused_is_retry():
