@@ -24,10 +24,12 @@ Scenarios:
                    server from NPS_TEST_PG_URL; skipped if unreachable)
   bare/memory      the bare baseline of bench/bare_bot.py: same NLU pipeline and
                    data/nlu, a tiny domain, no custom actions, in-memory tracker
-                   store.
+                   store, Rasa's own REST channel (``rest:``): Rasa alone.
 With ``--breakdown`` two more measurements say where the full bot's time goes:
-  full/memory      our model + actions, in-memory tracker store (minus full/sqlite
-                   = the SQL writes and reads)
+  full/memory      our model + actions with tracker and lock store in memory and
+                   Rasa's own REST channel, so nothing of storage/ runs (its turn
+                   guard refuses an in-memory store); minus full/sqlite = the SQL
+                   store, the lock store and the turn guard
   nlu-only         ``POST /model/parse`` of the same messages on the full bot
                    (NLU inference alone, no dialogue, no actions, no store)
 
@@ -394,14 +396,31 @@ def main(argv: list[str] | None = None) -> int:
     results: list[PhaseResult] = []
     with tempfile.TemporaryDirectory(prefix="nps-bench-") as tmp:
         tmp_path = Path(tmp)
+        # Rasa's own REST channel, same webhook path: the project's channels
+        # import storage/, whose turn guard refuses an in-memory tracker store.
+        stock_rest = tmp_path / "credentials-rest.yml"
+        stock_rest.write_text("rest:\n", encoding="utf-8")
 
-        def run_full(name: str, db_url: str, endpoints: Path | None = None) -> None:
+        def run_full(
+            name: str, db_url: str, endpoints: Path | None = None, credentials: Path | None = None
+        ) -> None:
             log_dir = tmp_path / name.replace("/", "-")
             log_dir.mkdir()
             print(f"{name}: starting the bot", flush=True)
-            with BotProcess(
-                db_url=db_url, model=args.model, endpoints=endpoints, log_dir=log_dir, env=extra_env
-            ) as bot:
+            try:
+                bot = BotProcess(
+                    db_url=db_url,
+                    model=args.model,
+                    endpoints=endpoints,
+                    credentials=credentials,
+                    log_dir=log_dir,
+                    env=extra_env,
+                ).start()
+            except RuntimeError as error:
+                # One scenario that cannot start does not cost the others' figures.
+                print(f"{name}: did not start, skipped: {str(error).splitlines()[-1]}", flush=True)
+                return
+            try:
                 if args.show:
                     show(bot, args.seed)
                     return
@@ -409,6 +428,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{name}: {results[-1].throughput:.1f} msg/s", flush=True)
                 if args.breakdown and name == "full/sqlite":
                     results.append(measure(bot, "nlu-only", args, args.seed, parse=True))
+            finally:
+                bot.stop()
 
         run_full("full/sqlite", f"sqlite:///{tmp_path / 'tracker.db'}", args.endpoints)
         if args.show:
@@ -421,14 +442,16 @@ def main(argv: list[str] | None = None) -> int:
             else:
                 print(f"full/postgresql: skipped, {PG_ADMIN_URL} not reachable: {reason}")
         if args.breakdown:
-            # The same endpoints less tracker_store: Rasa keeps trackers in memory.
-            # The ${VARS} stay as text; Rasa expands them when it reads the copy.
+            # The same endpoints less tracker_store and lock_store: Rasa keeps
+            # trackers and locks in memory. The ${VARS} stay as text; Rasa
+            # expands them when it reads the copy.
             source = args.endpoints or REPO / "endpoints.yml"
             config = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
             config.pop("tracker_store", None)
+            config.pop("lock_store", None)
             endpoints = tmp_path / "endpoints-memory.yml"
             endpoints.write_text(yaml.safe_dump(config, sort_keys=False), encoding="utf-8")
-            run_full("full/memory", "sqlite://", endpoints)
+            run_full("full/memory", "sqlite://", endpoints, stock_rest)
         if not args.no_bare:
             model = bare_model(REPO / "config.yml", REPO / "data" / "nlu", args.bare_train_timeout)
             endpoints = tmp_path / "endpoints-bare.yml"
@@ -439,6 +462,7 @@ def main(argv: list[str] | None = None) -> int:
             with BotProcess(
                 db_url="sqlite://",
                 model=model,
+                credentials=stock_rest,
                 endpoints=endpoints,
                 with_actions=False,
                 log_dir=log_dir,
