@@ -5,11 +5,33 @@ import time
 import pandas as pd
 import streamlit as st
 
-from analytics import stats
-from analytics.dashboard import charts, data, widgets
+from analytics import outbox_status, stats
+from analytics.dashboard import charts, data, login, widgets
 from analytics.report import build_report
 
 st.title("NPS: przegląd")
+
+
+@st.cache_data(ttl=data.DATA_TTL_SECONDS, show_spinner=False)
+def _outbox(db_url: str) -> outbox_status.OutboxStatus | None:
+    try:
+        return outbox_status.load(db_url)
+    except Exception:  # noqa: BLE001 - the survey figures below matter more
+        return None
+
+
+# The bot's replies that have not (surely) reached customers: a stalled
+# survey. Installation-wide, so for analysts only.
+outbox = _outbox(data.settings().db_url) if login.require_user().analyst else None
+if outbox is not None and outbox.exists:
+    st.subheader("Wiadomości do klientów")
+    cols = st.columns(4)
+    cols[0].metric("Czekające na wysłanie", outbox.pending)
+    age = outbox.oldest_pending_seconds
+    cols[1].metric("Najstarsza czeka", "–" if age is None else f"{age / 60:.0f} min")
+    cols[2].metric("Niewysłane", outbox.failed, help="odrzucone przez platformę albo zbyt stare")
+    cols[3].metric("Niepewne", outbox.unknown, help="wysłane bez odpowiedzi platformy")
+
 ds, error = data.dataset()
 widgets.stop_without_data(ds, error)
 part, filters = widgets.filtered(ds)
