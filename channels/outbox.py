@@ -64,6 +64,7 @@ logger = logging.getLogger(__name__)
 BACKOFF_BASE = 1.0  # seconds before the second try of a part
 BACKOFF_CAP = 300.0  # longest pause between tries without a Retry-After
 POLL_SECONDS = 1.0  # how often the worker looks for due rows
+EXPIRE_SECONDS = 30.0  # how often it settles too old and abandoned rows (writes)
 BATCH = 50  # due rows one worker pass takes
 
 
@@ -504,6 +505,7 @@ class Worker:
         self._outbox = outbox
         self.poll_seconds = poll_seconds
         self._outputs: dict[str, Any] = {}
+        self._expired_at = float("-inf")
 
     @property
     def outbox(self) -> Outbox:
@@ -518,7 +520,12 @@ class Worker:
     async def run_once(self) -> int:
         """One pass: expire, then try every due row; how many were tried."""
         box = self.outbox
-        failed, unknown = await asyncio.to_thread(box.expire)
+        failed = unknown = 0
+        if time.monotonic() - self._expired_at >= EXPIRE_SECONDS:
+            # Not every pass: a write transaction each second would compete
+            # with Rasa's own writes on SQLite.
+            failed, unknown = await asyncio.to_thread(box.expire)
+            self._expired_at = time.monotonic()
         if failed or unknown:
             logger.warning(
                 "outbox: %d part(s) given up after %g h, %d left unknown by a stopped sender",
