@@ -24,8 +24,9 @@ A phase ("one process": the load test's own `rasa run` and action server;
 4. afterwards every conversation read from the events table and counted
    (``count_messages``, tested in tests/test_loadtest_count.py).
 
-Exit status 1 when any message was lost, duplicated, reordered or never
-acknowledged, or a conversation restarted; 2 when it could not run.
+Exit status 1 when any message was lost, duplicated, stored out of order,
+or dropped (never acknowledged and not stored), or a conversation restarted;
+2 when it could not run.
 """
 
 from __future__ import annotations
@@ -84,20 +85,20 @@ class Count:
     conversations: int = 0
     sent: int = 0  # distinct customer messages (each delivered at least twice)
     acknowledged: int = 0  # got a 2xx on some delivery
-    unacknowledged: int = 0  # never got a 2xx: the platform gave up
+    unacknowledged: int = 0  # never got a 2xx within the bound (the platform gave up)
+    dropped: int = 0  # never acknowledged and not stored either: gone for good
     stored: int = 0  # distinct message ids with a user event
     lost: int = 0  # acknowledged, yet no user event carries the id
     duplicated: int = 0  # ids with more than one user event
-    out_of_order: int = 0  # stored after a message the customer sent later
+    out_of_order: int = 0  # stored after a later message, though acknowledged before it was sent
+    platform_reordered: int = 0  # stored after a later message the platform delivered first
     restarted: int = 0  # conversations with two session starts, two intros or a restart
     foreign: int = 0  # user events whose id the customers never sent
-    examples: dict[str, list[str]] = field(default_factory=dict)  # kind -> log ids
+    examples: dict[str, list[str]] = field(default_factory=dict)  # kind -> conversations
 
     @property
     def failures(self) -> int:
-        return (
-            self.lost + self.duplicated + self.out_of_order + self.restarted + self.unacknowledged
-        )
+        return self.lost + self.duplicated + self.out_of_order + self.restarted + self.dropped
 
     def note(self, kind: str, conversation: str) -> None:
         found = self.examples.setdefault(kind, [])
@@ -107,16 +108,27 @@ class Count:
 
 def count_messages(
     sent: dict[str, list[str]],
-    acknowledged: set[str],
+    acknowledged: dict[str, float],
     events: Iterable[tuple[str, dict]],
+    posted: dict[str, float] | None = None,
     intro: str = INTRO,
 ) -> Count:
     """Count a run from the customers' side and the store's.
 
     ``sent``: conversation id -> the message ids its customer sent, in order.
-    ``acknowledged``: ids that got a 2xx. ``events``: (sender_id, event dict)
-    rows of the events table in id order (the order Rasa stored them).
+    ``acknowledged``: id -> when it first got a 2xx; ``posted``: id -> when its
+    first copy was posted (one clock for both). ``events``: (sender_id, event
+    dict) rows of the events table, each conversation's in id order (the
+    order Rasa stored them).
+
+    A message stored after one its customer sent later is the bot's fault
+    (``out_of_order``) when the bot had acknowledged it before that later one
+    was even posted; when both were in flight and the later one got through
+    first (the earlier one waiting for a redelivery), the platform delivered
+    them out of order (``platform_reordered``, reported, not a failure: Meta
+    does not promise order either).
     """
+    posted = posted or {}
     by_conversation: dict[str, list[dict]] = {c: [] for c in sent}
     for sender, event in events:
         if sender in by_conversation:
@@ -145,8 +157,14 @@ def count_messages(
                 if stored[message_id] > 1:
                     continue  # a copy: counted as duplicated, not as reordered
                 if position[message_id] < latest:
-                    result.out_of_order += 1
-                    result.note("out of order", conversation)
+                    overtaken_by = ids[latest]
+                    acked = acknowledged.get(message_id)
+                    if acked is not None and acked <= posted.get(overtaken_by, float("inf")):
+                        result.out_of_order += 1
+                        result.note("out of order", conversation)
+                    else:
+                        result.platform_reordered += 1
+                        result.note("reordered by the platform", conversation)
                 latest = max(latest, position[message_id])
         result.sent += len(ids)
         for message_id in ids:
@@ -154,7 +172,9 @@ def count_messages(
             result.acknowledged += acked
             if not acked:
                 result.unacknowledged += 1
-                result.note("unacknowledged", conversation)
+                if not stored[message_id]:
+                    result.dropped += 1
+                    result.note("dropped", conversation)
             if stored[message_id]:
                 result.stored += 1
             elif acked:
@@ -316,12 +336,11 @@ def report(
     db_url: str,
 ) -> PhaseReport:
     sent = {c.conversation: [m.message_id for m in c.messages] for c in customers}
-    acknowledged = {
-        m.message_id for c in customers for m in c.messages if m.acknowledged_at is not None
-    }
-    events = read_events(db_url, list(sent))
-    result = PhaseReport(name, count_messages(sent, acknowledged, events))
     messages = [m for c in customers for m in c.messages]
+    acknowledged = {m.message_id: m.acknowledged_at for m in messages if m.acknowledged_at}
+    posted = {m.message_id: m.sent_at for m in messages}
+    events = read_events(db_url, list(sent))
+    result = PhaseReport(name, count_messages(sent, acknowledged, events, posted))
     result.replies = sum(standin.count(c.conversation) for c in customers)
     result.latencies_ms = [m.latency_ms for m in messages if m.latency_ms is not None]
     result.answered = len(result.latencies_ms)
@@ -460,11 +479,13 @@ ROWS = [
     ("messages sent (each delivered twice)", lambda r: r.count.sent),
     ("webhook POSTs, redeliveries included", lambda r: r.deliveries),
     ("acknowledged (2xx to the platform)", lambda r: r.count.acknowledged),
-    ("never acknowledged", lambda r: r.count.unacknowledged),
+    ("never acknowledged (in the bound)", lambda r: r.count.unacknowledged),
+    ("DROPPED (never acknowledged, not stored)", lambda r: r.count.dropped),
     ("stored (a user event with the id)", lambda r: r.count.stored),
     ("LOST (acknowledged, not stored)", lambda r: r.count.lost),
     ("DUPLICATED (stored twice or more)", lambda r: r.count.duplicated),
-    ("OUT OF ORDER", lambda r: r.count.out_of_order),
+    ("OUT OF ORDER (bot)", lambda r: r.count.out_of_order),
+    ("reordered by redelivery (platform)", lambda r: r.count.platform_reordered),
     ("conversations RESTARTED", lambda r: r.count.restarted),
     ("replies received at the stand-in", lambda r: r.replies),
     ("messages answered", lambda r: r.answered),

@@ -87,14 +87,18 @@ class StandInGraph:
         self._arrived[conversation].set()
 
     async def _messenger(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = await _body(request)
+        if body is None:
+            return web.json_response({"error": {"message": "unreadable body"}}, status=400)
         psid = str((body.get("recipient") or {}).get("id") or "")
         self._record(_conversation("messenger", psid), body)
         await self._answer_after_delay()
         return web.json_response({"recipient_id": psid, "message_id": f"m_{uuid.uuid4().hex}"})
 
     async def _whatsapp(self, request: web.Request) -> web.Response:
-        body = await request.json()
+        body = await _body(request)
+        if body is None:
+            return web.json_response({"error": {"message": "unreadable body"}}, status=400)
         to = str(body.get("to") or "")
         self._record(_conversation("whatsapp", to), body)
         await self._answer_after_delay()
@@ -143,6 +147,15 @@ class StandInGraph:
             if left <= 0:
                 return
             await asyncio.sleep(min(left, max(0.0, deadline - time.monotonic())))
+
+
+async def _body(request: web.Request) -> dict | None:
+    """The JSON body, or None: a Rasa process killed mid-send leaves half a request."""
+    try:
+        body = await request.json()
+    except (ConnectionResetError, ValueError):
+        return None
+    return body if isinstance(body, dict) else None
 
 
 def _conversation(channel: str, platform_id: str) -> str | None:

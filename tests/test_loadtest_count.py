@@ -1,5 +1,6 @@
 """The load test's count (bench/loadtest.py, ``count_messages``) on a hand-made
-events table: one conversation of each kind of failure, and a clean one."""
+events table: one conversation of each kind of failure, one the platform
+reordered, and a clean one."""
 
 from __future__ import annotations
 
@@ -23,10 +24,16 @@ SENT = {
     "messenger:2": ["b1", "b2"],  # b2 acknowledged, never stored: lost
     "whatsapp:+48600000003": ["c1", "c2"],  # c2 stored twice: duplicated
     "whatsapp:+48600000004": ["d1", "d2", "d3"],  # d3 stored before d2: one out of order
+    "whatsapp:+48600000007": ["k1", "k2"],  # k2 overtook k1 in redelivery: the platform's order
     "messenger:5": ["e1", "e2"],  # a second session start and intro: restarted
     "messenger:6": ["f1"],  # never acknowledged, not stored
 }
-ACKNOWLEDGED = {"a1", "a2", "a3", "b1", "b2", "c1", "c2", "d1", "d2", "d3", "e1", "e2"}
+# Each message posted at second 10 * its number in the conversation, acknowledged
+# 1 s later (a second copy's later 2xx does not change the first).
+POSTED = {i: 10.0 * int(i[1]) for ids in SENT.values() for i in ids}
+ACKNOWLEDGED = {i: POSTED[i] + 1 for i in POSTED if i != "f1"}
+# k1 waited for a redelivery: acknowledged only after k2 was posted and stored.
+ACKNOWLEDGED["k1"] = POSTED["k2"] + 5
 
 
 def rows():
@@ -44,6 +51,7 @@ def rows():
             bot("utter_intro"),
         ],
         "messenger:6": [],
+        "whatsapp:+48600000007": [*START, user("k2"), bot("utter_intro"), user("k1")],
         "messenger:other": [user("zz")],  # someone else's conversation: not counted
     }
     # Interleave the conversations, as a shared events table stores them.
@@ -57,15 +65,17 @@ def rows():
 
 
 def test_each_failure_is_counted_once_where_it_happened():
-    count = count_messages(SENT, ACKNOWLEDGED, rows())
-    assert count.conversations == 6
-    assert count.sent == 13
-    assert count.acknowledged == 12
+    count = count_messages(SENT, ACKNOWLEDGED, rows(), POSTED)
+    assert count.conversations == 7
+    assert count.sent == 15
+    assert count.acknowledged == 14
     assert count.unacknowledged == 1
-    assert count.stored == 11  # every id but b2 and f1
+    assert count.dropped == 1  # f1: never acknowledged, never stored
+    assert count.stored == 13  # every id but b2 and f1
     assert count.lost == 1
     assert count.duplicated == 1
     assert count.out_of_order == 1
+    assert count.platform_reordered == 1
     assert count.restarted == 1
     assert count.foreign == 0
     assert count.failures == 5
@@ -73,13 +83,20 @@ def test_each_failure_is_counted_once_where_it_happened():
     assert count.examples["duplicated"] == ["whatsapp:+48600000003"]
     assert count.examples["out of order"] == ["whatsapp:+48600000004"]
     assert count.examples["restarted"] == ["messenger:5"]
-    assert count.examples["unacknowledged"] == ["messenger:6"]
+    assert count.examples["dropped"] == ["messenger:6"]
+    assert count.examples["reordered by the platform"] == ["whatsapp:+48600000007"]
 
 
 def test_a_clean_run_has_no_failures():
     sent = {"messenger:1": SENT["messenger:1"]}
-    count = count_messages(sent, ACKNOWLEDGED, rows())
+    count = count_messages(sent, ACKNOWLEDGED, rows(), POSTED)
     assert (count.stored, count.failures, count.examples) == (3, 0, {})
+
+
+def test_stored_but_never_acknowledged_is_not_a_failure():
+    sent = {"messenger:8": ["j1"]}
+    count = count_messages(sent, {}, [("messenger:8", user("j1"))], {"j1": 0.0})
+    assert (count.unacknowledged, count.dropped, count.stored, count.failures) == (1, 0, 1, 0)
 
 
 def test_a_restart_event_and_an_unknown_id_in_our_conversation():
@@ -89,14 +106,14 @@ def test_a_restart_event_and_an_unknown_id_in_our_conversation():
         ("messenger:9", {"event": "restart"}),
         ("messenger:9", user("unknown")),
     ]
-    count = count_messages(sent, {"g1"}, events)
+    count = count_messages(sent, {"g1": 1.0}, events)
     assert (count.restarted, count.foreign, count.lost) == (1, 1, 0)
 
 
 def test_a_duplicate_stored_late_is_not_also_out_of_order():
     sent = {"messenger:7": ["h1", "h2"]}
     events = [("messenger:7", user(i)) for i in ("h1", "h2", "h1")]
-    count = count_messages(sent, {"h1", "h2"}, events)
+    count = count_messages(sent, {"h1": 1.0, "h2": 2.0}, events)
     assert (count.duplicated, count.out_of_order) == (1, 0)
 
 
