@@ -18,12 +18,15 @@ What the audit (F2) reproduced, and what must hold now:
 from __future__ import annotations
 
 import asyncio
+import json
 import socket
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import pytest
+import socketio
 
 from channels.signatures import meta_signature
 from nps.identity import conversation_id
@@ -45,7 +48,7 @@ pytestmark = pytest.mark.rasa
 
 REDIS = ("127.0.0.1", 6379)
 REDIS_DB = 13  # conversations here are fresh ids; the db keeps them off others' keys
-QUESTION_BUBBLES = 2  # the fixture bot answers "hej" with two Messenger messages
+QUESTION_BUBBLES = 2  # the fixture bot's answer to "hej" is two Messenger messages
 
 
 def redis_up() -> bool:
@@ -57,7 +60,12 @@ def redis_up() -> bool:
 
 
 @pytest.fixture(scope="module")
-def bot(fixture_model: Path, stand_in: StandIn, tmp_path_factory: pytest.TempPathFactory):
+def bot(
+    fixture_model: Path,
+    stand_in: StandIn,
+    webchat_url: str,
+    tmp_path_factory: pytest.TempPathFactory,
+):
     if not redis_up():
         pytest.skip("no Redis on 127.0.0.1:6379 (scripts/services.sh starts one)")
     proxy = TcpProxy(*REDIS).start()
@@ -74,7 +82,12 @@ def bot(fixture_model: Path, stand_in: StandIn, tmp_path_factory: pytest.TempPat
         f"  url: {locks_url}\n"
     )
     # NPS_DB_URL: the outbox keeps its rows next to this test's tracker.
-    env = {**channel_env(stand_in.url), "NPS_DB_URL": db_url, "NPS_LOCK_STORE_URL": locks_url}
+    env = {
+        **channel_env(stand_in.url),
+        "NPS_DB_URL": db_url,
+        "NPS_LOCK_STORE_URL": locks_url,
+        "NPS_WEBCHAT_ORIGINS": webchat_url,
+    }
     process = RasaProcess(fixture_model, workdir, env, endpoints=endpoints)
     try:
         process.start()
@@ -166,3 +179,68 @@ def test_a_platform_hanging_up_mid_turn_does_not_lose_the_answer(bot, outbox):
     assert redelivered.status == 200
     assert stored_ids(rasa, psid) == [mid]
     assert len(sends_to(outbox, psid)) == QUESTION_BUBBLES
+
+
+def test_rest_answers_503_for_a_failed_turn_and_the_replies_once_stored(bot):
+    rasa, proxy = bot
+    sender = new_id("rest")
+    body = json.dumps({"sender": sender, "message": "hej"}).encode()
+    headers = {"Content-Type": "application/json"}
+    proxy.cut()
+    try:
+        failed = http("POST", rasa.url + "/webhooks/rest/webhook", body, headers)
+    finally:
+        proxy.restore()
+    assert failed.status == 503 and "error" in failed.json()
+    assert user_events(rasa.events(f"rest:{sender}")) == []
+    stored = http("POST", rasa.url + "/webhooks/rest/webhook", body, headers)
+    assert stored.status == 200
+    assert [len(m.get("buttons", [])) for m in stored.json()] == [11]  # the 0-10 question
+    assert len(user_events(rasa.events(f"rest:{sender}"))) == 1
+
+
+async def web_chat_turns(url: str, origin: str, proxy: TcpProxy) -> dict[str, Any]:
+    """One socket: a message while Redis is cut, then the same again."""
+    client = socketio.AsyncClient(reconnection=False)
+    got: dict[str, Any] = {"bot": [], "failed": []}
+    confirmed, failed, answered = asyncio.Event(), asyncio.Event(), asyncio.Event()
+
+    @client.on("session_confirm")
+    async def on_confirm(token: str) -> None:
+        got["conversation"] = "web:" + token.split(".")[0]
+        confirmed.set()
+
+    @client.on("turn_failed")
+    async def on_failed(data: Any) -> None:
+        got["failed"].append(data)
+        got["bot_before_failure"] = list(got["bot"])
+        failed.set()
+
+    @client.on("bot_uttered")
+    async def on_bot(data: Any) -> None:
+        got["bot"].append(data)
+        answered.set()
+
+    await client.connect(url, transports=["polling"], headers={"Origin": origin})
+    try:
+        await client.emit("session_request", {"session_id": None})
+        await asyncio.wait_for(confirmed.wait(), 20)
+        proxy.cut()
+        try:
+            await client.emit("user_uttered", {"message": "hej"})
+            await asyncio.wait_for(failed.wait(), 20)
+        finally:
+            proxy.restore()
+        await client.emit("user_uttered", {"message": "hej"})
+        await asyncio.wait_for(answered.wait(), 20)
+    finally:
+        await client.disconnect()
+    return got
+
+
+def test_web_chat_is_told_when_a_message_was_not_stored(bot, webchat_url):
+    rasa, proxy = bot
+    got = asyncio.run(web_chat_turns(rasa.url, webchat_url, proxy))
+    assert got["failed"] == [{"resend": True}] and got["bot_before_failure"] == []
+    assert got["bot"]  # the message sent again was answered
+    assert len(user_events(rasa.events(got["conversation"]))) == 1
