@@ -102,8 +102,10 @@ def is_unavailability(error: BaseException) -> bool:
     for item in _chain(error):
         if isinstance(item, (aiohttp.ClientConnectionError, asyncio.TimeoutError)):
             return True
+        # aiohttp's ClientResponseError or Rasa's own (rasa.utils.endpoints),
+        # both aiohttp.ClientError with the HTTP status.
         status = getattr(item, "status", None)
-        if isinstance(item, aiohttp.ClientResponseError) and isinstance(status, int):
+        if isinstance(item, aiohttp.ClientError) and isinstance(status, int):
             return status >= 500
     return False
 

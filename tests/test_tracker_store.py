@@ -251,9 +251,7 @@ def pg_proxy(tmp_path):
             yield proxied, proxy, url
 
 
-def test_postgresql_cut_retrieve_and_save_raise_and_nothing_goes_to_memory(
-    pg_proxy, domain, guard
-):
+def test_postgresql_cut_retrieve_and_save_raise_and_nothing_goes_to_memory(pg_proxy, domain, guard):
     proxied, proxy, direct = pg_proxy
     store = NpsSQLTrackerStore(domain=domain, host=proxied, retry_seconds=0.3)
     agent = Agent(tracker_store=store)
