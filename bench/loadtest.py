@@ -50,6 +50,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tests.bot_process
 from bench.faults import (
     LOOPBACK,
     FaultPlan,
@@ -68,7 +69,6 @@ from bench.procstats import loadavg
 from bench.standin_graph import StandInGraph
 from bench.tables import markdown_table
 from nps.identity import log_id
-import tests.bot_process
 from tests.bot_process import DEFAULT_MODEL, REPO, BotProcess, free_port
 from tests.channels.channel_helpers import FB_SECRET, WA_PHONE_ID, WA_SECRET, channel_env
 
