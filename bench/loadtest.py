@@ -524,6 +524,19 @@ def print_reports(reports: list[PhaseReport]) -> None:
 # --- main -----------------------------------------------------------------------------
 
 
+def git_head() -> str:
+    """The commit measured (the figures belong to it), or "?" outside git."""
+    try:
+        return (
+            subprocess.run(
+                ["git", "log", "-1", "--format=%h %s"], cwd=REPO, capture_output=True, text=True
+            ).stdout.strip()[:72]
+            or "?"
+        )
+    except OSError:
+        return "?"
+
+
 def loopback(url: str) -> bool:
     from urllib.parse import urlsplit
 
@@ -625,8 +638,8 @@ async def amain(args: argparse.Namespace) -> int:
     for name in args.skip_fault:
         setattr(plan, name, False)
     print(
-        f"load test: {args.customers} customers per phase, {os.cpu_count()} CPUs, "
-        f"load avg {loadavg()}"
+        f"load test on {git_head()}: {args.customers} customers per phase, "
+        f"{os.cpu_count()} CPUs, load avg {loadavg()}"
     )
     reports: list[PhaseReport] = []
     could_not_run: list[str] = []
