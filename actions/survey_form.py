@@ -2,7 +2,9 @@
 
 Rasa's form asks the first empty slot of ``required_slots``; the branching
 lives in ``nps.flow`` and the parsing in ``nps.score`` / ``nps.yes_no``.
-Every free-text answer is also classified into drivers.
+Every free-text answer is also classified into drivers. The questions whose
+words depend on the answers (the reason, the whys, the fix) are said here,
+in the same call that validated the answer ("asking", below).
 
 rasa-sdk serves every conversation from one event loop (one Sanic worker),
 so each ``validate_<slot>`` (parsing, matching known issues) runs in a
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from rasa_sdk import Action, FormValidationAction, Tracker
@@ -89,7 +91,13 @@ class ValidateSurveyForm(FormValidationAction):
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         message.note_if_shortened(dispatcher, tracker)
-        return await super().run(dispatcher, tracker, domain)
+        events = await super().run(dispatcher, tracker, domain)
+        # rasa-sdk has applied the validated answers to tracker.slots already.
+        # When Rasa rejects this turn (nothing was answered: "stop", "are you a
+        # bot?"), it drops these messages together with the events.
+        for utterance in question(requested(events), tracker.slots):
+            dispatcher.utter_message(**utterance)
+        return events
 
     async def required_slots(
         self,
@@ -231,44 +239,84 @@ class ValidateSurveyForm(FormValidationAction):
         return {"contact_consent": answer, "clarify_count": 0}
 
 
-class ActionAskReason(Action):
-    """The reason question depends on the group: praise, doubt or complaint."""
+# --- asking ------------------------------------------------------------------
+# What a question says that depends on the answers so far is said by
+# validate_survey_form itself, right after it has decided which slot comes
+# next, so it costs no second round trip to the action server (each call
+# ships the whole tracker both ways and has its answer checked against a
+# schema). The reason and the whys are asked here entirely: the domain has no
+# utter_ask_ or action_ask_ for them, so Rasa's form then says nothing more.
+# The known fix is offered here, and the form asks utter_ask_issue_resolved
+# after it, as it asks every other question with the domain's utter_ask_<slot>.
 
+Said = list[dict[str, Any]]
+
+
+def _ask_reason(slots: Mapping[str, Any], res: resources.Resources) -> Said:
+    """Praise, doubt or complaint: the reason question fits the group."""
+    return [{"response": say.ASK_REASON.get(slots.get("nps_group"), say.ASK_REASON_NO_SCORE)}]
+
+
+def _ask_why(slots: Mapping[str, Any], res: resources.Resources) -> Said:
+    """The next "why?", phrased for the main negative driver and never repeated."""
+    driver = drivers.main_negative(slots.get("drivers"))
+    round_ = len(slots.get("why_chain") or [])
+    return [{"text": res.why_questions.question(driver, round_)}]
+
+
+def _offer_fix(slots: Mapping[str, Any], res: resources.Resources) -> Said:
+    """The known issue's fix, said before the form asks whether it helped."""
+    issue = next((i for i in res.known_issues if i.id == slots.get("known_issue")), None)
+    if issue is None:  # e.g. removed from the trainers' file mid-conversation
+        return []
+    fix = f"{issue.fix}\n{issue.link}" if issue.link else issue.fix
+    return [{"response": say.FIX_INTRO}, {"text": fix}]
+
+
+# Questions asked here entirely (the domain must not ask them too).
+ASKED_IN_CODE = {"reason": _ask_reason, "why_answer": _ask_why}
+# Said here before the domain's question.
+BEFORE_THE_QUESTION = {"issue_resolved": _offer_fix}
+
+
+def question(slot: str | None, slots: Mapping[str, Any]) -> Said:
+    """What this action says to ask ``slot`` (``utter_message`` keyword
+    arguments, in order) before Rasa's form asks with the domain's response."""
+    said = ASKED_IN_CODE.get(slot or "") or BEFORE_THE_QUESTION.get(slot or "")
+    return said(slots, resources.get()) if said else []
+
+
+def requested(events: list[dict]) -> str | None:
+    """The slot the form will ask next, as the validation's events set it."""
+    for event in reversed(events):
+        if event.get("event") == "slot" and event.get("name") == "requested_slot":
+            return event.get("value")
+    return None
+
+
+# --- until models/ is retrained -------------------------------------------------
+# A model trained before the questions moved into validate_survey_form still
+# runs these after it: they add nothing the validation said already. Remove
+# them once no such model is served.
+
+
+class ActionAskReason(Action):
     def name(self) -> str:
         return "action_ask_reason"
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        group = tracker.get_slot("nps_group")
-        dispatcher.utter_message(response=say.ASK_REASON.get(group, say.ASK_REASON_NO_SCORE))
         return []
 
 
-class ActionAskWhyAnswer(Action):
-    """The next "why?", phrased for the main negative driver and never repeated."""
-
+class ActionAskWhyAnswer(ActionAskReason):
     def name(self) -> str:
         return "action_ask_why_answer"
 
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        res = resources.get()
-        driver = drivers.main_negative(tracker.get_slot("drivers"))
-        round_ = len(tracker.get_slot("why_chain") or [])
-        dispatcher.utter_message(text=res.why_questions.question(driver, round_))
-        return []
 
-
-class ActionAskIssueResolved(Action):
-    """Offer the known fix, then ask whether it helped."""
-
+class ActionAskIssueResolved(ActionAskReason):
     def name(self) -> str:
         return "action_ask_issue_resolved"
 
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        issue_id = tracker.get_slot("known_issue")
-        issue = next((i for i in resources.get().known_issues if i.id == issue_id), None)
-        if issue is not None:
-            dispatcher.utter_message(response=say.FIX_INTRO)
-            fix = f"{issue.fix}\n{issue.link}" if issue.link else issue.fix
-            dispatcher.utter_message(text=fix)
         dispatcher.utter_message(response=say.ASK_ISSUE_RESOLVED)
         return []

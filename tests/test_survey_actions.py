@@ -24,12 +24,7 @@ from actions.survey import (
     ActionStartSurvey,
     ActionStopSurvey,
 )
-from actions.survey_form import (
-    ActionAskIssueResolved,
-    ActionAskReason,
-    ActionAskWhyAnswer,
-    ValidateSurveyForm,
-)
+from actions.survey_form import ASKED_IN_CODE, BEFORE_THE_QUESTION, ValidateSurveyForm, question
 from nps.drivers import main_negative
 from tests.action_harness import (
     custom_payloads,
@@ -71,7 +66,8 @@ def test_a_plain_score_sets_score_and_group_then_asks_the_reason():
         "clarify_count": 0,
         "requested_slot": "reason",
     }
-    assert messages == []
+    # the same call asks the reason, in the words for the group just found
+    assert responses(messages) == ["utter_ask_reason_promoter"]
 
 
 def test_score_and_reason_in_one_message_are_both_taken():
@@ -119,7 +115,7 @@ def test_after_two_unclear_scores_the_bot_moves_on_without_one(setting):
         "skipped_slots": ["nps_score"],
         "requested_slot": "reason",
     }
-    assert responses(messages) == ["utter_score_skipped"]
+    assert responses(messages) == ["utter_score_skipped", "utter_ask_reason_neutral"]
 
 
 def test_a_reason_without_a_score_is_kept_while_the_score_is_asked_again():
@@ -351,6 +347,22 @@ def test_an_unclear_consent_is_asked_again():
 
 
 # --- asking -----------------------------------------------------------------
+# validate_survey_form says the questions whose words depend on the answers
+# (ASKED_IN_CODE) in the same call; the domain's utter_ask_<slot> says the others.
+
+
+def test_each_question_is_asked_exactly_once_either_by_the_domain_or_in_code():
+    names = set(domain()["responses"]) | set(domain()["actions"])
+    for slot in domain()["forms"]["survey_form"]["required_slots"]:
+        # Rasa's form asks with the first of these the domain has
+        by_domain = {f"action_ask_survey_form_{slot}", f"utter_ask_survey_form_{slot}"}
+        by_domain |= {f"action_ask_{slot}", f"utter_ask_{slot}"}
+        if slot in ASKED_IN_CODE:  # both would ask twice
+            assert not by_domain & names, slot
+        else:  # no custom action: each would cost a call to the action server
+            assert by_domain & names == {f"utter_ask_{slot}"}, slot
+    # what is said before a question is said before one the domain asks
+    assert not set(BEFORE_THE_QUESTION) & set(ASKED_IN_CODE)
 
 
 @pytest.mark.parametrize(
@@ -363,18 +375,43 @@ def test_an_unclear_consent_is_asked_again():
     ],
 )
 def test_the_reason_question_depends_on_the_group(group, response):
-    events, messages = run(ActionAskReason(), tracker_for(slots={"nps_group": group}))
-    assert events == [] and responses(messages) == [response]
+    assert responses(question("reason", {"nps_group": group})) == [response]
+
+
+def test_a_question_the_domain_asks_is_not_said_by_the_validation():
+    slots = {"nps_score": 10, "nps_group": "promoter"}
+    events, messages = validate("miła obsługa", "reason", slots=slots)
+    assert slot_events(events)["requested_slot"] == "valued_most"
+    assert messages == []
+    assert question("valued_most", slots) == []
+
+
+def test_the_next_why_is_asked_after_what_the_validation_said():
+    slots = {**DETRACTOR, "reason": "paczka szła tydzień", "drivers": ["delivery:neg"]}
+    events, messages = validate("kurier nie przyjechał", "why_answer", slots=slots)
+    assert slot_events(events)["requested_slot"] == "why_answer"
+    # the chain has one answer now: the driver's second question
+    assert responses(messages) == ["fixture why delivery 2"]
+
+
+def test_an_interrupted_question_is_asked_again():
+    # After "are you a bot?" Rasa runs the form with no answer to validate.
+    slots = {**DETRACTOR, "requested_slot": "reason"}
+    tracker = tracker_for(
+        "czy jesteś botem?", "bot_challenge", slots=slots, active_loop="survey_form"
+    )
+    events, messages = run(FORM, tracker)
+    assert slot_events(events) == {"requested_slot": "reason"}
+    assert responses(messages) == ["utter_ask_reason_detractor"]
 
 
 def ask_whys(tags: list[str] | None, rounds: int = 5) -> list[str]:
-    """The why-questions ActionAskWhyAnswer asks in rounds 0, 1, ...: one text each."""
+    """The why-questions asked in rounds 0, 1, ...: one text each."""
     asked = []
     for round_ in range(rounds):
-        tracker = tracker_for(slots={"drivers": tags, "why_chain": ["x"] * round_})
-        events, messages = run(ActionAskWhyAnswer(), tracker)
-        assert events == [] and [m["response"] for m in messages] == [None]
-        asked.append(messages[0]["text"])
+        said = question("why_answer", {"drivers": tags, "why_chain": ["x"] * round_})
+        assert [m.get("response") for m in said] == [None]
+        asked.append(said[0]["text"])
     return asked
 
 
@@ -427,16 +464,27 @@ def test_a_why_question_never_repeats_in_a_row(tags):
         ("parcel_tracking", "fixture fix for parcel tracking"),
     ],
 )
-def test_the_fix_is_offered_with_its_link_then_the_question(issue, fix):
-    events, messages = run(ActionAskIssueResolved(), tracker_for(slots={"known_issue": issue}))
-    assert events == []
-    assert responses(messages) == ["utter_fix_intro", fix, "utter_ask_issue_resolved"]
+def test_the_fix_is_offered_with_its_link_before_the_question(issue, fix):
+    # then Rasa's form asks utter_ask_issue_resolved
+    said = question("issue_resolved", {"known_issue": issue})
+    assert responses(said) == ["utter_fix_intro", fix]
 
 
-def test_an_unknown_issue_id_only_asks_the_question():
+def test_a_known_issue_found_in_an_answer_is_offered_in_the_same_call():
+    slots = {**DETRACTOR, "reason": "x", "drivers": ["delivery:neg"], "why_chain": []}
+    events, messages = validate(
+        "nie wiem gdzie jest moja paczka",
+        "why_answer",
+        slots=slots,
+        entities=[entity("delivery", "neg")],
+    )
+    assert slot_events(events)["requested_slot"] == "issue_resolved"
+    assert responses(messages) == ["utter_fix_intro", "fixture fix for parcel tracking"]
+
+
+def test_an_unknown_issue_id_leaves_only_the_question():
     # e.g. an issue removed from the trainers' file while a conversation was open
-    _, messages = run(ActionAskIssueResolved(), tracker_for(slots={"known_issue": "gone"}))
-    assert responses(messages) == ["utter_ask_issue_resolved"]
+    assert question("issue_resolved", {"known_issue": "gone"}) == []
 
 
 # --- start, finish, stop, fallback, sessions ------------------------------------
