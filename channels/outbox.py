@@ -177,9 +177,10 @@ class Outbox:
             except sa.exc.IntegrityError:
                 pass
 
-    def add(self, parts: list[dict[str, Any]]) -> None:
+    def add(self, parts: list[dict[str, Any]], hold: float = 0.0) -> None:
         """Store a turn's parts (conversation_id, channel, route, turn_key,
-        seq, payload), each once."""
+        seq, payload), each once; not due for the retry worker for ``hold``
+        seconds."""
         if not parts:
             return
         now = self.clock()
@@ -190,7 +191,7 @@ class Outbox:
                 "payload": json.dumps(part["payload"], ensure_ascii=False),
                 "state": PENDING,
                 "attempts": 0,
-                "next_attempt_at": now,
+                "next_attempt_at": now + hold,
                 "created_at": now,
                 "updated_at": now,
             }
@@ -241,10 +242,27 @@ class Outbox:
         with self.engine.connect() as conn:
             return self._parts(conn.execute(query))
 
-    def claim(self, part: Part) -> str | None:
+    def release(self, channel: str, turn_key: str) -> None:
+        """Hand a turn's parts that its dispatch did not send to the retry
+        worker now (they waited behind a part that could not go)."""
+        t = self.table
+        with self.engine.begin() as conn:
+            conn.execute(
+                t.update()
+                .where(
+                    t.c.channel == channel,
+                    t.c.turn_key == turn_key,
+                    t.c.state == PENDING,
+                    t.c.attempts == 0,
+                )
+                .values(next_attempt_at=self.clock())
+            )
+
+    def claim(self, part: Part, first: bool = False) -> str | None:
         """Take a row for sending; its claim token, or None when another
         process has it, it is not due, or an earlier part of the same
-        conversation is not settled yet."""
+        conversation is not settled yet. ``first``: the dispatching process's
+        own first try, which need not wait for the row to fall due."""
         t = self.table
         earlier = t.alias("earlier")
         now = self.clock()
@@ -262,8 +280,9 @@ class Outbox:
             t.update()
             .where(
                 t.c.id == part.id,
-                t.c.state.in_([PENDING, RETRY]),
-                t.c.next_attempt_at <= now,
+                sa.and_(t.c.state == PENDING, t.c.attempts == 0)
+                if first
+                else sa.and_(t.c.state.in_([PENDING, RETRY]), t.c.next_attempt_at <= now),
                 ~unsettled_before,
             )
             .values(
@@ -392,9 +411,9 @@ def default_outbox() -> Outbox:
 # ---------------------------------------------------------------- sending
 
 
-async def send_part(box: Outbox, output: Any, part: Part) -> Outcome | None:
+async def send_part(box: Outbox, output: Any, part: Part, first: bool = False) -> Outcome | None:
     """Claim, send and record one row; the outcome, or None when not claimed."""
-    token = await asyncio.to_thread(box.claim, part)
+    token = await asyncio.to_thread(box.claim, part, first)
     if token is None:
         return None
     result = await output.send_part(part.conversation_id, part.payload)
@@ -422,9 +441,10 @@ async def send_part(box: Outbox, output: Any, part: Part) -> Outcome | None:
 
 
 async def send_parts(box: Outbox, output: Any, parts: list[Part]) -> None:
-    """Send a turn's parts in order, stopping where one cannot go now."""
+    """Send a just-stored turn's parts in order (the dispatching process's
+    first try), stopping where one cannot go now."""
     for part in parts:
-        outcome = await send_part(box, output, part)
+        outcome = await send_part(box, output, part, first=True)
         if outcome is None or not later_parts_go(outcome):
             return
 
@@ -475,7 +495,10 @@ async def dispatch(
     rows = turn_rows(output, recipient_id, messages, turn_key)
     box = outbox or default_outbox()
     try:
-        await asyncio.to_thread(box.add, rows)
+        # Held from the retry worker while this process sends them itself
+        # (else the worker could send part 2 while part 1 is in flight); if
+        # this process dies, they fall due when the hold ends.
+        await asyncio.to_thread(box.add, rows, box.lease)
         parts = await asyncio.to_thread(box.turn_parts, output.name(), turn_key)
     except sa.exc.SQLAlchemyError as error:
         logger.error(
@@ -486,6 +509,15 @@ async def dispatch(
         await send_directly(output, recipient_id, messages)
         return
     await send_parts(box, output, parts)
+    try:
+        await asyncio.to_thread(box.release, output.name(), turn_key)
+    except sa.exc.SQLAlchemyError as error:
+        # They fall due by themselves when their lease ends.
+        logger.warning(
+            "outbox: unsent replies of %s wait for their lease (%s)",
+            log_id(recipient_id),
+            error.__class__.__name__,
+        )
 
 
 # ---------------------------------------------------------------- the worker

@@ -446,3 +446,30 @@ def test_a_sending_row_is_not_counted_as_settled(box):
     assert box.claim(first) is not None
     assert rows(box)[0]["state"] == SENDING
     assert box.claim(second) is None  # part 2 never before part 1 is settled
+
+
+def test_the_worker_leaves_a_turn_alone_while_its_dispatch_sends_it(box):
+    """Part 2 must not overtake part 1: rows a process is sending itself are
+    not due for any retry worker (the worker would answer part 2 first)."""
+
+    async def scenario():
+        async with PlatformStandIn() as api:
+            connector = messenger(api)
+            api.then(Answer(200, None, {}, delay=0.5))  # part 1 in flight for a while
+            sending = asyncio.create_task(
+                dispatch(
+                    connector.get_output_channel(), ALICE, say("jeden", "dwa"), "m_1", outbox=box
+                )
+            )
+            while not rows(box):
+                await asyncio.sleep(0.01)
+            # Part 2 is not due for a worker, though part 1 may be sent any
+            # moment now (after which a worker could claim part 2 first).
+            due_meanwhile = await asyncio.to_thread(box.due, ["facebook"])
+            await sending
+            return api, due_meanwhile
+
+    api, due_meanwhile = asyncio.run(scenario())
+    assert due_meanwhile == []
+    assert texts(api) == ["jeden", "dwa"]
+    assert [r["state"] for r in rows(box)] == [SENT, SENT]
