@@ -15,8 +15,10 @@ Redis (``NPS_LOCK_STORE_URL=redis://host:6379/1``), through ``redis.asyncio``:
 - the queue is a sorted set of tokens scored by order number; each token's
   expiry is in a hash, set and compared with Redis's ``TIME`` inside Lua, so
   no Rasa host's clock takes part in deciding who is served;
-- "am I served?" is one Lua script: drop expired tokens, refresh my own
-  expiry, answer whether my token is the head of the queue (or is gone);
+- "am I served?" is one Lua script: drop expired tokens, answer how many
+  tokens are ahead of mine (or that mine is gone), and renew my expiry: a
+  waiter's by 10 s (it polls every 250 ms at most, so a process killed while
+  waiting blocks nobody for long), the holder's by the full lifetime;
 - the holder's token is extended every lifetime / 3 by a heartbeat (compare
   and extend: a lost token is logged, never re-created);
 - release removes my own token only (compare and delete), so a turn that
@@ -68,6 +70,11 @@ MAX_POLL_SECONDS = 0.25
 # One Redis call's bound: a slow or unreachable Redis fails the turn in
 # seconds (and the platform redelivers) instead of stalling it.
 REDIS_TIMEOUT_SECONDS = 2.0
+# A waiting ticket expires this long after its last poll (polls come every
+# 250 ms at most): a process killed while waiting blocks the queue for
+# seconds, not a whole lock lifetime. Several Redis timeouts long, so a
+# waiter in a briefly stalled process keeps its place.
+WAITER_LIFETIME_SECONDS = 10.0
 
 
 def lock_keys(conversation_id: str, prefix: str = KEY_PREFIX) -> tuple[str, str, str]:
@@ -113,7 +120,7 @@ local function keep_queue_until(ms)
 end
 """
 
-# ARGV: token, lifetime ms, counter TTL ms, queue margin ms. Returns the
+# ARGV: token, waiting ms, counter TTL ms, queue margin ms. Returns the
 # ticket's order number.
 _ISSUE = (
     _NOW_AND_DROP_EXPIRED
@@ -127,23 +134,24 @@ return order
 """
 )
 
-# ARGV: token, lifetime ms, queue margin ms. Returns how many tickets are
-# ahead of the token (0: served), or -1 when it is gone (expired, or Redis
-# lost it). A waiter's own expiry is refreshed: a live waiter keeps its place.
+# ARGV: token, waiting ms, holding ms, queue margin ms. Returns how many
+# tickets are ahead of the token (0: served), or -1 when it is gone (expired,
+# or Redis lost it). The token's expiry is renewed: a waiter's by the short
+# waiting lifetime (a live waiter polls far more often; a dead one is dropped
+# soon), the holder's by the full lifetime (its heartbeat extends it).
 _SERVED = (
     _NOW_AND_DROP_EXPIRED
     + """
-if redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then
-  redis.call('ZREM', KEYS[1], ARGV[1])
-  return -1
-end
-redis.call('HSET', KEYS[2], ARGV[1], now + tonumber(ARGV[2]))
-keep_queue_until(tonumber(ARGV[2]) + tonumber(ARGV[3]))
 local ahead = redis.call('ZRANK', KEYS[1], ARGV[1])
-if not ahead then
+if (not ahead) or redis.call('HEXISTS', KEYS[2], ARGV[1]) == 0 then
+  redis.call('ZREM', KEYS[1], ARGV[1])
   redis.call('HDEL', KEYS[2], ARGV[1])
   return -1
 end
+local ms = tonumber(ARGV[2])
+if ahead == 0 then ms = tonumber(ARGV[3]) end
+redis.call('HSET', KEYS[2], ARGV[1], now + ms)
+keep_queue_until(ms + tonumber(ARGV[4]))
 return ahead
 """
 )
@@ -188,10 +196,12 @@ class RedisLocks:
         url: str,
         key_prefix: str = KEY_PREFIX,
         timeout: float = REDIS_TIMEOUT_SECONDS,
+        waiter_lifetime: float = WAITER_LIFETIME_SECONDS,
     ):
         self.url = url
         self.key_prefix = key_prefix
         self.timeout = timeout
+        self.waiter_lifetime = waiter_lifetime
         # One client per event loop (Rasa has one; tests may run several):
         # redis.asyncio connections belong to the loop that opened them.
         # Made on first use, never at import.
@@ -231,14 +241,19 @@ class RedisLocks:
             "issue",
             conversation_id,
             token,
-            _ms(lifetime),
+            _ms(min(lifetime, self.waiter_lifetime)),
             COUNTER_TTL_SECONDS * 1000,
             QUEUE_TTL_MARGIN_SECONDS * 1000,
         )
 
     async def served(self, conversation_id: str, token: str, lifetime: float) -> int:
         return await self._run(
-            "served", conversation_id, token, _ms(lifetime), QUEUE_TTL_MARGIN_SECONDS * 1000
+            "served",
+            conversation_id,
+            token,
+            _ms(min(lifetime, self.waiter_lifetime)),
+            _ms(lifetime),
+            QUEUE_TTL_MARGIN_SECONDS * 1000,
         )
 
     async def extend(self, conversation_id: str, token: str, lifetime: float) -> bool:
@@ -265,13 +280,15 @@ class RedisLocks:
         turns it off, for tests of expiry)."""
         who = _Who(conversation_id)
         token = uuid.uuid4().hex
-        try:
-            order = await self.issue(conversation_id, token, lifetime)
-        except Exception as error:  # any Redis failure fails the turn
-            logger.error("Conversation lock for %s not taken: Redis error (%s)", who, _kind(error))
-            raise LockError(f"lock store unavailable: {_kind(error)}") from error
         beat = None
         try:
+            try:
+                order = await self.issue(conversation_id, token, lifetime)
+            except Exception as error:  # any Redis failure fails the turn
+                logger.error(
+                    "Conversation lock for %s not taken: Redis error (%s)", who, _kind(error)
+                )
+                raise LockError(f"lock store unavailable: {_kind(error)}") from error
             await self._wait_served(conversation_id, token, lifetime, max_wait, who)
             interval = lifetime / 3 if heartbeat is None else heartbeat
             if interval > 0:

@@ -387,6 +387,39 @@ def test_a_vanished_ticket_fails_the_waiter_and_is_logged_for_the_holder(prefix,
         asyncio.run(scenario())
 
 
+def test_a_dead_waiter_blocks_the_queue_only_briefly(prefix, red):
+    """A process killed while waiting leaves its ticket; it expires after the
+    short waiting lifetime, not the holder's, and the next waiter is served."""
+    store = _store(prefix)
+    store.redis.waiter_lifetime = 0.3
+    conversation = "rest:dead-waiter"
+
+    async def scenario():
+        leave = asyncio.Event()
+        entered = []
+
+        async def turn(name):
+            async with store.lock(conversation, lock_lifetime=60):
+                entered.append(name)
+                await leave.wait()
+
+        holder = asyncio.create_task(turn("A"))
+        await _until(lambda: entered)
+        # the dead waiter: a ticket taken, never polled again
+        await store.redis.issue(conversation, "dead", 60)
+        live = asyncio.create_task(turn("C"))
+        await _until(lambda: len(_queue(red, prefix, conversation)) == 3)
+        leave.set()
+        await holder
+        await _until(lambda: entered == ["A", "C"])  # once "dead" expired
+        assert "dead" not in _queue(red, prefix, conversation)
+        await live
+        await store.redis.close()
+
+    asyncio.run(scenario())
+    assert _queue(red, prefix, conversation) == []
+
+
 def test_heartbeat_keeps_a_long_turn_locked(prefix, red):
     store = _store(prefix, heartbeat=0.1)
     conversation = "rest:slow"
