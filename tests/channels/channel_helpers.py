@@ -304,12 +304,21 @@ class RasaProcess:
         self.db_path = workdir / "tracker.db"
         if endpoints is None:
             endpoints = workdir / "endpoints.yml"
+            # The project's own tracker store, on a private SQLite file.
             endpoints.write_text(
-                f"tracker_store:\n  type: SQL\n  dialect: sqlite\n  db: {self.db_path}\n"
+                "tracker_store:\n  type: storage.tracker_store.NpsSQLTrackerStore\n"
+                f"  url: sqlite:///{self.db_path}\n"
             )
         self.log_path = workdir / "rasa.log"
         base_env = {k: v for k, v in os.environ.items() if k not in CHANNEL_ENV_NAMES}
-        self.env = {**base_env, **env, "PYTHONPATH": str(REPO)}
+        # NPS_DB_URL: the outbox lives in the tracker's database, not the
+        # repository's var/tracker.db.
+        self.env = {
+            **base_env,
+            "NPS_DB_URL": f"sqlite:///{self.db_path}",
+            **env,
+            "PYTHONPATH": str(REPO),
+        }
         self.cmd = [
             sys.executable,
             "-m",
