@@ -12,10 +12,12 @@ Use them in credentials.yml by class path:
   ``rest:<sender>``; local use and tests)
 
 Every conversation is keyed ``<channel>:<platform id>`` (``nps.identity``),
-and every ingress caps the text (``ingress``). Pure helpers: ``signatures`` (webhook HMACs), ``render`` (bot
-messages to platform payloads), ``dedup`` (seen ids), ``outbound`` (HTTP with
-timeouts and retries); ``webhook_input`` is the request pipeline the three
-connectors share. See docs/channels.md.
+and every ingress caps the text (``ingress``). Pure helpers: ``signatures``
+(webhook HMACs), ``render`` (bot messages to platform payloads), ``dedup``
+(ids of stored messages), ``outbound`` (one bounded send, classified).
+``webhook_input`` is the request pipeline the three connectors share,
+``turn`` runs a message's turn detached from its request and holds the
+replies until it is stored, ``outbox`` keeps them until they are sent. See docs/channels.md.
 """
 
 from channels import socketio_compat as _socketio_compat
