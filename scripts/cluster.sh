@@ -25,7 +25,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-DIR=var/cluster
+# CLUSTER_DIR moves the pid files and logs (tests use a temporary one).
+DIR="$(realpath -m "${CLUSTER_DIR:-var/cluster}")"
 umask 077
 
 log() { printf '%s cluster: %s\n' "$(date '+%H:%M:%S')" "$*"; }
@@ -187,7 +188,7 @@ STATE
   # Started as root, nginx's workers would otherwise run as nobody.
   [ "$(id -u)" = 0 ] && render_args+=(--user "$(id -un)" --group "$(id -gn)")
   .venv/bin/python -m deploy.render_nginx "${render_args[@]}" >"$DIR/nginx.conf"
-  local nginx_args=(-p "$PWD/$DIR" -c "$PWD/$DIR/nginx.conf" -e "$PWD/$DIR/nginx-error.log")
+  local nginx_args=(-p "$DIR" -c "$DIR/nginx.conf" -e "$DIR/nginx-error.log")
   "$NGINX" -q -t "${nginx_args[@]}"
 
   # What every process shares (docs/scaling.md): the tracker store, the
