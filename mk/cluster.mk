@@ -51,5 +51,5 @@ loadtest: $(BOT_STAMP) $(MODEL) nginx services | var
 # Offline: kubernetes-validate's bundled schemas (analytics environment, so
 # Rasa's pins do not constrain it) and `nginx -t` on the generated
 # configuration (skipped with the reason when nginx is not installed).
-test-deploy: $(ANALYTICS_STAMP)
+test-deploy: $(ANALYTICS_STAMP) nginx
 	$(PY_ANALYTICS) -m pytest deploy/tests -q
