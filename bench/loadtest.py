@@ -73,8 +73,6 @@ from tests.bot_process import DEFAULT_MODEL, REPO, BotProcess, free_port
 from tests.channels.channel_helpers import FB_SECRET, WA_PHONE_ID, WA_SECRET, channel_env
 
 INTRO = "utter_intro"  # the response that opens a survey: twice means it restarted
-CLUSTER_SCRIPT = REPO / "scripts" / "cluster.sh"
-CLUSTER_DIR = REPO / "var" / "cluster"
 
 # --- the count (pure) -----------------------------------------------------------------
 
@@ -397,8 +395,10 @@ async def single_phase(args, plan: FaultPlan, services, tmp: Path) -> PhaseRepor
 
 
 async def cluster_phase(args, plan: FaultPlan, services, tmp: Path) -> PhaseReport | None:
-    if not CLUSTER_SCRIPT.exists():
-        print(f"cluster: skipped, {CLUSTER_SCRIPT.relative_to(REPO)} does not exist yet")
+    root = args.cluster_root
+    script, cluster_dir = root / "scripts" / "cluster.sh", root / "var" / "cluster"
+    if not script.exists():
+        print(f"cluster: skipped, {script} does not exist")
         return None
     standin = await StandInGraph().start()
     postgres, redis = services
@@ -413,7 +413,7 @@ async def cluster_phase(args, plan: FaultPlan, services, tmp: Path) -> PhaseRepo
     }
     cluster_url = f"http://127.0.0.1:{args.cluster_port}"
     print(f"cluster: scripts/cluster.sh start ({cluster_url})", flush=True)
-    started = await asyncio.create_subprocess_exec(str(CLUSTER_SCRIPT), "start", env=env)
+    started = await asyncio.create_subprocess_exec(str(script), "start", env=env)
     if await started.wait():
         await standin.stop()
         raise RuntimeError("scripts/cluster.sh start failed")
@@ -421,7 +421,7 @@ async def cluster_phase(args, plan: FaultPlan, services, tmp: Path) -> PhaseRepo
 
         def pids(kind: str) -> list[int]:
             # rasa-1.pid, not rasa-1.supervisor.pid: the process, not its supervisor
-            files = sorted(CLUSTER_DIR.glob(f"{kind}-*.pid"))
+            files = sorted(cluster_dir.glob(f"{kind}-*.pid"))
             found = (read_pid(p) for p in files if re.fullmatch(rf"{kind}-\d+\.pid", p.name))
             return [pid for pid in found if pid]
 
@@ -449,7 +449,7 @@ async def cluster_phase(args, plan: FaultPlan, services, tmp: Path) -> PhaseRepo
         result.load = load
         return result
     finally:
-        await run(str(CLUSTER_SCRIPT), "stop", check=False)
+        await run(str(script), "stop", check=False)
         await standin.stop()
 
 
@@ -619,6 +619,14 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         type=int,
         default=int(os.environ.get("NPS_CLUSTER_PORT") or 8000),
         help="nginx's port of the cluster phase (default NPS_CLUSTER_PORT or 8000)",
+    )
+    parser.add_argument(
+        "--cluster-root",
+        type=Path,
+        default=REPO,
+        help="checkout whose scripts/cluster.sh runs the cluster (its pid files in "
+        "var/cluster/); another directory (a copy, or symbolic links to everything "
+        "but var/) runs one beside a cluster already started here",
     )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--seed", type=int, default=2026)

@@ -112,7 +112,10 @@ def redelivery_pause(attempt: int, cap: float) -> float:
 @dataclass
 class DeliveryPolicy:
     webhook_timeout: float = 5.0  # Meta waits this long for the 200
-    max_attempts: int = 12  # POSTs per copy, the first included (~3.5 min of back-off)
+    # POSTs per copy, the first included: ~13 min of back-off, so the time
+    # limit (``Platform.give_up_at``) is what ends redelivery, as Meta goes on
+    # for hours; a fixed count would give up during a long restart.
+    max_attempts: int = 30
     max_pause: float = 30.0
     later_copy: tuple[float, float] = (0.5, 8.0)  # seconds after the first, when not at once
     concurrent_share: float = 0.5  # share of second copies sent at the same moment
