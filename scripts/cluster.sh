@@ -200,6 +200,8 @@ STATE
 
   # nginx first: a port already taken stops the start before any process runs.
   "$NGINX" "${nginx_args[@]}"
+  # From here on, a failing step leaves nothing running behind it.
+  trap 'echo "cluster: start failed; stopping what was started" >&2; stop >&2' ERR
   local i=1
   for port in $ACTIONS_PORTS; do
     launch "actions-$i" .venv/bin/python -m actions --host "$NPS_HOST" --port "$port"
@@ -222,6 +224,7 @@ STATE
     stop >&2
     exit 1
   fi
+  trap - ERR
   addresses
 }
 
