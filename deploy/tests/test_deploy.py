@@ -304,6 +304,9 @@ def test_nginx_accepts_the_systemd_site(tmp_path):
     )
     assert result.returncode == 0, result.stderr
     (server,) = [b for b in blocks(site, "server") if "server_name bot.example.com;" in b]
+    assert f"client_max_body_size {max_request_bytes()};" in server
+    timeouts = [int(t) for t in re.findall(r"proxy_read_timeout (\d+)s;", server)]
+    assert timeouts and min(timeouts) > TURN_TIMEOUT
     assert set(re.findall(r"^\s*location\s+(.+?)\s*{", server, re.M)) == {
         "~ ^/webhooks/(facebook|whatsapp|twilio)/webhook$",
         SOCKET_PATH,
