@@ -300,7 +300,7 @@ def test_buffered_output_keeps_the_real_channels_name_and_every_message():
 
 # ------------------------------------------------ the connector's handler
 
-SECRET = "test-secret"
+SECRET = "test-secret"  # pragma: allowlist secret
 
 
 def messenger(monkeypatch) -> tuple[MessengerInput, Bot, Outbox, Any]:
