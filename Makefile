@@ -45,7 +45,7 @@ include mk/cluster.mk
 
 help:
 	@echo "make run           set up, train if needed, start bot + actions + dashboard"
-	@echo "make test          every test (lint, validation, unit, stories, integration, analytics, channels)"
+	@echo "make test          every test (lint, validation, deployment, unit, stories, integration, analytics, channels)"
 	@echo "make lint          ruff: lint and format check (make format rewrites)"
 	@echo "make secrets       scan every file for secrets (allow-list: .secrets.baseline)"
 	@echo "make train         train the model when data, domain or config changed"
@@ -58,6 +58,10 @@ help:
 	@echo "make report        the analytics report of the local database"
 	@echo "make demo-data     write generated conversations into the local database"
 	@echo "make bench-analytics  projection and report timings on generated data"
+	@echo "make cluster       3 Rasa + 2 action servers behind nginx on 127.0.0.1:$(NPS_CLUSTER_PORT) (CLUSTER_RASA=, CLUSTER_ACTIONS=)"
+	@echo "make cluster-stop  stop the cluster (make cluster-status: one line per process)"
+	@echo "make loadtest      faults under load on one process and on the cluster (LOADTEST_ARGS=...)"
+	@echo "make test-deploy   nginx -t and the Kubernetes manifests, offline"
 	@echo "make webchat       the embeddable chat page alone ($(NPS_HOST):$(WEBCHAT_PORT))"
 	@echo "make test-bot | test-stories | test-analytics | test-channels   one part of make test"
 	@echo "make lock          refresh requirements/*.lock after a deliberate upgrade"
@@ -130,7 +134,7 @@ services:
 	scripts/services.sh
 
 # Lint first: it takes seconds and fails fast.
-test: lint secrets services validate test-bot test-stories test-analytics test-channels
+test: lint secrets services validate test-deploy test-bot test-stories test-analytics test-channels
 
 lint: $(BOT_STAMP)
 	.venv/bin/ruff check .
