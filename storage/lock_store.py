@@ -99,7 +99,8 @@ def poll_delays(
 
 
 # Every script starts from Redis's clock (milliseconds: exact in Lua's
-# doubles) and drops the tokens whose expiry has passed. KEYS: queue (sorted
+# doubles) and drops the tokens whose expiry has passed. Writing after TIME
+# needs Redis >= 5 (scripts replicated by their effects, the default there). KEYS: queue (sorted
 # set token -> order), expiries (hash token -> ms), counter.
 _NOW_AND_DROP_EXPIRED = """
 local t = redis.call('TIME')
