@@ -111,7 +111,10 @@ def log_id(conversation: str) -> str:
     can find a given customer's lines (hash the id the same way), and nobody
     who reads only the log can."""
     channel, _ = split(conversation)
-    digest = hmac.new(_log_key(), b"log:" + conversation.encode("utf-8"), hashlib.sha256)
+    # surrogatepass: an id is untrusted text; a lone surrogate must still
+    # hash (to its own value) instead of failing the caller's log line.
+    raw = conversation.encode("utf-8", "surrogatepass")
+    digest = hmac.new(_log_key(), b"log:" + raw, hashlib.sha256)
     return f"{channel or 'id'}:#{digest.hexdigest()[:12]}"
 
 

@@ -83,3 +83,9 @@ def test_cap_cuts_long_messages_at_a_word_when_it_can():
     text, cut = cap("słowo " * 100, 50)
     assert cut and len(text) <= 50 and text.endswith("słowo")
     assert cap("x" * 500, 100) == ("x" * 100, True)
+
+
+def test_a_log_id_is_made_for_any_text_a_client_sends():
+    # A lone surrogate (valid in a Python str, not in UTF-8) must not break logging.
+    odd = "rest:\ud800x"
+    assert log_id(odd).startswith("rest:#") and log_id(odd) != log_id("rest:x")
