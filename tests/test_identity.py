@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from nps.identity import IdentityError, conversation_id, person_ids, platform_id, split
+from nps.identity import IdentityError, conversation_id, log_id, person_ids, platform_id, split
 from nps.text import cap
 
 
