@@ -18,7 +18,7 @@ import functools
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from rasa_sdk import Action, FormValidationAction, Tracker
+from rasa_sdk import FormValidationAction, Tracker
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
@@ -292,31 +292,3 @@ def requested(events: list[dict]) -> str | None:
         if event.get("event") == "slot" and event.get("name") == "requested_slot":
             return event.get("value")
     return None
-
-
-# --- until models/ is retrained -------------------------------------------------
-# A model trained before the questions moved into validate_survey_form still
-# runs these after it: they add nothing the validation said already. Remove
-# them once no such model is served.
-
-
-class ActionAskReason(Action):
-    def name(self) -> str:
-        return "action_ask_reason"
-
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        return []
-
-
-class ActionAskWhyAnswer(ActionAskReason):
-    def name(self) -> str:
-        return "action_ask_why_answer"
-
-
-class ActionAskIssueResolved(ActionAskReason):
-    def name(self) -> str:
-        return "action_ask_issue_resolved"
-
-    async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
-        dispatcher.utter_message(response=say.ASK_ISSUE_RESOLVED)
-        return []
