@@ -567,20 +567,21 @@ class _Dialogue:
         return slot
 
     def ask(self, slot: str) -> None:
-        custom = f"action_ask_{slot}"
-        if custom not in self.bot._names["actions"]:
-            self.say(f"utter_ask_{slot}")
-        elif slot == "reason":  # ActionAskReason
-            self.say(f"utter_ask_reason_{self.slots.get('nps_group') or 'neutral'}")
-        elif slot == "why_answer":  # ActionAskWhyAnswer
-            driver = nps_drivers.main_negative(self.slots.get("drivers"))
-            round_ = len(self.slots.get("why_chain") or [])
-            self.w.bot(self.bot.why_questions.question(driver, round_))
-        elif slot == "issue_resolved":  # ActionAskIssueResolved
+        # The form asks with utter_ask_<slot> when the domain has it;
+        # validate_survey_form asks the reason and the whys itself, and says a
+        # known issue's fix before utter_ask_issue_resolved.
+        if slot == "issue_resolved":
             issue = next(i for i in self.bot.known_issues if i.id == self.slots["known_issue"])
             self.say("utter_fix_intro")
             self.w.bot(f"{issue.fix}\n{issue.link}" if issue.link else issue.fix)
-            self.say("utter_ask_issue_resolved")
+        if f"utter_ask_{slot}" in self.bot._names["responses"]:
+            self.say(f"utter_ask_{slot}")
+        elif slot == "reason":
+            self.say(f"utter_ask_reason_{self.slots.get('nps_group') or 'neutral'}")
+        elif slot == "why_answer":
+            driver = nps_drivers.main_negative(self.slots.get("drivers"))
+            round_ = len(self.slots.get("why_chain") or [])
+            self.w.bot(self.bot.why_questions.question(driver, round_))
         else:
             raise DomainDrift(f"no way to ask {slot!r} known to the generator")
 
