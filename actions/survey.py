@@ -109,6 +109,9 @@ class ActionStopSurvey(Action):
         ]
 
 
+LISTEN = "action_listen"
+
+
 class ActionNpsFallback(Action):
     """Whatever nothing else handled: the bot answers, never goes silent.
 
@@ -132,8 +135,11 @@ class ActionNpsFallback(Action):
         if tracker.get_slot("survey_allowed") is None:
             return start(dispatcher, tracker, time.time())
         msg = message.latest(tracker)
+        # Then wait for the customer. No rule follows this action, so without
+        # the explicit listen Rasa's core fallback would predict it again, ten
+        # times in one turn, and the conversation would be stuck after that.
         if msg.word_count >= COMMENT_MIN_WORDS or msg.names_a_driver(resources.get().catalogue):
             dispatcher.utter_message(response=say.COMMENT_THANKS)
-            return [SlotSet("extra_comment", msg.text)]
+            return [SlotSet("extra_comment", msg.text), FollowupAction(LISTEN)]
         dispatcher.utter_message(response=say.ANYTHING_ELSE)
-        return []
+        return [FollowupAction(LISTEN)]

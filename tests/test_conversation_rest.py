@@ -128,6 +128,16 @@ def test_a_promoter(bot):
         assert stored[name] == slots[name]
 
 
+def test_after_the_survey_every_message_gets_one_answer(bot):
+    talk(bot, "after", "cześć", "9", "miła obsługa", "szybka dostawa")
+    assert bot.slots("after")["survey_outcome"] == "finished"
+    turns = talk(bot, "after", "pozdrawiam", "ok", "a kurier był niemiły i spóźnił się dwa dni")
+    # one reply per message: never the same one repeated, never silence
+    assert [len(turn) for turn in turns] == [1, 1, 1]
+    assert turns[2] == ["utter_comment_thanks"]
+    assert bot.slots("after")["extra_comment"] == "a kurier był niemiły i spóźnił się dwa dni"
+
+
 def test_a_passive_from_a_store_touchpoint(bot):
     turns = talk(
         bot,

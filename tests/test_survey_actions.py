@@ -609,12 +609,18 @@ def test_any_first_message_starts_the_survey():
     assert responses(messages) == ["utter_intro"]
 
 
+# After the survey the fallback ends the turn: no rule follows it, and Rasa's
+# core fallback would otherwise predict it again (ten replies, then silence).
+LISTEN_NEXT = {"event": "followup", "timestamp": None, "name": "action_listen"}
+
+
 def test_after_the_survey_a_comment_is_kept():
     events, messages = run(
         ActionNpsFallback(),
         tracker_for("a jeszcze kasjerka była super", slots={"survey_allowed": True}),
     )
     assert slot_events(events) == {"extra_comment": "a jeszcze kasjerka była super"}
+    assert events[-1] == LISTEN_NEXT
     assert responses(messages) == ["utter_comment_thanks"]
 
 
@@ -643,7 +649,7 @@ def test_after_the_survey_a_short_message_without_a_driver_is_not_kept(text, ent
         ActionNpsFallback(),
         tracker_for(text, intent="nlu_fallback", slots={"survey_allowed": True}, entities=entities),
     )
-    assert events == []
+    assert events == [LISTEN_NEXT]
     assert responses(messages) == ["utter_anything_else"]
 
 
