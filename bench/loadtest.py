@@ -509,7 +509,8 @@ def print_reports(reports: list[PhaseReport]) -> None:
         if single.throughput:
             print(
                 f"\nscaling ratio (cluster msg/s / one process msg/s): "
-                f"{cluster.throughput / single.throughput:.2f}"
+                f"{cluster.throughput / single.throughput:.2f} (a capacity figure only "
+                "when the customers saturate both, e.g. --no-faults --arrival-window 20)"
             )
     for r in reports:
         print(f"\n{r.name}: delivery failures seen by the platform: {dict(r.failures_seen) or 0}")
