@@ -22,8 +22,10 @@ import re
 import traceback
 
 # A phone number: 9 to 15 digits, optional plus, spaces or dashes between;
-# not part of a longer number or a decimal (timestamps keep their digits).
-_PHONE = re.compile(r"(?<![\w.+])\+?\d(?:[ \-]?\d){8,14}(?![\w.])")
+# not part of a longer number or a decimal (timestamps keep their digits),
+# nor a conversation's log id ("messenger:#304518820912": a keyed hash whose
+# hex digits are now and then all decimal).
+_PHONE = re.compile(r"(?<![\w.+#])\+?\d(?:[ \-]?\d){8,14}(?![\w.])")
 # Rasa's ClientResponseError text: "500, Internal Server Error, body='…'".
 _BODY = re.compile(r"body='.*'", re.DOTALL)
 # Signs of a serialised tracker or message in a text.

@@ -142,3 +142,12 @@ def test_rasa_installs_it_when_it_loads_our_lock_store():
             check=True,
         ).stdout.strip()
         assert out == expected
+
+
+def test_a_log_id_of_decimal_digits_only_is_kept():
+    from storage.log_privacy import redact_text
+
+    assert redact_text("send failed for messenger:#304518820912") == (
+        "send failed for messenger:#304518820912"
+    )
+    assert redact_text("from 48600100200 and +48 600 100 200") == "from [numer] and [numer]"
