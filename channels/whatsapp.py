@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -84,37 +85,42 @@ def message_text(message: dict[str, Any]) -> str | None:
     return None  # reactions, system notices, anything new and unknown
 
 
-def whatsapp_events(payload: dict[str, Any], phone_number_id: str = "") -> list[Incoming]:
-    """Every user message of a webhook, in order; statuses are not messages."""
+def message_values(payload: dict[str, Any], phone_number_id: str = "") -> Iterator[dict[str, Any]]:
+    """The ``value`` of every "messages" change of a webhook addressed to our
+    number, in order (messages and delivery statuses are both in there)."""
     if payload.get("object") != "whatsapp_business_account":
-        return []
-    found: list[Incoming] = []
+        return
     for entry in payload.get("entry") or []:
-        if not isinstance(entry, dict):
-            continue
-        for change in entry.get("changes") or []:
+        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
             if not isinstance(change, dict) or change.get("field") != "messages":
                 continue
             value = change.get("value") or {}
+            if not isinstance(value, dict):
+                continue
             target = str((value.get("metadata") or {}).get("phone_number_id") or "")
             if phone_number_id and target and target != phone_number_id:
                 # Another number of the same business account: replying from
                 # ours would confuse the customer.
                 continue
-            # value["statuses"]: not messages (failed ones: failed_statuses).
-            for message in value.get("messages") or []:
-                if not isinstance(message, dict) or not message.get("from"):
-                    continue
-                text = message_text(message)
-                if text is None:
-                    continue
-                # "48600100200" (wa_id) -> "whatsapp:+48600100200"
-                conversation = conversation_or_none("whatsapp", str(message["from"]))
-                if conversation is None:
-                    continue
-                found.append(
-                    Incoming(sender_id=conversation, text=text, message_id=message.get("id"))
-                )
+            yield value
+
+
+def whatsapp_events(payload: dict[str, Any], phone_number_id: str = "") -> list[Incoming]:
+    """Every user message of a webhook, in order; statuses are not messages."""
+    found: list[Incoming] = []
+    for value in message_values(payload, phone_number_id):
+        # value["statuses"]: not messages (failed ones: failed_statuses).
+        for message in value.get("messages") or []:
+            if not isinstance(message, dict) or not message.get("from"):
+                continue
+            text = message_text(message)
+            if text is None:
+                continue
+            # "48600100200" (wa_id) -> "whatsapp:+48600100200"
+            conversation = conversation_or_none("whatsapp", str(message["from"]))
+            if conversation is None:
+                continue
+            found.append(Incoming(sender_id=conversation, text=text, message_id=message.get("id")))
     return found
 
 
@@ -198,34 +204,25 @@ class DeliveryFailure:
 
 def failed_statuses(payload: dict[str, Any], phone_number_id: str = "") -> list[DeliveryFailure]:
     """Every "failed" delivery status of a webhook (pure)."""
-    if payload.get("object") != "whatsapp_business_account":
-        return []
     found: list[DeliveryFailure] = []
-    for entry in payload.get("entry") or []:
-        for change in (entry.get("changes") or []) if isinstance(entry, dict) else []:
-            if not isinstance(change, dict) or change.get("field") != "messages":
+    for value in message_values(payload, phone_number_id):
+        for status in value.get("statuses") or []:
+            if not isinstance(status, dict) or status.get("status") != "failed":
                 continue
-            value = change.get("value") or {}
-            target = str((value.get("metadata") or {}).get("phone_number_id") or "")
-            if phone_number_id and target and target != phone_number_id:
+            if not status.get("id"):
                 continue
-            for status in value.get("statuses") or []:
-                if not isinstance(status, dict) or status.get("status") != "failed":
-                    continue
-                if not status.get("id"):
-                    continue
-                errors = [e for e in status.get("errors") or [] if isinstance(e, dict)]
-                recipient = status.get("recipient_id")
-                found.append(
-                    DeliveryFailure(
-                        message_id=str(status["id"]),
-                        conversation_id=(
-                            conversation_or_none("whatsapp", str(recipient)) if recipient else None
-                        ),
-                        codes=tuple(_int_or_none(e.get("code")) for e in errors),
-                        titles=tuple(str(e.get("title") or "")[:100] for e in errors),
-                    )
+            errors = [e for e in status.get("errors") or [] if isinstance(e, dict)]
+            recipient = status.get("recipient_id")
+            found.append(
+                DeliveryFailure(
+                    message_id=str(status["id"]),
+                    conversation_id=(
+                        conversation_or_none("whatsapp", str(recipient)) if recipient else None
+                    ),
+                    codes=tuple(_int_or_none(e.get("code")) for e in errors),
+                    titles=tuple(str(e.get("title") or "")[:100] for e in errors),
                 )
+            )
     return found
 
 
