@@ -64,8 +64,17 @@ from bench.tables import markdown_table
 from tests.bot_process import DEFAULT_MODEL, REPO, BotProcess
 from tests.databases import PG_ADMIN_URL, fresh_database, postgres_reachable
 
-P95_GOAL_MS = 150.0
+# Issue 8's goals for one process: p95 under 500 ms with the conversations
+# back to back, under 150 ms when customers pause between answers as people
+# do (--think-time 3), and the full bot at >= 75 % of bare Rasa's msg/s.
+P95_GOAL_BACK_TO_BACK_MS = 500.0
+P95_GOAL_WITH_THINK_TIME_MS = 150.0
 THROUGHPUT_GOAL = 0.75  # full bot's messages/s as a share of the bare baseline's
+
+
+def p95_goal_ms(think_time: float) -> float:
+    return P95_GOAL_WITH_THINK_TIME_MS if think_time else P95_GOAL_BACK_TO_BACK_MS
+
 
 # --- driving the load ----------------------------------------------------------------------
 
@@ -275,15 +284,17 @@ def print_goals(results: list[PhaseResult], concurrency: int, think_time: float)
     by_name = {r.name: r for r in results}
     bare = by_name.get("bare/memory")
     print()
+    goal = p95_goal_ms(think_time)
+    pace = f"{think_time:g} s think time" if think_time else "back to back"
     print(
-        f"Goals: p95 < {P95_GOAL_MS:.0f} ms with {concurrency} concurrent conversations; "
+        f"Goals: p95 < {goal:.0f} ms with {concurrency} concurrent conversations {pace}; "
         f"throughput >= {THROUGHPUT_GOAL:.0%} of bare"
     )
     for r in results:
         if not r.name.startswith("full/"):
             continue
         p95 = r.percentile(95)
-        verdict = "met" if p95 < P95_GOAL_MS and not r.errors else "MISSED"
+        verdict = "met" if p95 < goal and not r.errors else "MISSED"
         text = f"  {r.name:16} p95 {p95:6.0f} ms: {verdict}"
         if bare and bare.throughput and not think_time:
             ratio = r.throughput / bare.throughput
