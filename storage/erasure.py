@@ -78,28 +78,34 @@ def _in(name: str) -> sa.sql.elements.BindParameter:
     return sa.bindparam(name, expanding=True)
 
 
-def erase_tracker_events(conn, ids: Iterable[str], before: float | None = None) -> int:
-    """Delete the events of these sender ids (only those at or before
-    `before`, a Unix time, when given); the number of rows removed."""
-    where = "sender_id IN :ids" + (" AND timestamp <= :before" if before is not None else "")
-    statement = sa.text(f"DELETE FROM {EVENTS} WHERE {where}").bindparams(_in("ids"))  # noqa: S608 (constant SQL, values bound)
+def _delete_rows(
+    conn, table: str, id_column: str, time_column: str, ids: Iterable[str], before: float | None
+) -> int:
+    """Delete the rows of `table` whose `id_column` is one of `ids` (only those
+    whose `time_column` is at or before `before`, a Unix time, when given);
+    the number of rows removed. Table and column names are this module's
+    constants, never input; the values are bound."""
+    where = f"{id_column} IN :ids" + (
+        f" AND {time_column} <= :before" if before is not None else ""
+    )
+    statement = sa.text(f"DELETE FROM {table} WHERE {where}").bindparams(_in("ids"))  # noqa: S608 (constant SQL, values bound)
     removed = 0
     for part in _batches(ids):
         params = {"ids": part} if before is None else {"ids": part, "before": before}
         removed += conn.execute(statement, params).rowcount or 0
     return removed
+
+
+def erase_tracker_events(conn, ids: Iterable[str], before: float | None = None) -> int:
+    """Delete the events of these sender ids (only those at or before
+    `before`, a Unix time, when given); the number of rows removed."""
+    return _delete_rows(conn, EVENTS, "sender_id", "timestamp", ids, before)
 
 
 def erase_outbox_rows(conn, ids: Iterable[str], before: float | None = None) -> int:
     """Delete the outbox rows of these conversation ids (only those created
     at or before `before` when given); the number of rows removed."""
-    where = "conversation_id IN :ids" + (" AND created_at <= :before" if before is not None else "")
-    statement = sa.text(f"DELETE FROM {OUTBOX} WHERE {where}").bindparams(_in("ids"))  # noqa: S608 (constant SQL, values bound)
-    removed = 0
-    for part in _batches(ids):
-        params = {"ids": part} if before is None else {"ids": part, "before": before}
-        removed += conn.execute(statement, params).rowcount or 0
-    return removed
+    return _delete_rows(conn, OUTBOX, "conversation_id", "created_at", ids, before)
 
 
 def _table_names(conn, schema: str | None) -> set[str]:

@@ -73,3 +73,15 @@ def stored_slots(db_url: str, sender: str) -> dict:
         event = json.loads(data)
         slots[event["name"]] = event["value"]
     return slots
+
+
+def redis_or_skip(url: str):
+    """A client of the Redis at `url`, or skip the test saying it is not reachable."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_timeout=2)
+    try:
+        client.ping()
+    except Exception as error:  # noqa: BLE001 - no server: nothing to test against
+        pytest.skip(f"Redis is not reachable at {url}: {error}")
+    return client

@@ -24,19 +24,13 @@ from storage.lock_store import (
     lock_keys,
     poll_delays,
 )
+from tests.databases import redis_or_skip
 
 REDIS_URL = "redis://127.0.0.1:6379/15"
 
 
 def _redis_or_skip():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    try:
-        client.ping()
-    except Exception as error:  # noqa: BLE001 - no server: nothing to test against
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {error}")
-    return client
+    return redis_or_skip(REDIS_URL)
 
 
 @pytest.fixture

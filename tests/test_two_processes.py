@@ -31,7 +31,7 @@ import sqlalchemy as sa
 
 from storage.lock_store import lock_keys
 from tests.bot_process import DEFAULT_MODEL, BotProcess
-from tests.databases import fresh_database
+from tests.databases import fresh_database, redis_or_skip
 
 pytestmark = [
     pytest.mark.rasa,
@@ -103,14 +103,7 @@ def plans() -> list[Plan]:
 
 
 def _redis_or_skip():
-    import redis
-
-    client = redis.Redis.from_url(REDIS_URL, socket_timeout=2)
-    try:
-        client.ping()
-    except Exception as error:  # noqa: BLE001 - no server: nothing to test against
-        pytest.skip(f"Redis is not reachable at {REDIS_URL}: {error}")
-    return client
+    return redis_or_skip(REDIS_URL)
 
 
 def post(bot: BotProcess, sender: str, text: str) -> int:
