@@ -24,7 +24,7 @@ from typing import Any
 from rasa.core.channels.channel import InputChannel, OutputChannel
 
 from channels import render
-from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy, SendResult, send_in_order
+from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy, SendResult
 from channels.webhook_input import (
     DEFAULT_META_MAX_BODY,
     NON_TEXT,
@@ -155,17 +155,6 @@ class MessengerOutput(RenderedOutput):
             what="messenger send",
             platform="meta",
         )
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> list[SendResult]:
-        """Send one bot message without the outbox; the result of each part
-        tried. A part that did not go stops the later ones (they would not
-        make sense alone): the outbox (channels.outbox) keeps and retries them."""
-        return await send_in_order(self, recipient_id, self.parts(recipient_id, message))
-
-    async def send_custom_json(
-        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
-    ) -> None:
-        await self.send_response(recipient_id, {"custom": json_message})
 
 
 class MessengerInput(MetaWebhookInput):

@@ -28,7 +28,7 @@ from sanic.response import HTTPResponse
 
 from channels import render
 from channels.dedup import ChoiceMemory
-from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy, SendResult, send_in_order
+from channels.outbound import DEFAULT_POLICY, HttpSender, RetryPolicy, SendResult
 from channels.signatures import TWILIO_SIGNATURE_HEADER, verify_twilio_signature
 from channels.webhook_input import (
     DEFAULT_TWILIO_MAX_BODY,
@@ -159,11 +159,6 @@ class TwilioOutput(RenderedOutput):
             what="twilio send",
             platform="twilio",
         )
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> list[SendResult]:
-        """Send one bot message without the outbox; the result of each part
-        tried (a part that did not go stops the later ones)."""
-        return await send_in_order(self, recipient_id, self.parts(recipient_id, message))
 
 
 class TwilioInput(WebhookInput):

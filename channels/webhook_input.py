@@ -36,7 +36,7 @@ from sanic.response import HTTPResponse
 from channels import outbox, render
 from channels.dedup import ChoiceMemory, DoneIds, RedisDoneIds, done_ids_from_url
 from channels.ingress import capped, limit_request_size
-from channels.outbound import HttpSender, RetryPolicy
+from channels.outbound import HttpSender, RetryPolicy, SendResult, send_in_order
 from channels.signatures import META_SIGNATURE_HEADER, verify_meta_signature
 from channels.turn import FAILED, Outcome, Result, Turns, run_turn
 from nps.identity import IdentityError, conversation_id, log_id
@@ -305,7 +305,32 @@ def shared_options(credentials: dict[str, Any] | None, sep: str, max_body: int) 
 class RenderedOutput(OutputChannel):
     """Rasa calls one ``send_*`` per kind of content; our ``send_response``
     renders a whole bot message at once (text, buttons, image together), so
-    the per-kind entry points go back to it."""
+    the per-kind entry points go back to it.
+
+    A connector supplies ``parts`` (a bot message rendered as the platform's
+    payloads), ``send_part`` (one bounded try) and ``route`` (what the outbox
+    needs to rebuild it); the outbox (channels.outbox) sends parts one by one.
+    """
+
+    def route(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def parts(self, recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
+        raise NotImplementedError
+
+    async def send_part(self, recipient_id: str, part: dict[str, Any]) -> SendResult:
+        raise NotImplementedError
+
+    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> list[SendResult]:
+        """Send one bot message without the outbox; the result of each part
+        tried. A part that did not go stops the later ones (they would not
+        make sense alone): the outbox keeps and retries them."""
+        return await send_in_order(self, recipient_id, self.parts(recipient_id, message))
+
+    async def send_custom_json(
+        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
+    ) -> None:
+        await self.send_response(recipient_id, {"custom": json_message})
 
     async def send_text_message(self, recipient_id: str, text: str, **kwargs: Any) -> None:
         await self.send_response(recipient_id, {"text": text})

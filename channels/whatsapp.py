@@ -34,7 +34,6 @@ from channels.outbound import (
     RetryPolicy,
     SendResult,
     redact_ids,
-    send_in_order,
 )
 from channels.webhook_input import (
     DEFAULT_META_MAX_BODY,
@@ -170,16 +169,6 @@ class WhatsAppOutput(RenderedOutput):
             what="whatsapp send",
             platform="meta",
         )
-
-    async def send_response(self, recipient_id: str, message: dict[str, Any]) -> list[SendResult]:
-        """Send one bot message without the outbox; the result of each part
-        tried (a part that did not go stops the later ones)."""
-        return await send_in_order(self, recipient_id, self.parts(recipient_id, message))
-
-    async def send_custom_json(
-        self, recipient_id: str, json_message: dict[str, Any], **kwargs: Any
-    ) -> None:
-        await self.send_response(recipient_id, {"custom": json_message})
 
 
 @dataclass(frozen=True)

@@ -75,6 +75,21 @@ def stored_slots(db_url: str, sender: str) -> dict:
     return slots
 
 
+def stored_events(db_url: str, sender: str) -> list[dict]:
+    """Every event of a sender, in order, read straight from the events table."""
+    import json
+
+    engine = sa.create_engine(db_url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
+            ).fetchall()
+    finally:
+        engine.dispose()
+    return [json.loads(data) for (data,) in rows]
+
+
 def redis_or_skip(url: str):
     """A client of the Redis at `url`, or skip the test saying it is not reachable."""
     import redis

@@ -11,7 +11,6 @@ second connection holding the write lock. The last test runs the real bot
 from __future__ import annotations
 
 import asyncio
-import json
 import sqlite3
 import urllib.error
 
@@ -35,7 +34,7 @@ from storage.tracker_store import (
     stored_mark,
 )
 from tests.bot_process import DEFAULT_MODEL, BotProcess
-from tests.databases import fresh_database
+from tests.databases import fresh_database, stored_events
 from tests.tcp_proxy import TcpProxy
 
 DOMAIN_PATH = load_settings().domain_path
@@ -67,15 +66,7 @@ def run(coroutine):
 
 
 def stored_rows(url: str, sender: str) -> list[dict]:
-    engine = sa.create_engine(url)
-    try:
-        with engine.connect() as conn:
-            rows = conn.execute(
-                sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
-            )
-            return [json.loads(data) for (data,) in rows]
-    finally:
-        engine.dispose()
+    return stored_events(url, sender)
 
 
 async def started(store: NpsSQLTrackerStore, sender: str, text: str = "cześć", mid: str = "m1"):

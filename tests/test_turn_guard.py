@@ -12,7 +12,6 @@ id on each.
 from __future__ import annotations
 
 import asyncio
-import json
 import os
 import subprocess
 import threading
@@ -23,7 +22,6 @@ from types import SimpleNamespace
 
 import aiohttp
 import pytest
-import sqlalchemy as sa
 from rasa.core.channels.channel import CollectingOutputChannel, UserMessage
 from rasa.shared.core.events import UserUttered
 from rasa.shared.exceptions import RasaException
@@ -37,6 +35,7 @@ from storage.turn_guard import (
     is_unavailability,
 )
 from tests.bot_process import DEFAULT_MODEL, REPO, VENV_BIN, free_port
+from tests.databases import stored_events
 from tests.tcp_proxy import TcpProxy
 
 
@@ -172,15 +171,7 @@ def handle_one(bot, sender: str, text: str, mid: str):
 
 
 def rows(bot, sender: str) -> list[dict]:
-    engine = sa.create_engine(bot.db_url)
-    try:
-        with engine.connect() as conn:
-            found = conn.execute(
-                sa.text("SELECT data FROM events WHERE sender_id = :s ORDER BY id"), {"s": sender}
-            )
-            return [json.loads(data) for (data,) in found]
-    finally:
-        engine.dispose()
+    return stored_events(bot.db_url, sender)
 
 
 def user_ids(bot, sender: str) -> list[str]:
