@@ -60,6 +60,11 @@ REPORT_COLUMNS = (
     schema.responses.c.closed,
     schema.responses.c.nps_score,
     schema.responses.c.survey_outcome,
+    # How the why-chains ended (analytics.why_chains).
+    schema.responses.c.probed_driver,
+    schema.responses.c.why_driver,
+    schema.responses.c.why_depth,
+    schema.responses.c.why_stop,
     sa.case((schema.responses.c.reason.isnot(None), sa.literal("(text)")), else_=sa.null()).label(
         "reason"
     ),

@@ -116,35 +116,54 @@ def verbatims(ds: Dataset, driver: str, polarity: str | None = None) -> pd.DataF
     return c.sort_values("started_at", ascending=False).reset_index(drop=True)
 
 
-ROOT_CAUSE_COLUMNS = ["driver", "response_id", "nps_score", "reason", "depth", "chain"]
+def chain_drivers(responses: pd.DataFrame) -> pd.Series:
+    """The driver each response's why-chain is filed under: `why_driver`,
+    the driver the bot's last "why?" probed (it follows the driver the last
+    answer named), when the bot recorded it; for older conversations
+    `probed_driver`, the driver of the first "why?"; GENERIC when neither
+    names one (the bot asked generic whys)."""
+    out = pd.Series(GENERIC, index=responses.index, dtype="object")
+    for column in ("probed_driver", "why_driver"):  # the later one wins
+        if column in responses:
+            named = responses[column].map(lambda v: isinstance(v, str) and v != "")
+            out[named] = responses.loc[named, column]
+    return out
+
+
+ROOT_CAUSE_COLUMNS = ["driver", "response_id", "nps_score", "reason", "depth", "stop", "chain"]
 
 
 def root_causes(ds: Dataset) -> pd.DataFrame:
-    """Why-chains grouped by the driver they probe, one row per chain.
+    """Why-chains grouped by the driver they probe, one row per chain with
+    at least one answer.
 
-    The driver is the one the bot probed: `nps.drivers.main_negative` of the
-    drivers known when the first "why?" was asked, recorded by the
-    projection as `probed_driver`. A respondent who named nothing negative
-    was asked generic whys; their chain is filed under GENERIC, never under
-    a driver they praised."""
+    The driver is the one the bot probed (`chain_drivers`): the driver of
+    its last "why?" when recorded (`why_driver`), else that of its first
+    (`probed_driver`: `nps.drivers.main_negative` of the drivers known when
+    it was asked). A respondent who named nothing negative was asked generic
+    whys; their chain is filed under GENERIC, never under a driver they
+    praised. `stop` is how the chain ended (`why_stop`; None for
+    conversations from before the bot recorded it)."""
     if ds.whys.empty:
         return pd.DataFrame(columns=ROOT_CAUSE_COLUMNS)
     chains = (
         ds.whys.sort_values(["response_id", "position"]).groupby("response_id")["answer"].agg(list)
     )
     r = ds.responses.set_index("response_id")
+    driver = chain_drivers(r)
+    stop = r["why_stop"] if "why_stop" in r else pd.Series(None, index=r.index, dtype="object")
     rows = []
     for rid, chain in chains.items():
         if rid not in r.index:
             continue
-        driver = r.at[rid, "probed_driver"]
         rows.append(
             [
-                driver if isinstance(driver, str) else GENERIC,
+                driver[rid],
                 rid,
                 r.at[rid, "nps_score"],
                 r.at[rid, "reason"],
                 len(chain),
+                stop[rid] if isinstance(stop[rid], str) else None,
                 " → ".join(chain),
             ]
         )

@@ -8,9 +8,10 @@ import io
 import json
 import time
 
-from analytics import stats
+from analytics import stats, why_chains
 from analytics.dataset import Dataset, Filters, filter_dataset, status_counts
 from analytics.drivers import Catalogue, driver_report
+from nps.why_stops import WHY_STOPS
 
 
 def _r(value, digits: int = 1) -> float | None:
@@ -43,6 +44,7 @@ def build_report(
     result = stats.nps_of_frame(part.responses)
     funnel = stats.funnel(part.responses)
     drivers = driver_report(part, catalogue)
+    chains = why_chains.chains(part.responses)
     return {
         "filters": filters.as_dict(),
         "responses": len(part.responses),
@@ -70,7 +72,33 @@ def build_report(
             }
             for row in drivers.itertuples(index=False)
         ],
+        "why_chains": {
+            "all": _why(why_chains.summary(chains)),
+            "by_group": [
+                {"group": row["nps_group"], **_why(row)}
+                for row in why_chains.summary_by(chains, "nps_group").to_dict("records")
+            ],
+            "by_driver": [
+                {"driver": row["driver"], "label": catalogue.label(row["driver"]), **_why(row)}
+                for row in why_chains.summary_by(chains, "driver").to_dict("records")
+            ],
+        },
     }
+
+
+def _why(row: dict) -> dict:
+    """One why_chains entry: chains, mean_depth (2 decimals), reached_cause,
+    reached_share (fraction of chains, 3 decimals), stops per why_stop."""
+    return {
+        "chains": int(row["chains"]),
+        "mean_depth": _r(row["mean_depth"], 2),
+        "reached_cause": int(row["reached_cause"]),
+        "reached_share": _r(row["reached_share"], 3),
+        "stops": {s: int(row[f"stop_{s}"]) for s in WHY_STOPS},
+    }
+
+
+WHY_MEASURES = ("chains", "mean_depth", "reached_cause", "reached_share")
 
 
 def to_json(report: dict) -> str:
@@ -94,6 +122,17 @@ def to_csv(report: dict) -> str:
     for d in report["drivers"]:
         for key in ("mentions", "share", "positive", "negative", "nps_mentioners", "impact"):
             out.writerow([key, d["driver"], _csv(d[key])])
+    why = report["why_chains"]
+    # All chains and per driver in the driver column; per group in the name.
+    for suffix, where, entry in (
+        [("", "", why["all"])]
+        + [(f"_{g['group']}", "", g) for g in why["by_group"]]
+        + [("", d["driver"], d) for d in why["by_driver"]]
+    ):
+        for key in WHY_MEASURES:
+            out.writerow([f"why_{key}{suffix}", where, _csv(entry[key])])
+        for stop, count in entry["stops"].items():
+            out.writerow([f"why_stop_{stop}{suffix}", where, count])
     return buf.getvalue()
 
 
@@ -139,7 +178,31 @@ def to_markdown(report: dict) -> str:
         )
     if not report["drivers"]:
         lines.append("| (no drivers yet) | | | | | | |")
+    why = report["why_chains"]
+    stops = " | ".join(WHY_STOPS)
+    head = f"| chains | mean depth | reached a cause | {stops} |"
+    rule = "| ---: | ---: | ---: |" + " ---: |" * len(WHY_STOPS)
+    lines += [
+        "",
+        "## Why-chains: depth and how they ended",
+        "",
+        f"| group {head}",
+        f"| --- {rule}",
+    ]
+    rows = [("all", why["all"])] + [(g["group"], g) for g in why["by_group"]]
+    lines += [f"| {_md(name)} {_why_md(entry)}" for name, entry in rows]
+    lines += ["", f"| driver {head}", f"| --- {rule}"]
+    lines += [f"| {_md(d['label'])} (`{_md(d['driver'])}`) {_why_md(d)}" for d in why["by_driver"]]
+    if not why["by_driver"]:
+        lines.append("| (no why-chains yet) |" + " |" * (3 + len(WHY_STOPS)))
     return "\n".join(lines) + "\n"
+
+
+def _why_md(entry: dict) -> str:
+    share = entry["reached_share"]
+    reached = f"{entry['reached_cause']} ({share * 100:.1f}%)" if share is not None else "0"
+    stops = " | ".join(str(entry["stops"][s]) for s in WHY_STOPS)
+    return f"| {entry['chains']} | {_md(entry['mean_depth'])} | {reached} | {stops} |"
 
 
 FORMATS = {"json": to_json, "csv": to_csv, "md": to_markdown}

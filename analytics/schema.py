@@ -17,7 +17,8 @@ from analytics import pseudonym
 # Bumped whenever a table changes: a projection of another version is
 # dropped and rebuilt from the tracker store (see Projection.ensure_tables).
 # 3: the person is a keyed pseudonym, never the raw sender id.
-SCHEMA_VERSION = "3"
+# 4: responses.why_depth, why_stop, why_driver (how the why-chain ended).
+SCHEMA_VERSION = "4"
 
 metadata = sa.MetaData()
 
@@ -49,6 +50,13 @@ responses = sa.Table(
     # The driver the first "why?" probed (nps.drivers.main_negative of the
     # drivers known when it was asked); NULL: generic whys, or none asked.
     sa.Column("probed_driver", sa.String(255)),
+    # How the why-chain ended, from the bot's slots of the same names (NULL:
+    # never probed, or a conversation from before the bot wrote them):
+    # answers kept in why_chain, nps.why_stops value, and the driver the last
+    # "why?" probed (it follows the driver the last answer named).
+    sa.Column("why_depth", sa.Integer),
+    sa.Column("why_stop", sa.String(32)),
+    sa.Column("why_driver", sa.String(255)),
 )
 
 driver_mentions = sa.Table(

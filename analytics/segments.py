@@ -12,6 +12,8 @@ How a response is cut out of the event stream
 - The driver the why-chain probes is the one the bot probed: when the form
   first sets `requested_slot` to `why_answer`, `nps.drivers.main_negative`
   of the drivers known at that moment (None: generic whys).
+- How the chain ended is read from the bot's slots `why_depth`,
+  `why_stop` and `why_driver` (last values), as written.
 - Conversations of the dashboard's "Try the bot" page (`rest:try-…`) are
   never counted.
 
@@ -88,6 +90,20 @@ def _score(value) -> int | None:
             return None
         value = int(value)
     if isinstance(value, (int, float)) and float(value).is_integer() and 0 <= value <= 10:
+        return int(value)
+    return None
+
+
+def _count(value) -> int | None:
+    """A count the bot stores as a number slot (Rasa's float slots give 2.0)."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, str):
+        value = value.strip()
+        if not value.isdigit():
+            return None
+        value = int(value)
+    if isinstance(value, (int, float)) and float(value).is_integer() and 0 <= value < 2**31:
         return int(value)
     return None
 
@@ -271,6 +287,9 @@ class Rows:
                 "contact_consent": _flag(slots.get("contact_consent")),
                 "survey_outcome": _text(slots.get("survey_outcome")),
                 "probed_driver": seg.probed_driver,
+                "why_depth": _count(slots.get("why_depth")),
+                "why_stop": _text(slots.get("why_stop")),
+                "why_driver": _text(slots.get("why_driver")),
             },
         )
         for pos, (driver, polarity) in enumerate(drivers_of(slots.get("drivers"))):

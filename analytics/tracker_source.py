@@ -47,6 +47,11 @@ SURVEY_SLOTS = (
     "valued_most",
     "extra_comment",
     "survey_outcome",
+    # How the why-chain ended (nps.why_stops); why_driver is the bot's
+    # internal slot naming the driver the last "why?" probed.
+    "why_depth",
+    "why_stop",
+    "why_driver",
 )
 # Rasa's own slot naming the question the form asks: read only to know which
 # driver the first "why?" probed (analytics.segments).

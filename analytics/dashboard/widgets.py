@@ -23,6 +23,14 @@ CHANNEL_LABELS = {
     "twilio": "SMS (Twilio)",
 }
 GROUP_LABELS = {"promoter": "Promotorzy", "passive": "Neutralni", "detractor": "Krytycy"}
+# How a why-chain ended (nps.why_stops), in words.
+STOP_LABELS = {
+    "specific": "konkretna odpowiedź",
+    "known_issue": "znany problem",
+    "done": "klient zakończył",
+    "limit": "limit pytań",
+    "vague_limit": "odpowiedzi bez treści",
+}
 
 # What the dashboard calls the data's columns. The data, the CSV and the CLI's
 # JSON keep their English names; every table (`table`) and chart (charts.py)
@@ -71,6 +79,11 @@ HEADERS = {
     "mean_depth": "średnia głębokość",
     "depth": "głębokość",
     "chain": "dlaczego → dlaczego → …",
+    "stop": "jak się skończył",
+    "reached_cause": "dotarły do przyczyny",
+    "reached_share": "dotarły do przyczyny %",
+    # how why-chains end: one column per nps.why_stops value
+    **{f"stop_{stop}": label for stop, label in STOP_LABELS.items()},
     # known issues
     "known_issue": "id problemu",
     "title": "problem",
@@ -104,7 +117,8 @@ FORMATS = {
     "share": "%.1f",
     "nps_mentioners": "%.1f",
     "impact": "%+.1f",
-    "mean_depth": "%.1f",
+    "mean_depth": "%.2f",
+    "reached_share": "%.1f",
     "mean_before": "%.1f",
     "mean_after": "%.1f",
     "nps_before": "%.1f",
@@ -117,9 +131,14 @@ FORMATS = {
 # Coded values shown in words.
 VALUES = {
     "channel": CHANNEL_LABELS,
-    "nps_group": {g: label.lower() for g, label in GROUP_LABELS.items()},
+    "nps_group": {
+        **{g: label.lower() for g, label in GROUP_LABELS.items()},
+        "no_score": "bez oceny",  # analytics.why_chains.NO_SCORE
+    },
     "polarity": {"pos": "pozytywny", "neg": "negatywny", "neg/pos": "mieszany"},
     "survey_outcome": {"finished": "ukończona", "stopped": "przerwana"},
+    # nps.why_stops values, as the stop_* headers say them
+    "stop": STOP_LABELS,
 }
 
 
