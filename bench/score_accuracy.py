@@ -20,7 +20,7 @@ from nps.score import parse_score
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULT_SET = os.path.join(REPO_ROOT, "data", "eval", "score_answers.yml")
-STATUSES = ("ok", "out_of_range", "ambiguous", "none")
+STATUSES = ("ok", "out_of_range", "ambiguous", "school_grade", "none")
 
 
 def load(path: str) -> list[dict]:
