@@ -421,6 +421,7 @@ def test_root_causes_without_a_negative_driver_are_generic(generic, one_response
                 "nps_score": [3, 2, 1],
                 "reason": ["długo", "źle", "nie wiem"],
                 "depth": [1, 2, 1],
+                "stop": [None, None, None],
                 "chain": ["a", "b → c", "d"],
             }
         )

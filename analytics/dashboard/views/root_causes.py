@@ -55,9 +55,9 @@ if not ended.empty:
         )
 
 st.subheader("Odpowiedzi")
-driver = st.selectbox(
-    "Czynnik", summary["driver"].tolist(), format_func=catalogue.label, key="root_pick"
-)
+# Drivers of the tables first, then those with only older chains.
+options = list(dict.fromkeys([*summary["driver"], *sorted(causes["driver"].unique())]))
+driver = st.selectbox("Czynnik", options, format_func=catalogue.label, key="root_pick")
 chains = causes[causes["driver"] == driver]
 if chains.empty:
     st.info("Łańcuchy tego czynnika skończyły się przed pierwszą zapisaną odpowiedzią.")
