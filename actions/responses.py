@@ -42,6 +42,8 @@ ASK_REASON = {
     groups.DETRACTOR: "utter_ask_reason_detractor",
 }
 ASK_REASON_NO_SCORE = "utter_ask_reason_neutral"
+# An answer to a "why?" without content ("tak", an emoji): a few words, please.
+WHY_CLARIFY = "utter_why_clarify"
 FIX_INTRO = "utter_fix_intro"
 ASK_ISSUE_RESOLVED = "utter_ask_issue_resolved"
 ISSUE_NOT_RESOLVED = "utter_issue_not_resolved"

@@ -24,7 +24,7 @@ from rasa_sdk.types import DomainDict
 
 from actions import message, resources
 from actions import responses as say
-from nps import drivers, flow, known_issues
+from nps import drivers, flow, known_issues, why_chain
 from nps.groups import PROMOTER, nps_group
 from nps.score import parse_score
 from nps.yes_no import parse_yes_no
@@ -111,15 +111,18 @@ class ValidateSurveyForm(FormValidationAction):
     # --- shared steps --------------------------------------------------------
 
     @staticmethod
-    def _classify(
-        text: str, msg: message.Message, tracker: Tracker, default_polarity: str
-    ) -> dict[str, Any]:
-        """Drivers of this answer added to the list, and a known issue if one fits."""
-        res = resources.get()
-        tags = drivers.drivers_from_entities(msg.entities, res.catalogue, default_polarity)
+    def _tags(msg: message.Message, default_polarity: str) -> list[str]:
+        """The driver tags of this answer alone."""
+        return drivers.drivers_from_entities(
+            msg.entities, resources.get().catalogue, default_polarity
+        )
+
+    @staticmethod
+    def _classify(text: str, tags: list[str], tracker: Tracker) -> dict[str, Any]:
+        """This answer's tags added to the list, and a known issue if one fits."""
         result: dict[str, Any] = {"drivers": drivers.merge(tracker.get_slot("drivers"), tags)}
         if not tracker.get_slot("known_issue"):
-            issue = known_issues.match(text, tags, res.known_issues)
+            issue = known_issues.match(text, tags, resources.get().known_issues)
             if issue:
                 result["known_issue"] = issue.id
         return result
@@ -128,7 +131,7 @@ class ValidateSurveyForm(FormValidationAction):
         self, text: str, msg: message.Message, tracker: Tracker, group: str | None
     ) -> dict[str, Any]:
         polarity = drivers.POSITIVE if group == PROMOTER else drivers.NEGATIVE
-        return {"reason": text, **self._classify(text, msg, tracker, polarity)}
+        return {"reason": text, **self._classify(text, self._tags(msg, polarity), tracker)}
 
     # --- one method per question -------------------------------------------
 
@@ -166,26 +169,53 @@ class ValidateSurveyForm(FormValidationAction):
     ) -> dict[str, Any]:
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
-            # No reason given: asking "why?" about nothing would only annoy.
-            return {**_skip(tracker, "reason"), "whys_done": True}
+            # No reason given: nps.flow asks no "why?" about nothing.
+            return _skip(tracker, "reason")
         return self._reason(msg.text, msg, tracker, tracker.get_slot("nps_group"))
 
     @_off_loop
     def validate_why_answer(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
     ) -> dict[str, Any]:
+        """Judge the answer (nps/why_chain.py): store it and probe again, or end the chain.
+
+        An answer without content ("tak", an emoji) is not stored: the next
+        question asks for a few words (clarify_count counts them in a row).
+        The chain ends with ``why_stop`` and ``why_depth`` set together.
+        """
         msg = message.latest(tracker)
-        if msg.is_nothing_to_add:
-            return {"why_answer": None, "whys_done": True}
-        # At most max_whys answers, whatever the slot held before.
-        max_whys = resources.get().settings.max_whys
-        chain = (list(tracker.get_slot("why_chain") or []) + [msg.text])[:max_whys]
+        settings = resources.get().settings
+        chain = list(tracker.get_slot("why_chain") or [])
+        tags = self._tags(msg, drivers.NEGATIVE)
+        classified = self._classify(msg.text, tags, tracker)
+        verdict = why_chain.judge(
+            msg.text,
+            tags,
+            earlier=[tracker.get_slot("reason") or "", *chain],
+            known_issue="known_issue" in classified,
+            nlu_says_done=msg.intent == "done",
+        )
+        step = why_chain.step(
+            verdict,
+            stored=len(chain),
+            max_whys=settings.max_whys,
+            empty_in_a_row=int(tracker.get_slot("clarify_count") or 0),
+            max_clarifications=settings.max_clarifications,
+        )
         # why_answer goes back to empty so the form can ask the next "why?".
-        return {
-            "why_answer": None,
-            "why_chain": chain,
-            **self._classify(msg.text, msg, tracker, drivers.NEGATIVE),
-        }
+        result: dict[str, Any] = {"why_answer": None}
+        if step.clarify:
+            result["clarify_count"] = int(tracker.get_slot("clarify_count") or 0) + 1
+            return result
+        result["clarify_count"] = 0
+        if step.store:
+            # At most max_whys answers, whatever the slot held before.
+            chain = (chain + [msg.text])[: settings.max_whys]
+            probed = drivers.main_negative(tags) or flow.why_driver(tracker.slots)
+            result.update({"why_chain": chain, "why_driver": probed, **classified})
+        if step.stop:
+            result.update({"why_stop": step.stop, "why_depth": len(chain)})
+        return result
 
     @_off_loop
     def validate_issue_resolved(
@@ -214,7 +244,7 @@ class ValidateSurveyForm(FormValidationAction):
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
             return _skip(tracker, slot)
-        return {slot: msg.text, **self._classify(msg.text, msg, tracker, polarity)}
+        return {slot: msg.text, **self._classify(msg.text, self._tags(msg, polarity), tracker)}
 
     @_off_loop
     def validate_improvement(
@@ -258,10 +288,12 @@ def _ask_reason(slots: Mapping[str, Any], res: resources.Resources) -> Said:
 
 
 def _ask_why(slots: Mapping[str, Any], res: resources.Resources) -> Said:
-    """The next "why?", phrased for the main negative driver and never repeated."""
-    driver = drivers.main_negative(slots.get("drivers"))
+    """The next "why?": the next kind of question, about the driver the last
+    answer named; after an answer without content, a request for a few words."""
+    if int(slots.get("clarify_count") or 0) > 0:
+        return [{"response": say.WHY_CLARIFY}]
     round_ = len(slots.get("why_chain") or [])
-    return [{"text": res.why_questions.question(driver, round_)}]
+    return [{"text": res.why_questions.question(flow.why_driver(slots), round_)}]
 
 
 def _offer_fix(slots: Mapping[str, Any], res: resources.Resources) -> Said:

@@ -17,16 +17,22 @@ from nps.settings import Settings
 
 
 def wants_another_why(slots: Mapping[str, Any], settings: Settings) -> bool:
-    """Ask one more "why?" on the main negative driver?
+    """Ask one more "why?"?
 
     Detractors are always probed (generically when no driver was caught);
     passives only when they named something negative before "what would make
     it a 10?" (a wish named there is the answer, not a new problem to probe:
-    probing it would ask "why?" after the last question); promoters never.
-    The chain stops at ``max_whys``, when the customer says they are done, or
-    when a known issue matched (the fix is offered instead).
+    probing it would ask "why?" after the last question); promoters never;
+    nobody who gave no reason (asking "why?" about nothing would only annoy).
+    The chain stops once it has ended (``why_stop``: a specific answer, a
+    known issue, "nothing more", the limit, answers without content; see
+    nps/why_chain.py), and at ``max_whys`` answers whatever the slot says.
+    ``whys_done`` is the older way of ending it, still honoured for
+    conversations stored before ``why_stop`` and for the demo generator.
     """
-    if slots.get("whys_done") or slots.get("known_issue"):
+    if slots.get("why_stop") or slots.get("whys_done") or slots.get("known_issue"):
+        return False
+    if "reason" in (slots.get("skipped_slots") or []):
         return False
     if len(slots.get("why_chain") or []) >= settings.max_whys:
         return False
@@ -38,6 +44,12 @@ def wants_another_why(slots: Mapping[str, Any], settings: Settings) -> bool:
     if slots.get("improvement") is not None and not slots.get("why_chain"):
         return False
     return main_negative(slots.get("drivers")) is not None
+
+
+def why_driver(slots: Mapping[str, Any]) -> str | None:
+    """The driver the next "why?" probes: the one the last answer that named a
+    negative driver named (``why_driver``), else the main negative driver."""
+    return slots.get("why_driver") or main_negative(slots.get("drivers"))
 
 
 def required_slots(slots: Mapping[str, Any], settings: Settings) -> list[str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from nps.flow import clean_touchpoint, recently_surveyed, required_slots
+from nps.flow import clean_touchpoint, recently_surveyed, required_slots, why_driver
 from nps.settings import Settings
+from nps.why_stops import WHY_STOPS
 
 S = Settings()
 
@@ -62,9 +63,33 @@ S = Settings()
             {"nps_score": 2, "nps_group": "detractor", "reason": "x", "why_chain": list("abcde")},
             ["nps_score", "reason", "contact_consent"],
         ),
+        # the chain ended: every why_stop value stops it, and the older whys_done
+        *[
+            (
+                {"nps_score": 2, "nps_group": "detractor", "reason": "x", "why_stop": stop},
+                ["nps_score", "reason", "contact_consent"],
+            )
+            for stop in WHY_STOPS
+        ],
         (
             {"nps_score": 2, "nps_group": "detractor", "reason": "x", "whys_done": True},
             ["nps_score", "reason", "contact_consent"],
+        ),
+        (
+            {
+                "nps_score": 8,
+                "nps_group": "passive",
+                "reason": "x",
+                "drivers": ["price:neg"],
+                "why_chain": ["a"],
+                "why_stop": "specific",
+            },
+            ["nps_score", "reason", "improvement"],
+        ),
+        # no reason given: no "why?" about nothing
+        (
+            {"nps_score": 2, "nps_group": "detractor", "skipped_slots": ["reason"]},
+            ["nps_score", "contact_consent"],
         ),
         # a known issue stops the whys and asks whether the fix helped
         (
@@ -117,6 +142,23 @@ def test_max_whys_is_one_setting():
     slots = {"nps_score": 2, "nps_group": "detractor", "reason": "x", "why_chain": ["a", "b"]}
     assert "why_answer" not in required_slots(slots, Settings(max_whys=2))
     assert "why_answer" in required_slots(slots, Settings(max_whys=3))
+
+
+@pytest.mark.parametrize(
+    "slots, driver",
+    [
+        ({"drivers": ["staff:pos", "delivery:neg"]}, "delivery"),
+        # the driver the last answer named wins over the first complaint
+        (
+            {"drivers": ["delivery:neg", "customer_support:neg"], "why_driver": "customer_support"},
+            "customer_support",
+        ),
+        ({"drivers": ["delivery:pos"]}, None),
+        ({}, None),
+    ],
+)
+def test_the_driver_the_next_why_probes(slots, driver):
+    assert why_driver(slots) == driver
 
 
 def test_cool_down():

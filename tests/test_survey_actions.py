@@ -26,6 +26,7 @@ from actions.survey import (
 )
 from actions.survey_form import ASKED_IN_CODE, BEFORE_THE_QUESTION, ValidateSurveyForm, question
 from nps.drivers import main_negative
+from nps.why_questions import KINDS
 from tests.action_harness import (
     custom_payloads,
     domain,
@@ -168,38 +169,36 @@ def test_nothing_to_say_as_a_reason_skips_the_whys():
         "reason": None,
         "skipped_slots": ["reason"],
         "clarify_count": 0,
-        "whys_done": True,
+        # never probed: why_stop and why_depth stay null
         "requested_slot": "contact_consent",
     }
 
 
-def test_a_why_answer_extends_the_chain_and_asks_the_next_why():
-    slots = {
-        **DETRACTOR,
-        "reason": "paczka szła tydzień",
-        "drivers": ["delivery:neg"],
-        "why_chain": ["kurier nie przyjechał"],
-    }
-    events, _ = validate(
-        "bo był ruch przed świętami",
-        "why_answer",
-        slots=slots,
-    )
+DELIVERY_COMPLAINT = {**DETRACTOR, "reason": "paczka szła tydzień", "drivers": ["delivery:neg"]}
+
+
+def test_a_vague_why_answer_extends_the_chain_and_asks_the_next_why():
+    slots = {**DELIVERY_COMPLAINT, "why_chain": ["kurier nie przyjechał"]}
+    events, _ = validate("bo był ruch", "why_answer", slots=slots)
     assert slot_events(events) == {
         "why_answer": None,
-        "why_chain": ["kurier nie przyjechał", "bo był ruch przed świętami"],
+        "clarify_count": 0,
+        "why_chain": ["kurier nie przyjechał", "bo był ruch"],
+        "why_driver": "delivery",
         "drivers": ["delivery:neg"],
         "requested_slot": "why_answer",
     }
 
 
 @pytest.mark.parametrize("max_whys, before", [(5, ["a", "b", "c", "d"]), (2, ["a"])])
-def test_the_last_allowed_why_ends_the_chain(setting, max_whys, before):
+def test_the_last_allowed_why_ends_the_chain_at_the_limit(setting, max_whys, before):
     setting("NPS_MAX_WHYS", str(max_whys))
     slots = {**DETRACTOR, "reason": "drogo", "drivers": ["price:neg"], "why_chain": before}
     events, _ = validate("bo inflacja", "why_answer", slots=slots)
-    assert slot_events(events)["why_chain"] == [*before, "bo inflacja"]
-    assert slot_events(events)["requested_slot"] == "contact_consent"
+    written = slot_events(events)
+    assert written["why_chain"] == [*before, "bo inflacja"]
+    assert (written["why_stop"], written["why_depth"]) == ("limit", max_whys)
+    assert written["requested_slot"] == "contact_consent"
 
 
 def test_below_the_limit_another_why_is_asked(setting):
@@ -207,16 +206,54 @@ def test_below_the_limit_another_why_is_asked(setting):
     slots = {**DETRACTOR, "reason": "drogo", "drivers": ["price:neg"], "why_chain": ["a", "b", "c"]}
     events, _ = validate("bo inflacja", "why_answer", slots=slots)
     assert slot_events(events)["requested_slot"] == "why_answer"
+    assert "why_stop" not in slot_events(events)
 
 
-def test_the_customer_can_stop_the_whys():
-    slots = {**DETRACTOR, "reason": "drogo", "drivers": ["price:neg"], "why_chain": ["a"]}
-    events, _ = validate("to wszystko", "why_answer", slots=slots, intent="done")
+@pytest.mark.parametrize(
+    "text, intent",
+    [
+        ("to wszystko", "done"),
+        ("nie wiem", "done"),
+        ("nie chcę o tym mówić", "deny"),
+        ("nie powiem", "feedback"),
+        ("nie", "deny"),
+        # a repeat of an earlier answer (the reason or a why-answer)
+        ("Drogo!", "feedback"),
+        ("marże", "feedback"),
+    ],
+)
+def test_the_customer_can_stop_the_whys(text, intent):
+    slots = {**DETRACTOR, "reason": "drogo", "drivers": ["price:neg"], "why_chain": ["marże"]}
+    events, _ = validate(text, "why_answer", slots=slots, intent=intent)
     assert slot_events(events) == {
         "why_answer": None,
-        "whys_done": True,
+        "clarify_count": 0,
+        # not stored as a cause
+        "why_stop": "done",
+        "why_depth": 1,
         "requested_slot": "contact_consent",
     }
+
+
+def test_a_specific_why_answer_ends_the_chain():
+    slots = {**DELIVERY_COMPLAINT, "why_chain": []}
+    events, messages = validate(
+        "kurier zostawił paczkę pod drzwiami",
+        "why_answer",
+        slots=slots,
+        entities=[entity("delivery", "neg")],
+    )
+    assert slot_events(events) == {
+        "why_answer": None,
+        "clarify_count": 0,
+        "why_chain": ["kurier zostawił paczkę pod drzwiami"],
+        "why_driver": "delivery",
+        "drivers": ["delivery:neg"],
+        "why_stop": "specific",
+        "why_depth": 1,
+        "requested_slot": "contact_consent",
+    }
+    assert responses(messages) == []  # the form asks for consent with the domain's question
 
 
 def test_a_why_answer_that_matches_a_known_issue_offers_the_fix():
@@ -234,11 +271,134 @@ def test_a_why_answer_that_matches_a_known_issue_offers_the_fix():
     )
     assert slot_events(events) == {
         "why_answer": None,
+        "clarify_count": 0,
         "why_chain": ["nie wiem gdzie jest moja paczka"],
+        "why_driver": "delivery",
         "drivers": ["delivery:neg"],
         "known_issue": "parcel_tracking",
+        "why_stop": "known_issue",
+        "why_depth": 1,
         "requested_slot": "issue_resolved",
     }
+
+
+@pytest.mark.parametrize("text", ["tak", "ok", "no", "🙂", "tak, można dzwonić"])
+def test_an_answer_without_content_is_not_stored_and_a_few_words_are_asked(text):
+    slots = {**DELIVERY_COMPLAINT, "why_chain": ["kurier nie przyjechał"]}
+    events, messages = validate(text, "why_answer", slots=slots, intent="affirm")
+    assert slot_events(events) == {
+        "why_answer": None,
+        "clarify_count": 1,
+        "requested_slot": "why_answer",
+    }
+    # instead of the next "why?", and only that
+    assert responses(messages) == ["utter_why_clarify"]
+
+
+def test_a_second_answer_without_content_in_a_row_ends_the_chain():
+    slots = {**DELIVERY_COMPLAINT, "why_chain": ["kurier nie przyjechał"], "clarify_count": 1}
+    events, _ = validate("tak, można dzwonić", "why_answer", slots=slots, intent="affirm")
+    assert slot_events(events) == {
+        "why_answer": None,
+        "clarify_count": 0,
+        "why_stop": "vague_limit",
+        "why_depth": 1,
+        "requested_slot": "contact_consent",
+    }
+
+
+def test_an_answer_with_content_after_a_clarification_is_judged_as_usual():
+    slots = {**DELIVERY_COMPLAINT, "why_chain": [], "clarify_count": 1}
+    events, messages = validate("kurier nie zadzwonił", "why_answer", slots=slots)
+    assert slot_events(events)["why_chain"] == ["kurier nie zadzwonił"]
+    assert slot_events(events)["clarify_count"] == 0
+    assert responses(messages) == ["fixture why delivery cause 1"]
+
+
+# --- whole why-chains, scripted -------------------------------------------------
+
+
+def converse(slots: dict, *answers) -> tuple[dict, list[list[str]]]:
+    """Answer the why-questions one after another, as Rasa would apply each
+    validation's slots; returns the slots at the end and what the bot said
+    after each answer. An answer is a text or (text, intent, entities)."""
+    slots = {**slots, "requested_slot": "why_answer"}
+    said = []
+    for answer in answers:
+        text, intent, entities = answer if isinstance(answer, tuple) else (answer, "feedback", [])
+        assert slots["requested_slot"] == "why_answer", text
+        events, messages = validate(text, "why_answer", dict(slots), intent, entities)
+        slots.update(slot_events(events))
+        said.append(responses(messages))
+    return slots, said
+
+
+def test_the_issues_detractor_is_followed_to_the_new_driver_and_not_stored_for_yes():
+    """Issue 10: the parcel was late, then nobody handled the complaint, then
+    "nie wiem, chyba mają za mało ludzi", then "tak", then "tak, można dzwonić"."""
+    slots, said = converse(
+        DELIVERY_COMPLAINT,
+        ("nikt nie odpisał na reklamację", "feedback", [entity("returns_complaints", "neg")]),
+        "nie wiem, chyba mają za mało ludzi",
+        ("tak", "affirm", []),
+        ("tak, można dzwonić", "affirm", []),
+    )
+    assert said == [
+        # the next question follows the driver the answer named, the next kind
+        ["fixture why returns_complaints cause 1"],
+        ["fixture why returns_complaints fix 1"],
+        ["utter_why_clarify"],
+        [],  # the chain ended; the form asks for consent
+    ]
+    assert slots["why_chain"] == [
+        "nikt nie odpisał na reklamację",
+        "nie wiem, chyba mają za mało ludzi",
+    ]
+    assert (slots["why_stop"], slots["why_depth"]) == ("vague_limit", 2)
+    assert slots["drivers"] == ["delivery:neg", "returns_complaints:neg"]
+    assert slots["requested_slot"] == "contact_consent"
+
+
+def test_a_chain_of_vague_answers_rotates_the_kinds_up_to_the_limit(setting):
+    setting("NPS_MAX_WHYS", "5")
+    slots = {**DETRACTOR, "reason": "słabo", "drivers": []}
+    answers = ["bo tak wyszło", "bo inflacja", "bo czynsze", "bo marże", "bo reklamy"]
+    slots, said = converse(slots, *answers)
+    assert said == [
+        ["fixture why generic cause 1"],
+        ["fixture why generic fix 1"],
+        ["fixture why generic clarify 2"],  # clarify again, another wording
+        ["fixture why generic cause 1"],
+        [],
+    ]
+    assert slots["why_chain"] == answers
+    assert (slots["why_stop"], slots["why_depth"]) == ("limit", 5)
+
+
+@pytest.mark.parametrize(
+    "answers, stop, depth",
+    [
+        (
+            ["bo inflacja", ("kurier zgubił paczkę", "feedback", [entity("delivery", "neg")])],
+            "specific",
+            2,
+        ),
+        (
+            ["bo inflacja", ("gdzie jest paczka?", "feedback", [entity("delivery", "neg")])],
+            "known_issue",
+            2,
+        ),
+        (["bo inflacja", ("nie wiem", "done", [])], "done", 1),
+        (["bo inflacja", "inflacja"], "done", 1),
+        ([("tak", "affirm", []), ("ok", "affirm", [])], "vague_limit", 0),
+        (["bo inflacja", "bo czynsze", "bo marże", "bo reklamy", "bo galerie"], "limit", 5),
+    ],
+)
+def test_each_why_stop_is_reached_by_a_scripted_chain(answers, stop, depth):
+    slots, _ = converse({**DETRACTOR, "reason": "słabo"}, *answers)
+    assert (slots["why_stop"], slots["why_depth"]) == (stop, depth)
+    assert len(slots.get("why_chain") or []) == depth
+    assert slots["requested_slot"] != "why_answer"
 
 
 # --- the fix, the re-rating, the follow-ups -----------------------------------
@@ -390,8 +550,8 @@ def test_the_next_why_is_asked_after_what_the_validation_said():
     slots = {**DETRACTOR, "reason": "paczka szła tydzień", "drivers": ["delivery:neg"]}
     events, messages = validate("kurier nie przyjechał", "why_answer", slots=slots)
     assert slot_events(events)["requested_slot"] == "why_answer"
-    # the chain has one answer now: the driver's second question
-    assert responses(messages) == ["fixture why delivery 2"]
+    # the chain has one answer now: the driver's question of the next kind
+    assert responses(messages) == ["fixture why delivery cause 1"]
 
 
 def test_an_interrupted_question_is_asked_again():
@@ -405,55 +565,104 @@ def test_an_interrupted_question_is_asked_again():
     assert responses(messages) == ["utter_ask_reason_detractor"]
 
 
-def ask_whys(tags: list[str] | None, rounds: int = 5) -> list[str]:
+def test_an_interrupted_clarification_is_asked_again():
+    slots = {**DELIVERY_COMPLAINT, "why_chain": ["x"], "clarify_count": 1}
+    assert responses(question("why_answer", slots)) == ["utter_why_clarify"]
+
+
+def ask_whys(slots: dict, rounds: int = 6) -> list[str]:
     """The why-questions asked in rounds 0, 1, ...: one text each."""
     asked = []
     for round_ in range(rounds):
-        said = question("why_answer", {"drivers": tags, "why_chain": ["x"] * round_})
+        said = question("why_answer", {**slots, "why_chain": ["x"] * round_})
         assert [m.get("response") for m in said] == [None]
         asked.append(said[0]["text"])
     return asked
 
 
-# Which driver the whys probe. Analytics files each why-chain under
-# nps.drivers.main_negative(drivers) (generic when None), so the bot must ask
-# about exactly that driver: the fixture questions name their driver.
+# Which driver the whys probe first: the main negative driver (generic when
+# None); the fixture questions name their driver and kind.
 @pytest.mark.parametrize(
     "tags, probed, first_question",
     [
-        (["staff:pos", "delivery:neg"], "delivery", "fixture why delivery 1"),
-        (["price:neg", "delivery:neg"], "price", "fixture why price 1"),
-        (["delivery:pos", "price:neg"], "price", "fixture why price 1"),
+        (["staff:pos", "delivery:neg"], "delivery", "fixture why delivery clarify 1"),
+        (["price:neg", "delivery:neg"], "price", "fixture why price clarify 1"),
+        (["delivery:pos", "price:neg"], "price", "fixture why price clarify 1"),
         # a negative driver without questions of its own: the generic ones
-        (["staff:neg"], "staff", "fixture why generic 1"),
+        (["staff:neg"], "staff", "fixture why generic clarify 1"),
         # no negative driver (a detractor who only praised): generic, not the praised one
-        (["delivery:pos"], None, "fixture why generic 1"),
-        ([], None, "fixture why generic 1"),
-        (None, None, "fixture why generic 1"),
+        (["delivery:pos"], None, "fixture why generic clarify 1"),
+        ([], None, "fixture why generic clarify 1"),
+        (None, None, "fixture why generic clarify 1"),
     ],
 )
 def test_the_whys_probe_the_main_negative_driver(tags, probed, first_question):
     assert main_negative(tags) == probed
     questions = resources.get().why_questions
-    allowed = set(questions.by_driver.get(probed or "", ())) | set(questions.generic)
-    asked = ask_whys(tags)
+    allowed = {q for kind in KINDS for q in questions.wordings(probed, kind)}
+    asked = ask_whys({"drivers": tags})
     assert asked[0] == first_question
     assert set(asked) <= allowed  # never another driver's question
 
 
-def test_a_drivers_own_whys_come_first_in_order_then_the_generic_ones():
-    assert ask_whys(["delivery:neg"]) == [
-        "fixture why delivery 1",
-        "fixture why delivery 2",
-        "fixture why generic 1",
-        "fixture why generic 2",
-        "fixture why generic 3",
+def test_the_whys_follow_the_driver_the_last_answer_named():
+    slots = {"drivers": ["delivery:neg", "returns_complaints:neg"], "why_driver": "delivery"}
+    assert ask_whys(slots, 1) == ["fixture why delivery clarify 1"]
+    slots["why_driver"] = "returns_complaints"
+    assert ask_whys(slots, 3) == [
+        "fixture why returns_complaints clarify 1",
+        "fixture why returns_complaints cause 1",
+        "fixture why returns_complaints fix 1",
     ]
+
+
+@pytest.mark.parametrize(
+    "tags, expected",
+    [
+        (
+            ["delivery:neg"],
+            [
+                "fixture why delivery clarify 1",
+                "fixture why delivery cause 1",
+                "fixture why delivery fix 1",
+                # then each kind again, with the next wording: the generic ones
+                "fixture why generic clarify 1",
+                "fixture why generic cause 1",
+                "fixture why generic fix 1",
+            ],
+        ),
+        (
+            # price has only its own "clarify": the generic cause and fix
+            ["price:neg"],
+            [
+                "fixture why price clarify 1",
+                "fixture why generic cause 1",
+                "fixture why generic fix 1",
+                "fixture why generic clarify 1",
+                "fixture why generic cause 1",
+                "fixture why generic fix 1",
+            ],
+        ),
+        (
+            None,
+            [
+                "fixture why generic clarify 1",
+                "fixture why generic cause 1",
+                "fixture why generic fix 1",
+                "fixture why generic clarify 2",
+                "fixture why generic cause 1",
+                "fixture why generic fix 1",
+            ],
+        ),
+    ],
+)
+def test_the_kinds_rotate_clarify_cause_fix_own_wordings_first(tags, expected):
+    assert ask_whys({"drivers": tags}) == expected
 
 
 @pytest.mark.parametrize("tags", [["price:neg"], ["delivery:neg"], None])
 def test_a_why_question_never_repeats_in_a_row(tags):
-    asked = ask_whys(tags, rounds=8)
+    asked = ask_whys({"drivers": tags}, rounds=8)
     assert all(a != b for a, b in zip(asked, asked[1:], strict=False))
 
 
@@ -798,15 +1007,16 @@ def test_the_why_chain_never_grows_past_max_whys(setting):
     setting("NPS_MAX_WHYS", "3")
     before = ["a", "b", "c"]  # already full, e.g. from an older setting
     tracker = tracker_for(
-        "bo tak",
+        "bo inflacja",
         requested_slot="why_answer",
         active_loop="survey_form",
         slots={**DETRACTOR, "why_chain": before},
     )
     result = asyncio.run(
-        FORM.validate_why_answer("bo tak", CollectingDispatcher(), tracker, domain())
+        FORM.validate_why_answer("bo inflacja", CollectingDispatcher(), tracker, domain())
     )
     assert result["why_chain"] == before
+    assert (result["why_stop"], result["why_depth"]) == ("limit", 3)
 
 
 def shortened(tracker, said_already: bool = False):
