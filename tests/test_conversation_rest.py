@@ -62,7 +62,7 @@ def _label(event: dict) -> str:
     if name:
         return name
     text = event.get("text") or ""
-    if text in WHYS.generic or any(text in own for own in WHYS.by_driver.values()):
+    if text in WHYS.all_texts():
         return WHY
     for issue in ISSUES:
         if text.startswith(issue.fix):
@@ -88,11 +88,16 @@ def whys_asked(bot, sender: str) -> list[str]:
     return [e["text"] for e in events if e["event"] == "bot" and _label(e) == WHY]
 
 
+def wordings(driver: str | None, kind: str | None = None) -> set[str]:
+    """The why-questions that may be asked about ``driver`` (of one kind, or any)."""
+    kinds = [kind] if kind else why_questions.KINDS
+    return {q for k in kinds for q in WHYS.wordings(driver, k)}
+
+
 def assert_whys_probe(asked: list[str], driver: str) -> None:
     """The whys are the driver's own questions or the generic ones, never the
-    same twice in a row (analytics files the chain under this driver)."""
-    allowed = set(WHYS.by_driver.get(driver, ())) | set(WHYS.generic)
-    assert asked and set(asked) <= allowed
+    same twice in a row."""
+    assert asked and set(asked) <= wordings(driver)
     assert all(a != b for a, b in zip(asked, asked[1:], strict=False))
 
 
@@ -163,6 +168,7 @@ def test_a_passive_from_a_store_touchpoint(bot):
     assert slots["nps_group"] == "passive"
     assert "price:neg" in slots["drivers"] and "staff:pos" in slots["drivers"]
     assert slots["why_chain"] == ["u konkurencji jest taniej"]
+    assert (slots["why_stop"], slots["why_depth"]) == ("done", 1)
     assert slots["improvement"] == "niższe ceny"
     assert slots["survey_outcome"] == "finished"
     user_events = [e for e in bot.tracker("passive")["events"] if e["event"] == "user"]
@@ -195,6 +201,8 @@ def test_a_detractor_whose_known_issue_is_fixed_and_who_re_rates(bot):
     assert slots["nps_score_after"] == 7
     assert slots["contact_consent"] is False
     assert slots["why_chain"] in (None, [])
+    # never asked "why?": the chain's slots stay empty
+    assert (slots["why_stop"], slots["why_depth"]) == (None, None)
 
 
 def test_a_known_issue_that_did_not_help(bot):
@@ -213,13 +221,14 @@ def test_a_known_issue_that_did_not_help(bot):
     assert slots["contact_consent"] is True
 
 
-def test_five_whys_reach_the_limit(bot):
+def test_five_vague_whys_reach_the_limit(bot):
+    # each names no driver, or nothing concrete: asked again, up to the limit
     whys = [
-        "bo w innych sklepach to samo jest taniej",
-        "chyba macie za wysokie marże",
-        "bo płacicie za drogie reklamy w telewizji",
-        "bo sklepy są w drogich galeriach",
-        "bo czynsze w galeriach rosną",
+        "bo wszędzie jest taniej",
+        "chyba macie wysokie marże",
+        "bo macie drogie reklamy",
+        "bo sklepy są w galeriach",
+        "bo czynsze rosną",
     ]
     assert len(whys) == MAX_WHYS
     turns = talk(bot, "whys", "cześć", "4", "za drogo", *whys, "nie")
@@ -230,12 +239,67 @@ def test_five_whys_reach_the_limit(bot):
         ["utter_ask_contact_consent"],
         ["utter_thanks_detractor"],
     ]
-    assert_whys_probe(whys_asked(bot, "whys"), "price")
+    asked = whys_asked(bot, "whys")
+    assert_whys_probe(asked, "price")
+    # the kinds rotate: clarify, cause, fix, clarify, cause
+    kinds = [why_questions.KINDS[i % 3] for i in range(MAX_WHYS)]
+    assert all(q in wordings("price", k) for q, k in zip(asked, kinds, strict=True))
     slots = bot.slots("whys")
     assert slots["why_chain"] == whys
+    assert (slots["why_stop"], slots["why_depth"]) == ("limit", MAX_WHYS)
     assert "price:neg" in slots["drivers"]
     assert slots["contact_consent"] is False
     assert slots["survey_outcome"] == "finished"
+
+
+def test_the_issues_detractor_moves_to_the_hotline_and_says_yes(bot):
+    """Issue 10, as a new user tried it: the next why follows the hotline,
+    "tak" is not stored as a cause, a second "tak" ends the chain."""
+    turns = talk(
+        bot,
+        "hotline",
+        "cześć",
+        "2",
+        "paczka przyszła tydzień za późno",
+        "nikt nie odbierał infolinii",
+        "nie wiem, chyba mają za mało ludzi",
+        "tak",
+        "tak, można dzwonić",
+        "nie",
+    )
+    assert turns == [
+        OPENING,
+        ["utter_ask_reason_detractor"],
+        [WHY],
+        [WHY],
+        [WHY],
+        ["utter_why_clarify"],
+        ["utter_ask_contact_consent"],
+        ["utter_thanks_detractor"],
+    ]
+    asked = whys_asked(bot, "hotline")
+    assert asked[0] in wordings("delivery", "clarify")
+    assert asked[1] in wordings("customer_support", "cause")
+    assert asked[2] in wordings("customer_support", "fix")
+    slots = bot.slots("hotline")
+    assert slots["why_chain"] == [
+        "nikt nie odbierał infolinii",
+        "nie wiem, chyba mają za mało ludzi",
+    ]
+    assert (slots["why_stop"], slots["why_depth"]) == ("vague_limit", 2)
+    assert {"delivery:neg", "customer_support:neg"} <= set(slots["drivers"])
+    stored = stored_slots(bot.db_url, bot.conversation("hotline"))
+    assert (stored["why_stop"], stored["why_depth"]) == ("vague_limit", 2)
+
+
+def test_a_specific_answer_ends_the_whys(bot):
+    turns = talk(
+        bot, "specific", "cześć", "3", "dostawa była fatalna", "paczka przyszła 5 dni po terminie"
+    )
+    assert turns[2:] == [[WHY], ["utter_ask_contact_consent"]]
+    slots = bot.slots("specific")
+    assert slots["why_chain"] == ["paczka przyszła 5 dni po terminie"]
+    assert (slots["why_stop"], slots["why_depth"]) == ("specific", 1)
 
 
 def test_invalid_then_valid_score(bot):
