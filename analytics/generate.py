@@ -39,7 +39,7 @@ from sqlalchemy.engine import Engine
 
 from analytics import rasa_events, tracker_source
 from nps import drivers as nps_drivers
-from nps import flow, known_issues, tips, why_questions
+from nps import flow, known_issues, tips, why_chain, why_questions
 from nps.domain import load_domain, names
 from nps.groups import DETRACTOR, PASSIVE, PROMOTER, nps_group
 from nps.score import parse_score
@@ -265,7 +265,18 @@ WHY_ANSWERS = {
     "store_experience": ["bo pracuje tylko jedna kasa", "bo w weekend jest nie do wytrzymania"],
 }
 # "Nothing to add": short answers with the intent `done`, which end the chain.
-DONE_ANSWERS = ["nie wiem, to wszystko", "już mówiłem", "nic więcej nie dodam"]
+DONE_ANSWERS = ["nie wiem, to wszystko", "nie wiem", "to wszystko", "nie chcę o tym mówić"]
+# Answers that say little whatever the driver: the bot asks again.
+VAGUE_ANSWERS = [
+    "bo tak po prostu wyszło",
+    "bo to było frustrujące",
+    "bo nikt się tym nie przejął",
+    "bo oczekiwałem czegoś innego",
+    "bo to się powtarza",
+]
+# Answers without content ("yes", an emoji, an answer to another question):
+# the bot asks for a few words once, then ends the chain.
+EMPTY_ANSWERS = ["tak", "ok", "👍", "tak, można dzwonić"]
 # Whys with no driver to probe (the respondent named nothing negative).
 GENERIC_WHY_ANSWERS = [
     "bo po prostu oczekiwałem czegoś więcej",
@@ -451,6 +462,9 @@ class Plan:
     issue_resolved: bool | None = None
     score_after: int | None = None
     outcome: str | None = None  # finished / stopped / None (in progress or abandoned)
+    why_depth: int | None = None  # how the why-chain ended (None: not ended, never probed)
+    why_stop: str | None = None
+    why_driver: str | None = None
     restarted: bool = False  # the customer typed /restart mid-survey before this one
 
 
@@ -579,9 +593,12 @@ class _Dialogue:
         elif slot == "reason":
             self.say(f"utter_ask_reason_{self.slots.get('nps_group') or 'neutral'}")
         elif slot == "why_answer":
-            driver = nps_drivers.main_negative(self.slots.get("drivers"))
-            round_ = len(self.slots.get("why_chain") or [])
-            self.w.bot(self.bot.why_questions.question(driver, round_))
+            if int(self.slots.get("clarify_count") or 0) > 0:
+                self.say("utter_why_clarify")  # the last answer had no content
+            else:
+                round_ = len(self.slots.get("why_chain") or [])
+                question = self.bot.why_questions.question(flow.why_driver(self.slots), round_)
+                self.w.bot(question)
         else:
             raise DomainDrift(f"no way to ask {slot!r} known to the generator")
 
@@ -641,14 +658,38 @@ class _Dialogue:
         return [], self._reason(text, self.slots.get("nps_group"))
 
     def _validate_why_answer(self, text: str, intent: str):
-        if intent == "done":
-            return [], {"why_answer": None, "whys_done": True}
-        chain = list(self.slots.get("why_chain") or []) + [text]
-        return [], {
-            "why_answer": None,
-            "why_chain": chain,
-            **self._classify(text, nps_drivers.NEGATIVE),
-        }
+        # The bot's judgement (nps.why_chain), as validate_why_answer applies it.
+        settings = self.bot.settings
+        chain = list(self.slots.get("why_chain") or [])
+        tags = self.tags(nps_drivers.NEGATIVE)
+        classified = self._classify(text, nps_drivers.NEGATIVE)
+        verdict = why_chain.judge(
+            text,
+            tags,
+            earlier=[self.slots.get("reason") or "", *chain],
+            known_issue="known_issue" in classified,
+            nlu_says_done=intent == "done",
+        )
+        empty_in_a_row = int(self.slots.get("clarify_count") or 0)
+        step = why_chain.step(
+            verdict,
+            stored=len(chain),
+            max_whys=settings.max_whys,
+            empty_in_a_row=empty_in_a_row,
+            max_clarifications=settings.max_clarifications,
+        )
+        values: dict[str, Any] = {"why_answer": None}
+        if step.clarify:
+            values["clarify_count"] = empty_in_a_row + 1
+            return [], values
+        values["clarify_count"] = 0
+        if step.store:
+            chain = (chain + [text])[: settings.max_whys]
+            probed = nps_drivers.main_negative(tags) or flow.why_driver(self.slots)
+            values.update({"why_chain": chain, "why_driver": probed, **classified})
+        if step.stop:
+            values.update({"why_stop": step.stop, "why_depth": len(chain)})
+        return [], values
 
     def _yes_no(self, slot: str, text: str, said_no: str | None = None):
         answer = parse_yes_no(text)
@@ -831,25 +872,41 @@ class Generator:
         ]
 
     def _why(self, d: _Dialogue, first: bool):
-        """One answer to "why?": about the driver the bot probes, sometimes
-        naming another; (text, intent, mentions)."""
+        """One answer to "why?" about the driver the bot probes; (text,
+        intent, mentions). What the answer was (specific, vague, done...) is
+        the bot's judgement (nps.why_chain), made in _validate_why_answer;
+        here the customer only says it: sometimes done or without content,
+        sometimes a known problem, the driver named in a few concrete words
+        (more often the longer they are asked), or another driver."""
         rng = self.rng
-        if not first and rng.random() < 0.2:
+        if rng.random() < (0.05 if first else 0.15):
             return rng.choice(DONE_ANSWERS), "done", []
-        probed = nps_drivers.main_negative(d.slots.get("drivers"))
+        # Someone who answered "tak" once often does it again.
+        if rng.random() < (0.3 if d.slots.get("clarify_count") else 0.07):
+            return rng.choice(EMPTY_ANSWERS), "affirm", []
+        reason = d.slots.get("reason")
+        if reason and rng.random() < 0.03:
+            return reason, "feedback", []  # says the reason again (a repeat ends the chain)
+        probed = flow.why_driver(d.slots)
         chain = d.slots.get("why_chain") or []
-        options = WHY_ANSWERS.get(probed, []) if probed else GENERIC_WHY_ANSWERS
-        if probed and rng.random() < 0.3:
+        options = (WHY_ANSWERS.get(probed, []) if probed else GENERIC_WHY_ANSWERS) + VAGUE_ANSWERS
+        if probed and rng.random() < 0.25:
             options = KNOWN_PROBLEM_ANSWERS.get(probed, options)
         unused = [a for a in options if not any(c.startswith(a) for c in chain)]
         if not unused:
             return rng.choice(DONE_ANSWERS), "done", []
         answer, mentions = rng.choice(unused), []
-        if rng.random() < 0.25:
+        roll = rng.random()
+        if probed and roll < 0.2 + 0.1 * len(chain):
+            # The NLU finds the probed driver in the answer.
+            words = answer.removeprefix("bo ")
+            mentions = [(words, probed, "neg")]
+        elif roll > 0.8:
+            # The customer moves on to another driver (the next "why?" follows).
             other = rng.choice(self.driver_ids)
             pol = "neg" if rng.random() < 0.8 else "pos"
             phrase = self._phrase(other, pol)
-            answer = f"{answer}, a poza tym {phrase}"
+            answer = f"{answer}, a poza tym {phrase}" if rng.random() < 0.5 else f"bo {phrase}"
             mentions = [(phrase, other, pol)]
         return answer, "feedback", mentions
 
@@ -922,6 +979,9 @@ class Generator:
             issue_resolved=s.get("issue_resolved"),
             score_after=s.get("nps_score_after"),
             outcome=s.get("survey_outcome"),
+            why_depth=s.get("why_depth"),
+            why_stop=s.get("why_stop"),
+            why_driver=s.get("why_driver"),
         )
 
     def _opening(self, d: _Dialogue, touchpoint, mentions):

@@ -19,7 +19,9 @@ from analytics.projection import Projection
 from analytics.tests.conftest import person
 from nps.domain import load_domain, names
 from nps.drivers import NEGATIVE, main_negative, split_tag
+from nps.groups import nps_group as nps_group_of
 from nps.settings import load_settings
+from nps.why_stops import WHY_STOPS
 
 END = 1_750_000_000.0
 
@@ -77,22 +79,25 @@ def test_every_name_the_generator_writes_is_in_the_domain(store):
 
 def _probes(events: list[dict]) -> list[tuple[str, str | None]]:
     """(why chain, probed driver) per survey, read straight from the events:
-    the driver is main_negative of the `drivers` slot at the moment the form
-    first set `requested_slot` to why_answer (what ActionAskWhyAnswer reads)."""
+    the driver the last "why?" probed (`why_driver`, last value) when the
+    bot set it, else main_negative of the `drivers` slot at the moment the
+    form first set `requested_slot` to why_answer (the first "why?")."""
     out = []
-    drivers, probed, asked, chain = [], None, False, []
+    drivers, probed, asked, chain, last = [], None, False, [], None
 
     def close():
         if chain:
-            out.append((" → ".join(chain), probed))
+            out.append((" → ".join(chain), last or probed))
 
     for row in events:
         kind, data = row["type_name"], row["data"]
         if kind in tracker_source.BOUNDARY_TYPES:
             close()
-            drivers, probed, asked, chain = [], None, False, []
+            drivers, probed, asked, chain, last = [], None, False, [], None
         elif kind == "slot" and data["name"] == "drivers":
             drivers = data["value"] or []
+        elif kind == "slot" and data["name"] == "why_driver":
+            last = data["value"]
         elif kind == "slot" and data["name"] == "why_chain":
             chain = data["value"] or []
         elif kind == "slot" and data["name"] == "requested_slot":
@@ -131,9 +136,11 @@ def test_root_causes_are_the_drivers_the_bot_probed(store, tmp_path):
         rid for rid in generic["response_id"] if any(t.endswith(":pos") for t in final.get(rid, []))
     ]
     assert praised, "no detractor who only praised a driver was asked generic whys"
-    # ... and when a why-answer named a problem later, the chain stays generic:
-    # the bot's first "why?" could not have been about it.
-    assert any(main_negative(final.get(rid)) for rid in generic["response_id"])
+    # ... and when a why-answer named a problem later, the next "why?" was
+    # about it (why_driver): a chain begun generically is filed under it.
+    began_generic = set(ds.responses.loc[ds.responses["probed_driver"].isna(), "response_id"])
+    followed = causes[causes["response_id"].isin(began_generic) & (causes["driver"] != GENERIC)]
+    assert len(followed)
     probed = causes[causes["driver"] != GENERIC]
     assert {"detractor", "passive"} <= set(groups[probed["response_id"]])
     # Passives who named nothing negative are not asked why at all.
@@ -146,6 +153,42 @@ def test_root_causes_are_the_drivers_the_bot_probed(store, tmp_path):
             split_tag(t)[1] for t in final[row.response_id] if t.startswith(row.driver + ":")
         }
         assert NEGATIVE in polarities
+
+
+def test_why_chains_end_as_the_bot_ends_them(store):
+    _, plans, by_sender = store
+    max_whys = load_settings().max_whys
+    ended = [p for p in plans if p.why_stop is not None]
+    assert {p.why_stop for p in ended} == set(WHY_STOPS)
+    for p in ended:
+        # Every answer kept is counted; answers without content are not kept.
+        assert p.why_depth == len(p.why_chain)
+        assert p.why_depth <= max_whys
+        if p.why_stop == "limit":  # (a fifth answer can still be specific)
+            assert p.why_depth == max_whys
+        if p.why_stop == "known_issue":
+            assert p.known_issue is not None
+        if p.why_stop in ("specific", "known_issue"):
+            assert p.why_depth >= 1  # the answer that reached the cause is kept
+        assert nps_group_of(p.score) != "promoter"
+    # A promoter is never probed; nor is a chain's end written without a chain.
+    for p in plans:
+        if nps_group_of(p.score) == "promoter":
+            assert (p.why_depth, p.why_stop, p.why_driver, p.why_chain) == (None, None, None, [])
+        if p.why_stop is None:
+            assert p.why_depth is None
+    # A chain that moved on to another driver: the last probe differs from the first.
+    assert any(
+        p.why_driver and p.why_driver != main_negative(p.drivers[:1]) for p in ended if p.drivers
+    )
+    # After an answer without content the bot asks for a few words.
+    said = {
+        e["data"]["metadata"].get("utter_action")
+        for events in by_sender.values()
+        for e in events
+        if e["type_name"] == "bot"
+    }
+    assert "utter_why_clarify" in said
 
 
 def test_every_branch_of_the_survey_is_written(store):

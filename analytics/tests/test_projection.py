@@ -152,6 +152,12 @@ def test_generated_store_matches_the_plan(tmp_path):
         assert (None if row.nps_score != row.nps_score else row.nps_score) == plan.score
         assert row.survey_outcome == plan.outcome
         assert row.channel == plan.channel
+        depth = None if row.why_depth != row.why_depth else row.why_depth  # NaN: none
+        assert (depth, row.why_stop, row.why_driver) == (
+            plan.why_depth,
+            plan.why_stop,
+            plan.why_driver,
+        )
         got = mentions[mentions.response_id == row.response_id].sort_values("position")
         assert [f"{d}:{p}" for d, p in zip(got.driver, got.polarity, strict=False)] == plan.drivers
         assert (
