@@ -3,7 +3,9 @@
     .venv/bin/python -m bench.score_accuracy      # make eval runs it first
 
 A case counts as correct when both the status and the score match the label.
-Prints the accuracy overall and per labelled status, then every miss.
+Prints the accuracy overall and per labelled status, the number of answers
+that would store a wrong score without asking (the worst miss: a clarifying
+question costs a turn, a wrong score stays in the data), then every miss.
 """
 
 from __future__ import annotations
@@ -15,12 +17,11 @@ from collections import Counter
 
 import yaml
 
-from nps.score import parse_score
+from nps.score import OK, STATUSES, parse_score
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DEFAULT_SET = os.path.join(REPO_ROOT, "data", "eval", "score_answers.yml")
-STATUSES = ("ok", "out_of_range", "ambiguous", "school_grade", "none")
 
 
 def load(path: str) -> list[dict]:
@@ -44,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     answers = load(args.path)
     total, right = Counter(), Counter()
     misses = []
+    silent = 0  # a score stored where the label says otherwise
     for a in answers:
         got = parse_score(a["text"])
         expected = (a["status"], a.get("score"))
@@ -52,6 +54,7 @@ def main(argv: list[str] | None = None) -> int:
             right[a["status"]] += 1
         else:
             misses.append((a, got))
+            silent += got.status == OK
 
     n, k = sum(total.values()), sum(right.values())
     print(
@@ -62,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"  {status:<13} {right[status]:>3}/{total[status]:<3} = {right[status] / total[status]:.1%}"
             )
+    print(f"wrong scores stored without asking: {silent}")
     if misses:
         print(f"\nmisses ({len(misses)}):")
         for a, got in misses:

@@ -23,10 +23,12 @@ How it works (the word tables are in ``nps/score_words.py``)
    word followed by a noun (``jedna paczka``, ``zero problemów``).
 5. **Group alternatives**: ``7-8``, ``7 albo 8``, ``między 7 a 8``,
    ``8, może 9`` are one group with two values.
-6. **Decide**: candidates with a cue (or at the start of the message) win
-   over numbers in the middle of a sentence.  One distinct value -> ``ok`` or
-   ``out_of_range``; several values or a fraction -> ``ambiguous``; nothing
-   -> ``none``.
+6. **Decide**: a 0-10 number wins over a school verdict; a score dated to
+   now (``teraz 5``) over an earlier one; candidates with a cue (or at the
+   start of the message) over numbers in the middle of a sentence.  One
+   distinct value -> ``ok`` or ``out_of_range``; several values or a
+   fraction -> ``ambiguous``; only a school verdict -> ``school_grade``;
+   nothing -> ``none``.
 7. **Remainder**: the text without the score expression, with joining words
    (``bo``, ``, -``) and score cues (``dałbym``, ``ocena:``) trimmed.
 
@@ -47,6 +49,56 @@ Decisions on hard cases (documented here and in the tests):
   ``out_of_range``).
 - For ``none`` the remainder is the whole (stripped) text: nothing was
   removed.
+
+School grades (the Polish school scale runs 1-6: 6 "celujący" is the best,
+1 "niedostateczny" a fail; issue 10).  A verdict on that scale is not a
+point on 0-10: "wszystko na piątkę" means "very good", which a customer
+would put at 8-10, and reading it as 5 made a happy customer a detractor.
+Mapping it to a number instead (piątka -> 9?) would be our guess, stored as
+the customer's score.  So a school verdict gives ``school_grade`` (with
+``mark``, the school mark 1-6, when one was given) and the bot asks for the
+number on 0-10, unless the message also has a 0-10 number, which wins
+(``na piątkę z plusem, czyli 10`` -> 10).  What counts as a school verdict:
+
+- a grade noun 1-6 after "na": ``na piątkę``, ``oceniam na szóstkę``,
+  ``kurier na czwórkę``;
+- a plus or minus after a mark 1-6: ``piątka z plusem``, ``5+``,
+  ``trzy plus``, ``czwórka z minusem`` (on 0-10 it is not a whole number
+  either way);
+- a digit or number word 1-6 after "wszystko (było) na": ``wszystko na 5``;
+- words that are only school marks, with their case forms: ``pała``,
+  ``lufa``, ``gała``, ``kół`` (1), ``dwója`` (2), ``trója`` (3), ``czwóra``
+  (4), and the formal names ``niedostateczny``, ``dopuszczający``,
+  ``mierny``, ``dostateczny``, ``bdb``, ``celujący``.  A bad mark says
+  "very bad", a good one "very good", but neither says which 0-10 number,
+  so both are asked about alike.  These words have other senses ("mierna
+  obsługa", "dwoje dzieci", "robią wszystko na pałę" = any old how), so
+  they count only after a score cue or as the whole answer.
+
+What stays a number: a bare grade noun or digit (``piątka``, ``dałbym
+szóstkę``, ``5``, ``oceniam na 5``) is the answer to "0-10?" and keeps its
+value, as the brief asks; so does any of the above when the message
+describes the 0-10 scale (``w skali 0-10 na piątkę`` -> 5).  A plus on 7-10
+keeps the number (``8+`` -> 8, ``10+`` -> 10): not a school mark, and the
+customer committed to at least that.  "bardzo dobry" / "dobry" are praise
+words far more often than marks: not read as grades.  "koło 8" is "about 8".
+
+Other hard cases (issue 10's gap hunt):
+
+- ``nie 10``, ``nie dałbym 10``: what the score is not.  Dropped when
+  another number is given (``9, nie 10`` -> 9), else ``ambiguous``.
+  ``czemu nie 10`` agrees, so it is 10.
+- ``prawie 10``, ``ponad 8``, ``więcej niż 8``, ``mniej niż 5`` are not
+  the number itself: ``ambiguous``.  ``max 8``, ``najwyżej 8``, ``co
+  najmniej 8`` keep the number the customer committed to.
+- Another scale: ``5/5``, ``4 na 5``, ``3 z 5 gwiazdek``, ``80/100``, and
+  ``5 gwiazdek`` as the answer are ``out_of_range`` (the bot says the
+  scale is 0-10).  ``7/8`` stays two alternatives (``ambiguous``).
+- ``kiedyś 10, teraz 5`` -> 5: the score dated to now wins.
+- ``10, ale 9`` / ``10, ale raczej 9``: a correction, ``ambiguous``.
+- ``na 10 możliwych dałbym 7``: "na 10 możliwych" describes the scale.
+- ``zero przecinek pięć`` is 0.5: ``ambiguous``.
+- ``osiemka`` (a spelling of ósemka) and ``dziesiona`` (slang) are 8, 10.
 - Only the first ``SCORE_WINDOW`` characters are searched for the score
   (an answer gives it early); the rest of a longer message is kept whole
   in the remainder. Every step is linear in the window, so a hostile
@@ -75,11 +127,22 @@ from nps.score_words import (
     GRADE_WORDS,
     JOINERS_AFTER_SCORE,
     JOINING_PHRASES,
+    NEGATION_THROUGH,
+    NOW_WORDS,
     NUMBER_WORDS,
+    OTHER_SCALE_TOPS,
     POINT_WORDS,
+    SCHOOL_NA_IDIOMS,
+    SCHOOL_SIGN_WORDS,
+    SCHOOL_SIGNS,
+    SCHOOL_WHOLE,
+    SCHOOL_WORDS,
+    SHIFT_BEFORE_THAN,
+    SHIFT_WORDS,
     SLANG_FOLLOWERS,
     SLANG_TEN,
     SOFT_WORDS,
+    STAR_PREFIXES,
     START_FILLERS,
     TRAILING_FILLERS,
     UNIT_ADJECTIVES,
@@ -93,9 +156,13 @@ from nps.text import fold_char, squeeze
 OK = "ok"
 OUT_OF_RANGE = "out_of_range"
 AMBIGUOUS = "ambiguous"
+SCHOOL_GRADE = "school_grade"
 NONE = "none"
+STATUSES = (OK, OUT_OF_RANGE, AMBIGUOUS, SCHOOL_GRADE, NONE)
 
 MIN_SCORE, MAX_SCORE = 0, 10
+# The Polish school scale: 1 (fail) to 6 (excellent).
+SCHOOL_MIN, SCHOOL_MAX = 1, 6
 
 # Characters of a message searched for the score. A score comes early in an
 # answer; the window keeps the parse bounded whatever a customer sends.
@@ -107,10 +174,18 @@ _MAX_NUMBER_DIGITS = 15
 
 @dataclass(frozen=True)
 class ScoreParse:
-    status: str  # "ok" | "out_of_range" | "ambiguous" | "none"
+    status: str  # one of STATUSES
     score: int | None  # 0..10 when status == "ok", else None
     remainder: str  # text left after removing the score expression
+    # The school mark 1-6 when status == "school_grade" and one mark was
+    # given ("na piątkę" -> 5), else None: its polarity, never a score.
+    mark: int | None = None
 
+
+_NIE = frozenset({"nie"})
+_WHY = frozenset({"czemu", "dlaczego", "czemuz"})
+# What may stand between "teraz" and the score: "teraz to 5", "teraz: 5".
+_NOW_THROUGH = CUE_WORDS | SOFT_WORDS | frozenset(":,-")
 
 _TOKEN_RE = re.compile(r"\d+(?:[.,]\d+)?|[^\W\d_]+|[^\w\s]")
 
@@ -174,10 +249,16 @@ class _Candidate:
     first: int  # index of the first token of the expression
     last: int  # index just after its last token
     value: float
-    kind: str  # "digit" | "word" | "grade" | "slang"
+    kind: str  # "digit" | "word" | "grade" | "slang" | "school"
     strong: bool = False  # has a score cue, or opens the message
     quantity: bool = False  # a counted amount, not a score
     digits: int = 1  # number of digits (for ids / years)
+    school: bool = False  # a verdict on the school scale 1-6, not a 0-10 score
+    signed: bool = False  # a plus or minus follows ("5+", "z plusem")
+    other_scale: bool = False  # "5/5", "4 na 5", "5 gwiazdek"
+    shifted: bool = False  # "prawie 10", "więcej niż 8": not the number itself
+    negated: bool = False  # "nie 10", "nie dałbym 10"
+    now: bool = False  # "teraz 5": today's score, over an earlier one
 
 
 class _Parser:
@@ -221,10 +302,18 @@ class _Parser:
     # -- scale descriptions ("w skali 0-10") --------------------------------
 
     def find_scales(self) -> None:
-        """Mark "(od) 0/1 -|do 10" and "w skali (do) 10": not scores."""
+        """Mark "(od) 0/1 -|do 10", "w skali (do) 10", "na 10 możliwych": not scores."""
         n = len(self.tokens)
         i = 0
         while i < n:
+            if (
+                self.word(i) in ("na", "z")
+                and self.word(i + 1) in DENOMINATORS
+                and self.word(i + 2).startswith("mozliw")
+            ):
+                self._mark_scale(i, i + 3)
+                i += 3
+                continue
             j = i + 1 if self.word(i) == "od" else i
             low = self.number_value(j)
             if (
@@ -292,6 +381,8 @@ class _Parser:
             return self.read_tail(cand)
         if squeeze(t.text) in SLANG_TEN or t.text in SLANG_TEN:
             return self.read_slang(i)
+        if t.text in SCHOOL_WORDS:
+            return self.read_school_word(i)
         return None
 
     def read_digits(self, i: int) -> _Candidate | None:
@@ -364,6 +455,27 @@ class _Parser:
             return cand
         return None
 
+    def read_school_word(self, i: int) -> _Candidate | None:
+        """'pała', 'dwója', 'celujący': a school mark when clearly the answer."""
+        word = self.tokens[i].text
+        cand = _Candidate(i, i + 1, SCHOOL_WORDS[word], "school", strong=True, school=True)
+        cand = self.read_tail(cand)  # "pała z plusem"
+        if self.word(i - 1) == "na" and word in SCHOOL_NA_IDIOMS:
+            # "robią wszystko na pałę" is "any old how"; "zasługujecie na pałę" a mark.
+            return cand if self.has_cue_before(i - 1) else None
+        if self.has_cue_before(i):
+            return cand
+        # These words have other senses ("mierna obsługa", "dwoje dzieci"):
+        # opening the message they are a mark only when nothing follows.
+        nxt = self.tok(cand.last)
+        ends = (
+            nxt is None
+            or nxt.kind == "punct"
+            or nxt.text in TRAILING_FILLERS
+            or nxt.text in SLANG_FOLLOWERS
+        )
+        return cand if self.only_fillers_before(i) and ends else None
+
     def read_tail(self, cand: _Candidate) -> _Candidate:
         """Extend a number with what follows: '/10', 'na 10', 'pkt', 'i pół'."""
         for _ in range(3):
@@ -372,17 +484,58 @@ class _Parser:
             if w1 in DENOMINATOR_LINKS and w2 in DENOMINATORS:
                 cand.last, cand.strong = j + 2, True
                 continue
+            top = self.other_scale_top(j)
+            if top:
+                cand.last, cand.strong, cand.other_scale = j + top, True, True
+                continue
             if w1 in POINT_WORDS:
                 cand.last, cand.strong = j + 1, True
                 continue
             if w1 == "i" and w2 in ("pol", "polowa"):
                 cand.last, cand.value = j + 2, cand.value + 0.5
                 continue
-            if w1 == "+" and self.glued(j):  # "10+"
-                cand.last = j + 1
+            if w1 == "przecinek" and self.is_number_at(j + 1):  # "zero przecinek pięć"
+                # Only "is there a fraction" matters: any one is ambiguous.
+                fraction = 0.5 if self.number_value(j + 1) else 0
+                cand.last, cand.value = j + 2, cand.value + fraction
+                continue
+            if w1 == "+" and self.glued(j):  # "10+", "5+"
+                cand.last, cand.signed = j + 1, True
+                continue
+            if w1 == "z" and w2 in SCHOOL_SIGN_WORDS:  # "piątka z plusem"
+                cand.last, cand.signed = j + 2, True
+                continue
+            if w1 in SCHOOL_SIGNS and not self.is_number_at(j + 1):  # "trzy plus"
+                cand.last, cand.signed = j + 1, True
                 continue
             break
+        self.mark_school(cand)
         return cand
+
+    def other_scale_top(self, j: int) -> int:
+        """Tokens of '/5', 'na 5', 'z 5 gwiazdek', '/100' at token j (0: none).
+
+        "2 na 5 dni" or "8 na 100%" count days and certainty, not a scale.
+        """
+        if self.word(j) not in DENOMINATOR_LINKS or self.word(j + 1) not in OTHER_SCALE_TOPS:
+            return 0
+        if self.word(j + 2).startswith(STAR_PREFIXES):
+            return 3
+        return 0 if self.unit_after(j + 2) else 2
+
+    def mark_school(self, cand: _Candidate) -> None:
+        """A number 1-6 said as a school verdict: 'na piątkę', '5+', 'wszystko na 5'."""
+        if cand.kind == "school":
+            return
+        if not SCHOOL_MIN <= cand.value <= SCHOOL_MAX or cand.value != int(cand.value):
+            return
+        if cand.signed:
+            cand.school = True
+        elif self.word(cand.first - 1) == "na":
+            # A grade noun after "na" is the idiom; a digit only after
+            # "wszystko (było) na": "oceniam na 5" is a plain 5.
+            before = {self.word(cand.first - 2), self.word(cand.first - 3)}
+            cand.school = cand.kind == "grade" or bool(before & SCHOOL_WHOLE)
 
     # -- context around a candidate -----------------------------------------
 
@@ -436,7 +589,11 @@ class _Parser:
 
     def mark_quantity(self, cand: _Candidate) -> None:
         """Decide whether a candidate is a counted amount, not a score."""
-        if cand.kind in ("grade", "slang"):
+        if cand.kind in ("grade", "slang", "school"):
+            return
+        if cand.strong and self.word(cand.last).startswith(STAR_PREFIXES):
+            # "5 gwiazdek" as the answer is a 5-star rating, not a count.
+            cand.last, cand.other_scale = cand.last + 1, True
             return
         if self.unit_after(cand.last):
             cand.quantity = True
@@ -448,6 +605,32 @@ class _Parser:
             nxt = self.tok(cand.last)
             if nxt is not None and nxt.kind == "word" and nxt.text not in WORD_NUMBER_FOLLOWERS:
                 cand.quantity = True
+
+    def walk_back(self, i: int, targets: frozenset[str], through: frozenset[str]) -> int:
+        """Index of a word of `targets` reached from token i going back over
+        words of `through` (a few steps at most), or -1."""
+        j = i - 1
+        while j >= 0 and j >= i - 5:
+            t = self.tokens[j]
+            if t.text in targets:
+                return j
+            if t.text not in through:
+                return -1
+            j -= 1
+        return -1
+
+    def mark_context(self, cand: _Candidate) -> None:
+        """Words before a number that change what it says."""
+        before = self.word(cand.first - 1)
+        if before in SHIFT_WORDS:  # "prawie 10"
+            cand.first, cand.shifted = cand.first - 1, True
+        elif before == "niz" and self.word(cand.first - 2) in SHIFT_BEFORE_THAN:
+            cand.first, cand.shifted = cand.first - 2, True  # "więcej niż 8"
+        nie = self.walk_back(cand.first, _NIE, CUE_WORDS | NEGATION_THROUGH)
+        # "nie dałbym 10": the customer says what it is not ("czemu nie 10" agrees).
+        if nie >= 0 and self.word(nie - 1) not in _WHY:
+            cand.first, cand.negated = nie, True
+        cand.now = self.walk_back(cand.first, NOW_WORDS, _NOW_THROUGH) >= 0
 
     def mark_strength(self, cand: _Candidate) -> None:
         if self.has_cue_before(cand.first) or self.only_fillers_before(cand.first):
@@ -501,6 +684,7 @@ def _filter(parser: _Parser, cands: list[_Candidate]) -> list[_Candidate]:
     for cand in cands:
         parser.mark_strength(cand)
         parser.mark_quantity(cand)
+        parser.mark_context(cand)
     # "2-3 dni": the unit after the range covers its first number too.
     for a, b in reversed(list(zip(cands, cands[1:], strict=False))):
         if b.quantity and not a.quantity and a.kind in ("digit", "word") and parser.is_range(a, b):
@@ -516,6 +700,15 @@ def _number(text: str) -> float:
     if len(whole) > _MAX_NUMBER_DIGITS:
         return math.inf
     return float(text.replace(",", "."))
+
+
+def _value(cand: _Candidate) -> float:
+    """What a candidate says on the 0-10 scale, for the decision."""
+    if cand.other_scale:
+        return math.inf  # "5/5": a number of another scale, so outside this one
+    if cand.shifted:
+        return cand.value + 0.5  # "prawie 10": not a whole point of the scale
+    return cand.value
 
 
 def _decide(values: set[float]) -> tuple[str, int | None]:
@@ -633,17 +826,45 @@ def parse_score(text: str) -> ScoreParse:
 def _parse(text: str) -> ScoreParse:
     parser = _Parser(text)
     cands = _filter(parser, parser.candidates())
-    groups = _group(parser, cands)
+    if parser.scale_ranges:  # "w skali 0-10 na piątkę": the customer speaks 0-10
+        for c in cands:
+            c.school = c.school and c.kind == "school"
+    # "nie 10": what the score is not; dropped, unless it is all there is.
+    negated = [c for c in cands if c.negated]
+    groups = _group(parser, [c for c in cands if not c.negated])
     for group in groups:
+        if any(c.school for c in group):
+            # "piątka z plusem albo szóstka": the grade nouns beside a school
+            # mark are school marks too.
+            for c in group:
+                c.school = c.school or (c.kind == "grade" and SCHOOL_MIN <= c.value <= SCHOOL_MAX)
         if any(c.strong for c in group):
             for c in group:
                 c.strong = True
-    # Prefer candidates with a cue (or at the start) over numbers in passing.
-    chosen = [g for g in groups if g[0].strong] or groups
-    status, score = _decide({c.value for g in chosen for c in g})
-    if status == NONE:
+    # A 0-10 number wins over a school verdict ("na piątkę z plusem, czyli 10").
+    school = [c for g in groups for c in g if c.school]
+    groups = [g for g in ([c for c in g if not c.school] for g in groups) if g]
+    mark = None
+    if groups:
+        # Today's score over an earlier one ("kiedyś 10, teraz 5"), then
+        # candidates with a cue (or at the start) over numbers in passing.
+        chosen = (
+            [g for g in groups if any(c.now for c in g)]
+            or [g for g in groups if g[0].strong]
+            or groups
+        )
+        status, score = _decide({_value(c) for g in chosen for c in g})
+        removed = [(c.first, c.last) for g in chosen for c in g]
+        if status == OK:  # a repeated score ("8, tak 8") goes too
+            removed += [(c.first, c.last) for g in groups for c in g if _value(c) == score]
+    elif school:
+        status, score = SCHOOL_GRADE, None
+        marks = {int(c.value) for c in school}
+        mark = marks.pop() if len(marks) == 1 else None
+        removed = [(c.first, c.last) for c in school]
+    elif negated:
+        status, score, removed = AMBIGUOUS, None, []
+    else:
         return ScoreParse(NONE, None, text.strip())
-    removed = [(c.first, c.last) for g in chosen for c in g] + parser.scale_ranges
-    if status == OK:  # a repeated score ("8, tak 8") goes too
-        removed += [(c.first, c.last) for c in cands if c.value == score]
-    return ScoreParse(status, score, _remainder(parser, removed))
+    removed += [(c.first, c.last) for c in negated] + parser.scale_ranges
+    return ScoreParse(status, score, _remainder(parser, removed), mark)

@@ -80,6 +80,7 @@ GRADE_WORDS: dict[str, int] = _inflect(
         "szostk": 6,
         "siodemk": 7,
         "osemk": 8,
+        "osiemk": 8,  # "osiemka": a common spelling of "ósemka"
         "dziewiatk": 9,
         "dziesiatk": 10,
         "osemeczk": 8,
@@ -90,7 +91,49 @@ GRADE_WORDS: dict[str, int] = _inflect(
     },
     ("a", "e", "i", "o", "ami"),
 )
-GRADE_WORDS.update(_inflect({"dych": 10}, ("a", "e", "y", "o")))
+GRADE_WORDS.update(_inflect({"dych": 10, "dziesion": 10}, ("a", "e", "y", "o")))
+
+# The Polish school scale runs 1-6 (6 "celujący" is the best, 1 "niedostateczny"
+# a fail), so a school verdict is not a point on the 0-10 scale: "na piątkę"
+# says "very good", which on 0-10 is nearer 8-9 than 5.  nps/score.py reads
+# these as a school grade and the bot asks for 0-10 (see its docstring).
+# Words that are only ever school marks (slang and the formal names), folded,
+# with their case forms.  "dwójka" / "piątka" are not here: a bare grade noun
+# stays a 0-10 number.  "koło" is not here either: "koło 8" means "about 8".
+SCHOOL_WORDS: dict[str, int] = {
+    **dict.fromkeys("pala pale paly lufa lufe lufy lufie gala gale galy kol".split(), 1),
+    **dict.fromkeys("niedostateczny niedostateczna niedostateczne ndst".split(), 1),
+    **dict.fromkeys("dwoja dwoje dwoi dopuszczajacy dopuszczajaca dopuszczajace".split(), 2),
+    **dict.fromkeys("mierny mierna mierne".split(), 2),
+    **dict.fromkeys("troja troje troi dostateczny dostateczna dostateczne dst".split(), 3),
+    **dict.fromkeys("czwora czwore czwory".split(), 4),
+    "bdb": 5,
+    **dict.fromkeys("celujacy celujaca celujace celujaco celujacym".split(), 6),
+}
+# After "na" these are idioms, not marks ("robią wszystko na pałę" = any old
+# how; "na lufę" = a shot of vodka), unless a score cue comes first
+# ("zasługujecie na pałę").
+SCHOOL_NA_IDIOMS = _table("pale lufe")
+# A plus or minus after a mark is school notation ("piątka z plusem", "5+").
+SCHOOL_SIGN_WORDS = _table("plusem minusem plusikiem minusikiem")
+SCHOOL_SIGNS = _table("plus minus")
+# "wszystko (było) na 5": the school idiom even with a digit.
+SCHOOL_WHOLE = _table("wszystko calosc")
+
+# A top of another scale after "/", "na", "z": "5/5", "4 na 5", "80/100".
+OTHER_SCALE_TOPS = _table("5 100 piec pieciu sto stu")
+# A count of stars is a 5-star rating, not 0-10, when it is the answer.
+STAR_PREFIXES = _prefixes("gwiazd")
+
+# Words that move a number off itself: "prawie 10" (almost) is not 10.
+SHIFT_WORDS = _table("prawie niemal niemalze blisko ponad powyzej ponizej")
+# ... and the comparatives before "niż": "więcej niż 8", "mniej niż 5".
+SHIFT_BEFORE_THAN = _table("wiecej mniej wyzej nizej")
+# Words that may stand between "nie" and the number it negates ("nie dałbym
+# wam 10"); cue words pass too.  Not "no" / "tak": "nie no 10" is "nah, 10".
+NEGATION_THROUGH = _table("wam im ci bym ja sobie az nawet u ode mnie was")
+# Words that date a score to now: "kiedyś 10, teraz 5" is 5.
+NOW_WORDS = _table("teraz obecnie aktualnie dzis dzisiaj")
 
 # Slang for the top of the scale: a score only in a clear context.
 SLANG_TEN = _table(
@@ -125,7 +168,8 @@ SOFT_WORDS = _table(
     """
     to tak z ze jakies gdzies okolo chyba pewnie raczej spokojnie tylko nawet no takie takiego
     jakos cos moze sobie wam im bym ja mniej wiecej tu tutaj teraz dzis szczerze ode u dla
-    zdecydowanie moja bez wahania wasz waszej firmie firmy sklepowi sklepu az
+    zdecydowanie moja bez wahania wasz waszej firmie firmy sklepowi sklepu az kolo obecnie
+    aktualnie dzisiaj
     """
 )
 
@@ -195,7 +239,7 @@ WORD_NUMBER_FOLLOWERS = _table(
 ALT_WORDS = _table(
     """
     albo lub czy moze ewentualnie ew badz wlasciwie raczej nawet or a i do jednak w sumie
-    zreszta nie tez no max maks ostatecznie
+    zreszta nie tez no max maks ostatecznie ale
     """
 )
 ALT_PUNCT = _table(", - / . ? ! ( ) ;")  # "…" folds to "..."

@@ -16,10 +16,10 @@ import pytest
 
 import nps
 from nps import score_words
-from nps.score import SCORE_WINDOW, _parse, parse_score
+from nps.score import SCORE_WINDOW, STATUSES, _parse, parse_score
 from nps.text import fold
 
-OK, OUT, AMB, NONE = "ok", "out_of_range", "ambiguous", "none"
+OK, OUT, AMB, SCHOOL, NONE = "ok", "out_of_range", "ambiguous", "school_grade", "none"
 
 CASES = [
     # --- digits --------------------------------------------------------------
@@ -142,6 +142,115 @@ CASES = [
     ("siedem i pół", AMB, None, ""),
     ("5 bo dałbym 10 gdyby nie kurier", AMB, None, None),  # two cued scores
     ("9-10 bo szybko", AMB, None, "szybko"),
+    # --- school grades (1-6): a verdict, not a 0-10 point; the bot asks ---------
+    ("wszystko na piątkę", SCHOOL, None, ""),
+    ("wszystko na piatke", SCHOOL, None, ""),
+    ("obsługa na piątkę z plusem", SCHOOL, None, "obsługa"),
+    ("na szóstkę", SCHOOL, None, ""),
+    ("oceniam na szóstkę", SCHOOL, None, ""),
+    ("na czwórkę", SCHOOL, None, ""),
+    ("na dwójkę", SCHOOL, None, ""),
+    ("wszystko na 5", SCHOOL, None, ""),
+    ("wszystko było na 5", SCHOOL, None, "wszystko było"),
+    ("piątka z plusem", SCHOOL, None, ""),
+    ("szóstka z minusem", SCHOOL, None, ""),
+    ("5+", SCHOOL, None, ""),
+    ("6 z minusem", SCHOOL, None, ""),
+    ("trzy plus", SCHOOL, None, ""),
+    ("piątka z plusem albo szóstka", SCHOOL, None, ""),
+    ("dwója", SCHOOL, None, ""),
+    ("dwóję bym dał", SCHOOL, None, ""),
+    ("dwoja, kurier się spóźnił", SCHOOL, None, "kurier się spóźnił"),
+    ("trója", SCHOOL, None, ""),
+    ("tróję", SCHOOL, None, ""),
+    ("pała", SCHOOL, None, ""),
+    ("pałę dostajecie", SCHOOL, None, ""),
+    ("zasługujecie na pałę", SCHOOL, None, ""),
+    ("lufa i tyle", SCHOOL, None, ""),
+    ("kół", SCHOOL, None, ""),
+    ("mierny", SCHOOL, None, ""),
+    ("ocena mierna", SCHOOL, None, ""),
+    ("celujący", SCHOOL, None, ""),
+    ("celująco!", SCHOOL, None, ""),
+    ("dostateczny", SCHOOL, None, ""),
+    ("niedostateczny", SCHOOL, None, ""),
+    ("bdb", SCHOOL, None, ""),
+    # ... a 0-10 number in the same message wins, the verdict stays as text
+    ("na piątkę z plusem, czyli 10", OK, 10, "na piątkę z plusem, czyli"),
+    ("9, obsługa na szóstkę", OK, 9, "obsługa na szóstkę"),
+    ("piątka z plusem, 9", OK, 9, "piątka z plusem"),
+    ("na szóstkę, 10/10", OK, 10, "na szóstkę"),
+    # ... a bare grade noun or digit is the answer to "0-10?"
+    ("piątka", OK, 5, ""),
+    ("dałbym piątkę", OK, 5, ""),
+    ("ocena: piątka", OK, 5, ""),
+    ("szóstka!", OK, 6, ""),
+    ("na 5", OK, 5, ""),
+    ("oceniam na 5", OK, 5, ""),
+    ("na trzy", OK, 3, ""),
+    ("dwójka", OK, 2, ""),
+    # ... and so is anything said beside a description of the 0-10 scale
+    ("w skali 0-10 na piątkę", OK, 5, ""),
+    # ... a plus on 7-10 is not school notation
+    ("8+", OK, 8, ""),
+    ("dycha z plusem", OK, 10, ""),
+    ("dziesiątka z plusem", OK, 10, ""),
+    # ... other senses of the slang are not marks
+    ("robicie wszystko na pałę", NONE, None, None),
+    ("na lufę", NONE, None, None),
+    ("mierna obsługa i drogo", NONE, None, None),
+    ("dwoje dzieci, a i tak zdążyłam", NONE, None, None),
+    ("bardzo dobry sklep", NONE, None, None),
+    ("koło 8", OK, 8, ""),  # "about 8", not the school "kół"
+    # --- negation, approximation, corrections --------------------------------
+    ("nie dam 10", AMB, None, ""),
+    ("nie dałbym wam 10", AMB, None, ""),
+    ("nie zasługujecie na 10", AMB, None, ""),
+    ("na pewno nie 10", AMB, None, None),
+    ("9, nie 10", OK, 9, ""),
+    ("nie 9 tylko 10", OK, 10, ""),
+    ("daję 10 i nie 9", OK, 10, ""),
+    ("czemu nie 10", OK, 10, None),
+    ("nie, 10", OK, 10, None),  # "no" answering something else, then the score
+    ("nie wiem czy dałbym 10", OK, 10, None),
+    ("prawie 10", AMB, None, ""),
+    ("blisko 10", AMB, None, ""),
+    ("ponad 8", AMB, None, ""),
+    ("więcej niż 8", AMB, None, ""),
+    ("mniej niż 5", AMB, None, ""),
+    ("nie więcej niż 6", AMB, None, ""),
+    ("mniej więcej 8", OK, 8, ""),  # "roughly 8"
+    ("max 8", OK, 8, None),  # the bound the customer commits to
+    ("co najmniej 8", OK, 8, None),
+    ("10, ale 9", AMB, None, ""),
+    ("10, ale raczej 9", AMB, None, ""),
+    ("10 ale 2 dni czekałem", OK, 10, "2 dni czekałem"),
+    ("kiedyś 10, teraz 5", OK, 5, "kiedyś 10"),
+    ("dałam 10 poprzednio, teraz 5", OK, 5, None),
+    ("teraz 10, wcześniej 5", OK, 10, "wcześniej 5"),
+    ("zero przecinek pięć", AMB, None, ""),
+    ("pięć przecinek zero", OK, 5, ""),
+    # --- another scale -------------------------------------------------------
+    ("5/5", OUT, None, ""),
+    ("4 na 5", OUT, None, ""),
+    ("3 z 5", OUT, None, ""),
+    ("pięć na pięć", OUT, None, ""),
+    ("80/100", OUT, None, ""),
+    ("3 z 5 gwiazdek", OUT, None, ""),
+    ("5 gwiazdek", OUT, None, ""),
+    ("daję 5 gwiazdek", OUT, None, ""),
+    ("hotel ma 5 gwiazdek", NONE, None, None),
+    ("dałbym 8 na 100%", OK, 8, None),
+    ("na 10 możliwych dałbym 7", OK, 7, ""),
+    ("8 z 10 możliwych", OK, 8, ""),
+    # --- more spellings --------------------------------------------------------
+    ("osiemka", OK, 8, ""),
+    ("dziesiona!", OK, 10, ""),
+    ("dziesionę daję", OK, 10, ""),
+    ("0/10", OK, 0, ""),
+    ("10 na 10", OK, 10, ""),
+    ("daję 10!!!", OK, 10, ""),
+    ("dyszka", OK, 10, ""),
     # --- nothing -------------------------------------------------------------
     ("nie wiem", NONE, None, "nie wiem"),
     ("dobrze", NONE, None, "dobrze"),
@@ -163,9 +272,32 @@ def test_parse_score(text, status, score, remainder):
 def test_score_only_when_ok():
     for text, *_ in CASES:
         parsed = parse_score(text)
+        assert parsed.status in STATUSES
         assert (parsed.score is not None) == (parsed.status == OK)
         if parsed.score is not None:
             assert 0 <= parsed.score <= 10
+        # A school mark comes only with school_grade: it is never a score.
+        assert parsed.mark is None or parsed.status == SCHOOL
+
+
+@pytest.mark.parametrize(
+    "text,mark",
+    [
+        ("wszystko na piątkę", 5),
+        ("na szóstkę z plusem", 6),
+        ("pała", 1),
+        ("dwója", 2),
+        ("trója", 3),
+        ("czwórka z minusem", 4),
+        ("celujący", 6),
+        ("piątka z plusem albo szóstka", None),  # two marks: none is reported
+    ],
+)
+def test_a_school_verdict_reports_its_mark(text, mark):
+    # The mark says how good or bad the verdict was (its polarity for the
+    # reason), never the 0-10 score.
+    parsed = parse_score(text)
+    assert (parsed.status, parsed.score, parsed.mark) == (SCHOOL, None, mark)
 
 
 def test_hostile_input_does_not_crash():
@@ -278,6 +410,10 @@ GROWTH_PATTERNS = [
     "osiem paczek ",
     "8\ufe0f\u20e3 🔟 ",
     "nie wiem, raczej ",
+    "na piątkę z plusem ",
+    "nie dałbym 10, teraz 5 ",
+    "prawie 10 albo 5/5 ",
+    "pała, dwója ",
 ]
 
 
