@@ -1,8 +1,8 @@
 """``python -m nps.check``: check the trainers' files before training or serving.
 
 Rasa's own ``rasa data validate`` checks NLU, stories and the domain; this
-checks what Rasa does not know about: the driver catalogue, known issues,
-why-questions and tips, and that drivers, domain entities and NLU examples
+checks what Rasa does not know about: the driver catalogue and its lexicon,
+known issues, why-questions and tips, and that drivers, domain entities and NLU examples
 name the same drivers. Each problem is one line naming the file (and line).
 """
 
@@ -12,7 +12,7 @@ import re
 import sys
 from pathlib import Path
 
-from nps import drivers, known_issues, tips, why_questions
+from nps import drivers, known_issues, lexicon, tips, why_questions
 from nps.domain import domain_files, load_domain
 from nps.settings import load_settings
 from nps.trainer_yaml import TrainerFileError
@@ -48,6 +48,7 @@ def problems(data_dir: Path, domain_path: Path) -> tuple[list[str], str]:
         return [str(error)], ""
     summary = [f"{len(catalogue)} drivers"]
     for label, load in (
+        ("lexicon entries", lambda: lexicon.load(data_dir / "drivers.yml").entries),
         ("known issues", lambda: known_issues.load(data_dir / "known_issues.yml", catalogue)),
         (
             "why-question sets",

@@ -1,0 +1,350 @@
+"""The trainers' lexicon: driver words and praise/complaint phrases found in a text.
+
+Trainers list, per driver in data/drivers.yml, neutral ``words`` that name
+the driver and ``pos`` / ``neg`` phrases, plus a top-level ``polarity:``
+section of praise and complaint words for any driver. ``find`` returns every
+place a text says one of them, as a ``Hit``.
+
+Matching compares lemmas (nps.lemmas), so a phrase written in one form finds
+the others. A phrase matches when its words appear in this order, with at
+most ``MAX_GAP`` other words between two of them, inside one clause (no
+sentence or clause punctuation, no "ale"-like contrast word in between);
+"się" is ignored, since Polish puts it before or after the verb. A word
+also matches on its folded form, so a form the lemma tables resolve oddly
+can be listed as written.
+
+Negation: a phrase said inside a negation's scope turns around ("nie
+polecam": praise said negatively is a complaint; "nie było problemu": a
+complaint word negated is praise). A phrase that holds a negation itself
+("paczka nie dotarła") is taken as written.
+
+Where hits overlap, the longer one wins ("kurier niemiły" is one delivery
+complaint, not also the general word "niemiły"; "obsługa klienta" is
+customer support, not the shop staff's "obsługa"); a general polarity word
+never hides a driver's phrase.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+from nps import lemmas, trainer_yaml
+from nps.drivers import NEGATIVE, POSITIVE
+from nps.trainer_yaml import TrainerFileError
+
+# At most this many other words between two words of a phrase.
+MAX_GAP = 2
+# Words that carry a negation themselves: a phrase holding one is taken as written.
+NEGATORS = frozenset({"nie", "bez", "brak", "ani", "zaden", "nikt", "nic", "nigdy", "zero"})
+# Folded words skipped when matching: the reflexive particle moves around the verb.
+_IGNORED = frozenset({"sie"})
+# A phrase does not reach across these (between two of its words).
+_CLAUSE_END = re.compile(r"[.!?;:,()\n]")
+_CONTRAST = frozenset({"ale", "lecz", "jednak", "natomiast", "tylko"})
+_LISTS = {"words": None, "pos": POSITIVE, "neg": NEGATIVE}
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One place in a text where the lexicon matched.
+
+    ``driver`` is None for a general praise/complaint word (``polarity:``);
+    ``polarity`` is None for a driver word that says neither. ``start`` and
+    ``end`` are character offsets into the text; ``phrase`` is the entry as
+    the trainer wrote it; ``negated`` says the polarity was turned around.
+    """
+
+    driver: str | None
+    polarity: str | None
+    start: int
+    end: int
+    phrase: str
+    negated: bool = False
+    # How many words of the text the phrase matched (a gap word is not one).
+    size: int = field(default=1, compare=False)
+    # Index of the first and last matched word in lemmas.analyse(text).
+    first_word: int = field(default=0, compare=False)
+    last_word: int = field(default=0, compare=False)
+
+
+@dataclass(frozen=True)
+class _Token:
+    lemma: str
+    folded: str
+
+    def matches(self, word: lemmas.Word) -> bool:
+        return bool({word.lemma, word.folded} & {self.lemma, self.folded})
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One trainer's entry: a driver's word or phrase, or a general polar word."""
+
+    driver: str | None
+    polarity: str | None
+    phrase: str
+    tokens: tuple[_Token, ...]
+    line: int | None = None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(t.lemma for t in self.tokens)
+
+    @property
+    def has_negator(self) -> bool:
+        return any(t.lemma in NEGATORS or t.folded in NEGATORS for t in self.tokens)
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    entries: tuple[Entry, ...]
+    # First token's lemma and folded form -> the entries starting with it.
+    index: dict[str, tuple[Entry, ...]] = field(compare=False, repr=False)
+
+    @property
+    def drivers(self) -> frozenset[str]:
+        return frozenset(e.driver for e in self.entries if e.driver)
+
+    def find(self, text: str, words: Sequence[lemmas.Word] | None = None) -> list[Hit]:
+        """Every hit in the text, longest first where they overlap, in text order.
+
+        ``words`` is ``lemmas.analyse(text)`` when the caller has it already.
+        """
+        words = list(lemmas.analyse(text) if words is None else words)
+        hits: list[Hit] = []
+        for i, word in enumerate(words):
+            if word.folded in _IGNORED:
+                continue
+            candidates = self.index.get(word.lemma, ()) + (
+                self.index.get(word.folded, ()) if word.folded != word.lemma else ()
+            )
+            seen: set[int] = set()
+            for entry in candidates:
+                if id(entry) in seen:
+                    continue
+                seen.add(id(entry))
+                matched = _match(entry.tokens, words, i, text)
+                if matched is not None:
+                    hits.append(_hit(entry, words, matched))
+        return _longest(hits)
+
+
+def _match(
+    tokens: Sequence[_Token], words: Sequence[lemmas.Word], start: int, text: str
+) -> list[int] | None:
+    """Word indices matching the tokens from ``start`` on, or None."""
+    if not tokens[0].matches(words[start]):
+        return None
+    matched = [start]
+    for token in tokens[1:]:
+        position = matched[-1] + 1
+        skipped = 0
+        while True:
+            if position >= len(words) or _boundary(words, position - 1, position, text):
+                return None
+            word = words[position]
+            if word.folded in _IGNORED:
+                position += 1
+                continue
+            if token.matches(word):
+                matched.append(position)
+                break
+            if word.folded in _CONTRAST or skipped >= MAX_GAP:
+                return None
+            skipped += 1
+            position += 1
+    return matched
+
+
+def _boundary(words: Sequence[lemmas.Word], left: int, right: int, text: str) -> bool:
+    return bool(_CLAUSE_END.search(text, words[left].end, words[right].start))
+
+
+def _hit(entry: Entry, words: Sequence[lemmas.Word], matched: list[int]) -> Hit:
+    negated = (
+        entry.polarity is not None
+        and not entry.has_negator
+        and any(words[i].negated for i in matched)
+    )
+    polarity = entry.polarity
+    if negated:
+        polarity = NEGATIVE if polarity == POSITIVE else POSITIVE
+    return Hit(
+        driver=entry.driver,
+        polarity=polarity,
+        start=words[matched[0]].start,
+        end=words[matched[-1]].end,
+        phrase=entry.phrase,
+        negated=negated,
+        size=len(matched),
+        first_word=matched[0],
+        last_word=matched[-1],
+    )
+
+
+def _longest(hits: list[Hit]) -> list[Hit]:
+    """Drop hits inside one that matched more words; a general word never
+    hides a driver's; one hit per driver, polarity and place."""
+
+    def hides(big: Hit, small: Hit) -> bool:
+        if big.driver is None and small.driver is not None:
+            return False
+        inside = big.first_word <= small.first_word and small.last_word <= big.last_word
+        wider = (big.last_word - big.first_word) > (small.last_word - small.first_word)
+        return inside and (big.size > small.size or (big.size == small.size and wider))
+
+    kept: list[Hit] = []
+    seen: set[tuple] = set()
+    for hit in hits:
+        same = (hit.driver, hit.polarity, hit.start, hit.end)
+        if same in seen or any(hides(other, hit) for other in hits):
+            continue
+        seen.add(same)
+        kept.append(hit)
+    kept.sort(key=lambda h: (h.start, -h.end))
+    return kept
+
+
+# --- loading -----------------------------------------------------------------
+
+
+def _tokens(phrase: str) -> tuple[_Token, ...]:
+    return tuple(
+        _Token(lemma=w.lemma, folded=w.folded)
+        for w in lemmas.analyse(phrase)
+        if w.folded not in _IGNORED
+    )
+
+
+def _line_of_phrase(lines: Sequence[str], from_line: int | None, phrase: str) -> int | None:
+    """The first line at or after the list's mapping that holds the phrase."""
+    start = (from_line or 1) - 1
+    for number in range(start, len(lines)):
+        if phrase in lines[number]:
+            return number + 1
+    return from_line
+
+
+def _entries(
+    path: Path | str,
+    lines: Sequence[str],
+    mapping: object,
+    driver: str | None,
+    where: str,
+    allowed: dict[str, str | None],
+) -> list[Entry]:
+    if not isinstance(mapping, dict):
+        raise TrainerFileError(path, None, f"{where} must be a mapping of lists")
+    line = trainer_yaml.line_of(mapping)
+    unknown = sorted(k for k in mapping if k != trainer_yaml.LINE and k not in allowed)
+    if unknown:
+        raise TrainerFileError(
+            path,
+            line,
+            f"{where}: unknown key '{unknown[0]}' (use {', '.join(sorted(allowed))})",
+        )
+    found: list[Entry] = []
+    for key, polarity in allowed.items():
+        items = mapping.get(key)
+        if items is None:
+            continue
+        if not isinstance(items, list):
+            raise TrainerFileError(path, line, f"{where}: '{key}' must be a list")
+        for item in items:
+            phrase = str(item).strip() if isinstance(item, str | int | float) else ""
+            at = _line_of_phrase(lines, line, phrase) if phrase else line
+            tokens = _tokens(phrase)
+            if not tokens:
+                raise TrainerFileError(path, at, f"{where}: '{key}' has an empty entry {item!r}")
+            found.append(Entry(driver, polarity, phrase, tokens, at))
+    return found
+
+
+def _check_duplicates(path: Path | str, entries: Sequence[Entry]) -> None:
+    """One meaning per phrase: errors for the contradictions a trainer can fix."""
+    first: dict[tuple, Entry] = {}
+    for entry in entries:
+        owner = entry.driver or "polarity"
+        # Under two drivers with the same polarity (words count as one polarity).
+        same = first.setdefault((entry.driver is None, entry.polarity, entry.key), entry)
+        if same is not entry and same.driver != entry.driver:
+            raise TrainerFileError(
+                path,
+                entry.line,
+                f"driver '{owner}': '{entry.phrase}' is listed under driver '{same.driver}' "
+                f"too (line {same.line}); one phrase, one driver",
+            )
+        # Under both pos and neg of one driver (or of the polarity section).
+        if entry.polarity is None:
+            continue
+        opposite = NEGATIVE if entry.polarity == POSITIVE else POSITIVE
+        other = first.get((entry.driver is None, opposite, entry.key))
+        if other is not None and other.driver == entry.driver:
+            raise TrainerFileError(
+                path,
+                entry.line,
+                f"{'driver ' + repr(owner) if entry.driver else 'polarity'}: '{entry.phrase}' is "
+                f"listed under both pos and neg (line {other.line})",
+            )
+
+
+def parse(path: Path | str, data: dict, text: str) -> Lexicon:
+    """The lexicon of an already loaded drivers.yml (``data``; ``text`` for lines)."""
+    lines = text.splitlines()
+    entries: list[Entry] = []
+    if data.get("polarity") is not None:
+        entries += _entries(
+            path, lines, data["polarity"], None, "polarity", {"pos": POSITIVE, "neg": NEGATIVE}
+        )
+    for item in data.get("drivers") or []:
+        if not isinstance(item, dict) or item.get("lexicon") is None:
+            continue
+        driver = str(item.get("id") or "").strip()
+        entries += _entries(
+            path, lines, item["lexicon"], driver, f"driver '{driver}': lexicon", _LISTS
+        )
+    _check_duplicates(path, entries)
+    # The same phrase twice in one list is harmless: keep it once.
+    unique: dict[tuple, Entry] = {}
+    for entry in entries:
+        unique.setdefault((entry.driver, entry.polarity, entry.key), entry)
+    index: dict[str, list[Entry]] = {}
+    for entry in unique.values():
+        first = entry.tokens[0]
+        for key in {first.lemma, first.folded}:
+            index.setdefault(key, []).append(entry)
+    return Lexicon(
+        entries=tuple(unique.values()),
+        index={key: tuple(group) for key, group in index.items()},
+    )
+
+
+@lru_cache(maxsize=8)
+def _load_cached(path: str, mtime_ns: int, size: int) -> Lexicon:
+    data = trainer_yaml.load(path)
+    return parse(path, data, Path(path).read_text(encoding="utf-8"))
+
+
+def load(path: Path | str) -> Lexicon:
+    """Read and check the lexicon in data/drivers.yml; built once per file version.
+
+    Raises TrainerFileError naming file and line.
+    """
+    try:
+        stat = Path(path).stat()
+    except FileNotFoundError:
+        raise TrainerFileError(path, None, "file not found") from None
+    return _load_cached(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+def find(text: str, lexicon: Lexicon | None = None) -> list[Hit]:
+    """Hits of ``lexicon`` (by default the one in NPS_DATA_DIR/drivers.yml) in ``text``."""
+    if lexicon is None:
+        from nps.settings import load_settings
+
+        lexicon = load(load_settings().data_dir / "drivers.yml")
+    return lexicon.find(text)
