@@ -117,6 +117,7 @@ from dataclasses import dataclass
 from nps.score_words import (
     ALT_PUNCT,
     ALT_WORDS,
+    ASPECT_LINKS,
     BLOCKERS_BEFORE,
     CUE_WORDS,
     CUES_BEFORE_SCORE,
@@ -488,6 +489,10 @@ class _Parser:
             if top:
                 cand.last, cand.strong, cand.other_scale = j + top, True, True
                 continue
+            if w1.startswith(STAR_PREFIXES) and self.other_scale_top(j + 1) == 2:
+                # "5 gwiazdek na 5"
+                cand.last, cand.strong, cand.other_scale = j + 3, True, True
+                continue
             if w1 in POINT_WORDS:
                 cand.last, cand.strong = j + 1, True
                 continue
@@ -522,6 +527,14 @@ class _Parser:
         if self.word(j + 2).startswith(STAR_PREFIXES):
             return 3
         return 0 if self.unit_after(j + 2) else 2
+
+    def school_context(self, cand: _Candidate) -> bool:
+        """A mark 1-6 that reads as school beside another school verdict."""
+        return (
+            SCHOOL_MIN <= cand.value <= SCHOOL_MAX
+            and cand.value == int(cand.value)
+            and (cand.kind == "grade" or self.word(cand.first - 1) == "na")
+        )
 
     def mark_school(self, cand: _Candidate) -> None:
         """A number 1-6 said as a school verdict: 'na piątkę', '5+', 'wszystko na 5'."""
@@ -597,6 +610,13 @@ class _Parser:
             return
         if self.unit_after(cand.last):
             cand.quantity = True
+        elif (
+            self.word(cand.last) in DENOMINATOR_LINKS
+            and self.is_number_at(cand.last + 1)
+            and self.word(cand.last + 2).isalpha()  # "8 na 100%" is not counted
+            and self.unit_after(cand.last + 2)
+        ):
+            cand.quantity = True  # "1 z 5 paczek": counted, like the 5
         elif self.word(cand.first - 1) in BLOCKERS_BEFORE:
             cand.quantity = True
         elif cand.kind == "word" and not self.has_cue_before(cand.first):
@@ -829,6 +849,16 @@ def _parse(text: str) -> ScoreParse:
     if parser.scale_ranges:  # "w skali 0-10 na piątkę": the customer speaks 0-10
         for c in cands:
             c.school = c.school and c.kind == "school"
+    elif any(c.school for c in cands):
+        # The customer speaks school marks: "obsługa na 5 z plusem, dostawa
+        # na 2" rates delivery a 2 of 6, not of 10.
+        for c in cands:
+            c.school = c.school or parser.school_context(c)
+    # "10 dla kuriera, 5 dla sklepu": scores of parts, none above the others.
+    aspects = [c for c in cands if parser.word(c.last) in ASPECT_LINKS]
+    if len({c.value for c in aspects}) > 1:
+        for c in aspects:
+            c.strong = True
     # "nie 10": what the score is not; dropped, unless it is all there is.
     negated = [c for c in cands if c.negated]
     groups = _group(parser, [c for c in cands if not c.negated])

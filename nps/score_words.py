@@ -131,7 +131,12 @@ SHIFT_WORDS = _table("prawie niemal niemalze blisko ponad powyzej ponizej")
 SHIFT_BEFORE_THAN = _table("wiecej mniej wyzej nizej")
 # Words that may stand between "nie" and the number it negates ("nie dałbym
 # wam 10"); cue words pass too.  Not "no" / "tak": "nie no 10" is "nah, 10".
-NEGATION_THROUGH = _table("wam im ci bym ja sobie az nawet u ode mnie was")
+NEGATION_THROUGH = _table(
+    "wam im ci bym ja sobie az nawet u ode mnie was do konca cale calkiem zupelnie"
+)
+# After a number, "dla" / "za" name what it rates: two of them with different
+# numbers ("10 dla kuriera, 5 dla sklepu") are scores of parts, not one score.
+ASPECT_LINKS = _table("dla za")
 # Words that date a score to now: "kiedyś 10, teraz 5" is 5.
 NOW_WORDS = _table("teraz obecnie aktualnie dzis dzisiaj")
 
@@ -207,7 +212,7 @@ UNIT_WORDS = _table(
 # ... and word prefixes (folded).
 UNIT_PREFIXES = _prefixes(
     """
-    tydz tygod godzin minut sekund miesi mies kwadrans weekend paczk przesyl zamowien produkt
+    tydz tygod godzin minut sekund miesi mies kwadrans weekend paczk paczek przesyl zamowien produkt
     rzecz osob ludzi dzieci gwiazd telefon mail wiadomos reklamacj zwrot kurier pracownik klient
     pozycj artykul sztuk szt kas sklep metr kilo litr dolar zlot tysi miliard milion procent
     kilometr dzwonk rozmow prob lat raty rat faktur paragon butel opakow kartek karton pudel

@@ -180,6 +180,9 @@ CASES = [
     ("9, obsługa na szóstkę", OK, 9, "obsługa na szóstkę"),
     ("piątka z plusem, 9", OK, 9, "piątka z plusem"),
     ("na szóstkę, 10/10", OK, 10, "na szóstkę"),
+    # ... beside a school verdict, "na 2" is a school mark too
+    ("Na 5 z plusem obsługa, ale dostawa na 2", SCHOOL, None, None),
+    ("wszystko na piątkę, dałbym 5", OK, 5, "wszystko na piątkę"),  # "dałbym 5" is 0-10
     # ... a bare grade noun or digit is the answer to "0-10?"
     ("piątka", OK, 5, ""),
     ("dałbym piątkę", OK, 5, ""),
@@ -219,6 +222,8 @@ CASES = [
     ("więcej niż 8", AMB, None, ""),
     ("mniej niż 5", AMB, None, ""),
     ("nie więcej niż 6", AMB, None, ""),
+    ("nie do końca 10", AMB, None, ""),
+    ("nie całe 10", AMB, None, ""),
     ("mniej więcej 8", OK, 8, ""),  # "roughly 8"
     ("max 8", OK, 8, None),  # the bound the customer commits to
     ("co najmniej 8", OK, 8, None),
@@ -230,6 +235,11 @@ CASES = [
     ("teraz 10, wcześniej 5", OK, 10, "wcześniej 5"),
     ("zero przecinek pięć", AMB, None, ""),
     ("pięć przecinek zero", OK, 5, ""),
+    # --- scores of parts -------------------------------------------------------
+    ("10 dla kuriera, 5 dla sklepu", AMB, None, None),
+    ("10 za obsługę, 4 za dostawę", AMB, None, None),
+    ("kupiłem 2 dla dzieci, dałbym 8", OK, 8, "kupiłem 2 dla dzieci"),
+    ("dałbym 10 dla was", OK, 10, ""),
     # --- another scale -------------------------------------------------------
     ("5/5", OUT, None, ""),
     ("4 na 5", OUT, None, ""),
@@ -240,6 +250,11 @@ CASES = [
     ("5 gwiazdek", OUT, None, ""),
     ("daję 5 gwiazdek", OUT, None, ""),
     ("hotel ma 5 gwiazdek", NONE, None, None),
+    ("5 gwiazdek na 5", OUT, None, ""),
+    # "N z M paczek" counts parcels: neither number is a score
+    ("5 z 5 paczek doszło, 10", OK, 10, "5 z 5 paczek doszło"),
+    ("dałbym 9, choć 1 z 5 paczek zaginęła", OK, 9, "choć 1 z 5 paczek zaginęła"),
+    ("10 z 10 paczek doszło, 9", OK, 9, "10 z 10 paczek doszło"),
     ("dałbym 8 na 100%", OK, 8, None),
     ("na 10 możliwych dałbym 7", OK, 7, ""),
     ("8 z 10 możliwych", OK, 8, ""),
