@@ -38,7 +38,7 @@ METRICS = ("val_i_acc", "val_e_f1", "val_r_f1")
 
 
 def curve(log: str) -> list[tuple[int, int, dict[str, float]]]:
-    """(epoch, seconds, validation metrics) for each epoch that reported them, once."""
+    """(epoch, seconds, validation metrics) for each epoch that evaluated."""
     points: dict[int, tuple[int, dict[str, float]]] = {}
     for match in _STEP.finditer(log):
         epoch = int(match.group(1))
@@ -47,7 +47,14 @@ def curve(log: str) -> list[tuple[int, int, dict[str, float]]]:
         metrics = {k: float(v) for k, v in _METRIC.findall(match.group(6)) if k in METRICS}
         if metrics:
             points[epoch] = (seconds, metrics)
-    return [(epoch, seconds, metrics) for epoch, (seconds, metrics) in sorted(points.items())]
+    result: list[tuple[int, int, dict[str, float]]] = []
+    for epoch, (seconds, metrics) in sorted(points.items()):
+        # tqdm keeps the last validation figures in the line until the next
+        # evaluation: an epoch showing the same figures as the one before did
+        # not evaluate.
+        if not result or result[-1][2] != metrics:
+            result.append((epoch, seconds, metrics))
+    return result
 
 
 def config_with_validation(config: Path, epochs: int, every: int, held_out: int, tmp: Path):
