@@ -1,7 +1,7 @@
 """Parse the answer to the NPS question ("0-10") from free Polish text.
 
     >>> parse_score("3, bo kurier zgubił paczkę")
-    ScoreParse(status='ok', score=3, remainder='kurier zgubił paczkę')
+    ScoreParse(status='ok', score=3, remainder='kurier zgubił paczkę', mark=None)
 
 Standard library only: this module is shared by the bot and the analytics
 environment (see docs/architecture.md).
@@ -49,6 +49,13 @@ Decisions on hard cases (documented here and in the tests):
   ``out_of_range``).
 - For ``none`` the remainder is the whole (stripped) text: nothing was
   removed.
+- Only the first ``SCORE_WINDOW`` characters are searched for the score
+  (an answer gives it early); the rest of a longer message is kept whole
+  in the remainder. Every step is linear in the window, so a hostile
+  200 KB message costs no more than a normal one.
+- A number of any length is a number: ``"9" * 309`` or 5000 keycap
+  digits are ``out_of_range`` (never an overflow), a long decimal
+  (``"9" * 5000 + ",5"``) is not a score.
 
 School grades (the Polish school scale runs 1-6: 6 "celujący" is the best,
 1 "niedostateczny" a fail; issue 10).  A verdict on that scale is not a
@@ -66,6 +73,8 @@ number on 0-10, unless the message also has a 0-10 number, which wins
   ``trzy plus``, ``czwórka z minusem`` (on 0-10 it is not a whole number
   either way);
 - a digit or number word 1-6 after "wszystko (było) na": ``wszystko na 5``;
+- beside another school verdict, any "na 1-6" or grade noun 1-6: in
+  ``obsługa na 5 z plusem, dostawa na 2`` the 2 is a school mark too;
 - words that are only school marks, with their case forms: ``pała``,
   ``lufa``, ``gała``, ``kół`` (1), ``dwója`` (2), ``trója`` (3), ``czwóra``
   (4), and the formal names ``niedostateczny``, ``dopuszczający``,
@@ -77,7 +86,7 @@ number on 0-10, unless the message also has a 0-10 number, which wins
 
 What stays a number: a bare grade noun or digit (``piątka``, ``dałbym
 szóstkę``, ``5``, ``oceniam na 5``) is the answer to "0-10?" and keeps its
-value, as the brief asks; so does any of the above when the message
+value (issue 10 asks for this); so does any of the above when the message
 describes the 0-10 scale (``w skali 0-10 na piątkę`` -> 5).  A plus on 7-10
 keeps the number (``8+`` -> 8, ``10+`` -> 10): not a school mark, and the
 customer committed to at least that.  "bardzo dobry" / "dobry" are praise
@@ -85,27 +94,23 @@ words far more often than marks: not read as grades.  "koło 8" is "about 8".
 
 Other hard cases (issue 10's gap hunt):
 
-- ``nie 10``, ``nie dałbym 10``: what the score is not.  Dropped when
-  another number is given (``9, nie 10`` -> 9), else ``ambiguous``.
-  ``czemu nie 10`` agrees, so it is 10.
+- ``nie 10``, ``nie dałbym 10``, ``nie do końca 10``: what the score is
+  not.  Dropped when another number is given (``9, nie 10`` -> 9), else
+  ``ambiguous``.  ``czemu nie 10`` agrees, so it is 10.
 - ``prawie 10``, ``ponad 8``, ``więcej niż 8``, ``mniej niż 5`` are not
   the number itself: ``ambiguous``.  ``max 8``, ``najwyżej 8``, ``co
   najmniej 8`` keep the number the customer committed to.
 - Another scale: ``5/5``, ``4 na 5``, ``3 z 5 gwiazdek``, ``80/100``, and
   ``5 gwiazdek`` as the answer are ``out_of_range`` (the bot says the
   scale is 0-10).  ``7/8`` stays two alternatives (``ambiguous``).
+- ``1 z 5 paczek`` counts parcels: neither number is a score.
+- ``10 dla kuriera, 5 dla sklepu``: scores of parts, ``ambiguous`` (one
+  "N dla/za ..." alone, as in ``dałbym 10 dla was``, is the score).
 - ``kiedyś 10, teraz 5`` -> 5: the score dated to now wins.
 - ``10, ale 9`` / ``10, ale raczej 9``: a correction, ``ambiguous``.
 - ``na 10 możliwych dałbym 7``: "na 10 możliwych" describes the scale.
 - ``zero przecinek pięć`` is 0.5: ``ambiguous``.
 - ``osiemka`` (a spelling of ósemka) and ``dziesiona`` (slang) are 8, 10.
-- Only the first ``SCORE_WINDOW`` characters are searched for the score
-  (an answer gives it early); the rest of a longer message is kept whole
-  in the remainder. Every step is linear in the window, so a hostile
-  200 KB message costs no more than a normal one.
-- A number of any length is a number: ``"9" * 309`` or 5000 keycap
-  digits are ``out_of_range`` (never an overflow), a long decimal
-  (``"9" * 5000 + ",5"``) is not a score.
 """
 
 from __future__ import annotations
