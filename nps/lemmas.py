@@ -25,7 +25,7 @@ When several lemmas share one folded form, the first of these wins
 4. an inflected noun, then an adjective lemma, then verbs, then adverbs.
 
 Within one rank the table's first entry wins (forms without diacritics sort
-first). Diacritics lost in folding rarely change the lemma's meaning for our
+first), and proper names come after every common word. Diacritics lost in folding rarely change the lemma's meaning for our
 purpose ("zle" is "zly" whether typed as "złe" or "źle").
 """
 
@@ -45,7 +45,7 @@ from pathlib import Path
 
 from nps.text import fold, fold_char, squeeze
 
-_FORMAT = 1  # bump when the index's layout or ranking changes
+_FORMAT = 2  # bump when the index's layout or ranking changes
 _MAGIC = b"NPSLEM"
 
 # Words the tables get wrong for our texts. The tables hold every reading of
@@ -144,23 +144,34 @@ def _fast_fold(text: str, table: _FoldMap) -> str:
 
 
 def _candidates() -> Iterator[tuple[str, str]]:
-    """(folded form, folded lemma) pairs, best rank first."""
+    """(folded form, folded lemma) pairs, best rank first. Proper names
+    (capitalised lemmas: "Kasie" -> "Kasia", "Kąś") come after every common
+    word, so "kasie" is "kasa"."""
     tables: dict[str, dict[str, str]] = {}
     fold_map = _FoldMap()
+    names: list[tuple[str, str]] = []
     for name, kind in _RANKS:
         if name not in tables:
             tables[name] = _read_table(name)
         table = tables[name]
         if kind == "key":
             for form, lemma in table.items():
-                yield _fast_fold(form, fold_map), _fast_fold(lemma, fold_map)
+                pair = _fast_fold(form, fold_map), _fast_fold(lemma, fold_map)
+                if lemma[:1].isupper():
+                    names.append(pair)
+                else:
+                    yield pair
         else:
             for lemma in table.values():
                 folded = _fast_fold(lemma, fold_map)
-                yield folded, folded
+                if lemma[:1].isupper():
+                    names.append((folded, folded))
+                else:
+                    yield folded, folded
         # Once a table's last rank is used it can go: one large table at a time.
         if all(n != name for n, _ in _RANKS[_RANKS.index((name, kind)) + 1 :]):
             del tables[name]
+    yield from names
 
 
 class _Index:
@@ -274,6 +285,9 @@ def _index() -> _Index:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             index.dump(path)
+            for old in path.parent.glob("pl_lemmas-*.bin"):
+                if old != path:  # an index of another tables version or format
+                    old.unlink(missing_ok=True)
             break
         except OSError:
             continue  # not writable here: try the next place, or keep it in memory
