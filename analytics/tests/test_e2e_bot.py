@@ -164,3 +164,20 @@ def test_filters_and_known_issue(talked):
     forms = {projection.person(f) for f in ("e2e-passive", "rest:e2e-passive")}
     passive = causes[causes["person"].isin(forms)]["driver"].tolist()
     assert passive == [main_negative(slots["e2e-passive"]["drivers"])] == ["price"]
+
+
+def test_why_chains_follow_the_bots_slots(talked):
+    """The report's why-chain numbers are those of the why_stop / why_depth
+    slots Rasa holds (the passive is probed, the promoter never)."""
+    from nps.why_stops import WHY_STOPS
+
+    url, slots = talked
+    assert slots["e2e-promoter"].get("why_stop") is None
+    ended = [s for s in slots.values() if s.get("why_stop")]
+    why = report(url)["why_chains"]
+    assert why["all"]["chains"] == len(ended)
+    assert why["all"]["stops"] == {
+        stop: sum(s["why_stop"] == stop for s in ended) for stop in WHY_STOPS
+    }
+    depths = [s["why_depth"] for s in ended]
+    assert why["all"]["mean_depth"] == (round(sum(depths) / len(depths), 2) if depths else None)
