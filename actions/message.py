@@ -16,6 +16,7 @@ from rasa_sdk.executor import CollectingDispatcher
 
 from actions import resources
 from actions import responses as say
+from nps import understanding
 from nps.text import cap, words
 
 # Intents that mean "nothing (more) to say" when they answer an open question.
@@ -45,6 +46,15 @@ class Message:
     def names_a_driver(self, driver_ids: Container[str]) -> bool:
         """The NLU model tagged a driver of the catalogue in this message."""
         return any(e.get("entity") in driver_ids for e in self.entities)
+
+    def driver_tags(self, context_polarity: str | None) -> list[str]:
+        """``driver:polarity`` tags of this message: the NLU model's entities
+        and the trainers' lexicon, one polarity per phrase (nps/understanding.py);
+        ``context_polarity`` is what the question implies when the words do not say."""
+        found = understanding.find_drivers(
+            self.text, self.entities, resources.get().understanding, context_polarity
+        )
+        return understanding.tags(found)
 
     @property
     def is_nothing_to_add(self) -> bool:

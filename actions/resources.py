@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from nps import drivers, known_issues, tips, why_questions
+from nps import drivers, known_issues, lemmas, tips, understanding, why_questions
 from nps.settings import Settings, load_settings
 
 
@@ -21,6 +21,8 @@ class Resources:
     known_issues: list[known_issues.KnownIssue]
     why_questions: why_questions.WhyQuestions
     tips: dict[str, str]
+    # The drivers' lexicon with the catalogue: what find_drivers needs.
+    understanding: understanding.Understanding
 
 
 @lru_cache(maxsize=1)
@@ -28,10 +30,13 @@ def get() -> Resources:
     settings = load_settings()
     data = settings.data_dir
     catalogue = drivers.load_catalogue(data / "drivers.yml")
+    # The lemma index is loaded now, at the start, not in a customer's turn.
+    lemmas.analyse("paczka")
     return Resources(
         settings=settings,
         catalogue=catalogue,
         known_issues=known_issues.load(data / "known_issues.yml", catalogue),
         why_questions=why_questions.load(data / "why_questions.yml", catalogue),
         tips=tips.load(data / "tips.yml", catalogue),
+        understanding=understanding.load(data),
     )

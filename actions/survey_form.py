@@ -39,10 +39,9 @@ def _has_substance(text: str, msg: message.Message) -> bool:
     """Is this part of the message a reason? It names a driver, or says enough."""
     if not text:
         return False
-    return (
-        msg.names_a_driver(resources.get().catalogue)
-        or message.word_count(text) >= REASON_MIN_WORDS
-    )
+    # Any polarity will do here: the question is only whether a driver is named.
+    named = bool(msg.driver_tags(drivers.NEGATIVE))
+    return named or message.word_count(text) >= REASON_MIN_WORDS
 
 
 def _yes_no(msg: message.Message) -> bool | None:
@@ -112,10 +111,9 @@ class ValidateSurveyForm(FormValidationAction):
 
     @staticmethod
     def _tags(msg: message.Message, default_polarity: str) -> list[str]:
-        """The driver tags of this answer alone."""
-        return drivers.drivers_from_entities(
-            msg.entities, resources.get().catalogue, default_polarity
-        )
+        """The driver tags of this answer alone (the whole message: the NLU
+        entities' offsets are in it, also when the reason followed a score)."""
+        return msg.driver_tags(default_polarity)
 
     @staticmethod
     def _classify(text: str, tags: list[str], tracker: Tracker) -> dict[str, Any]:

@@ -26,6 +26,7 @@ from actions.survey import (
 )
 from actions.survey_form import ASKED_IN_CODE, BEFORE_THE_QUESTION, ValidateSurveyForm, question
 from nps.drivers import main_negative
+from nps.settings import load_settings
 from nps.why_questions import KINDS
 from tests.action_harness import (
     custom_payloads,
@@ -38,6 +39,8 @@ from tests.action_harness import (
 )
 
 pytestmark = pytest.mark.usefixtures("fixture_data")
+# The trainers' own files (NPS_DATA_DIR as the shell sets it; data/ by default).
+REAL_DATA = load_settings().data_dir
 
 FORM = ValidateSurveyForm()
 DETRACTOR = {"nps_score": 3, "nps_group": "detractor"}
@@ -313,6 +316,19 @@ def test_an_answer_with_content_after_a_clarification_is_judged_as_usual():
     assert slot_events(events)["why_chain"] == ["kurier nie zadzwonił"]
     assert slot_events(events)["clarify_count"] == 0
     assert responses(messages) == ["fixture why delivery cause 1"]
+
+
+def test_the_trainers_lexicon_finds_a_driver_the_model_missed(monkeypatch):
+    """With the trainers' own data/drivers.yml (its lexicon), no NLU entity needed:
+    the hotline is found in the answer, and the next why is about it."""
+    monkeypatch.setenv("NPS_DATA_DIR", str(REAL_DATA))
+    resources.get.cache_clear()
+    slots = {**DELIVERY_COMPLAINT, "why_chain": []}
+    events, _ = validate("nikt nie odbierał infolinii", "why_answer", slots=slots)
+    written = slot_events(events)
+    assert "customer_support:neg" in written["drivers"]
+    assert written["why_driver"] == "customer_support"
+    resources.get.cache_clear()
 
 
 # --- whole why-chains, scripted -------------------------------------------------
