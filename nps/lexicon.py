@@ -18,10 +18,14 @@ polecam": praise said negatively is a complaint; "nie było problemu": a
 complaint word negated is praise). A phrase that holds a negation itself
 ("paczka nie dotarła") is taken as written.
 
-Where hits overlap, the longer one wins ("kurier niemiły" is one delivery
-complaint, not also the general word "niemiły"; "obsługa klienta" is
-customer support, not the shop staff's "obsługa"); a general polarity word
-never hides a driver's phrase.
+A two-word phrase matches in either order ("dostawa szybka" too), unless a
+word of it is a preposition or such ("na czas").
+
+One word has one meaning: where hits share a word, the one that matched
+more words wins, then the tighter one ("kurier niemiły" is one delivery
+complaint, not also the general word "niemiły"; in "obsługa klienta
+fatalna", "obsługa klienta" is customer support, not the shop staff's
+"obsługa ... fatalna").
 """
 
 from __future__ import annotations
@@ -44,7 +48,14 @@ NEGATORS = frozenset({"nie", "bez", "brak", "ani", "zaden", "nikt", "nic", "nigd
 _IGNORED = frozenset({"sie"})
 # A phrase does not reach across these (between two of its words).
 _CLAUSE_END = re.compile(r"[.!?;:,()\n]")
-_CONTRAST = frozenset({"ale", "lecz", "jednak", "natomiast", "tylko"})
+_CONTRAST = frozenset({"ale", "lecz", "jednak", "natomiast"})
+# A two-word phrase also matches in the other order ("szybka dostawa",
+# "dostawa szybka"; "zgubić paczkę", "paczkę zgubili"): Polish word order is
+# free. Not when one of its words is one of these: "na czas" is not "czas na".
+_FIXED_ORDER = frozenset(
+    {"w", "we", "na", "do", "z", "ze", "za", "po", "od", "o", "u", "przy", "pod", "nad", "przez"}
+    | {"dla", "jak", "i", "a", "to", "tak", "juz", "jeszcze", "bardzo", "zbyt"}
+)
 _LISTS = {"words": None, "pos": POSITIVE, "neg": NEGATIVE}
 
 
@@ -64,11 +75,16 @@ class Hit:
     end: int
     phrase: str
     negated: bool = False
-    # How many words of the text the phrase matched (a gap word is not one).
-    size: int = field(default=1, compare=False)
-    # Index of the first and last matched word in lemmas.analyse(text).
-    first_word: int = field(default=0, compare=False)
-    last_word: int = field(default=0, compare=False)
+    # Indices of the matched words in lemmas.analyse(text) (gap words are not).
+    words: tuple[int, ...] = field(default=(0,), compare=False)
+
+    @property
+    def first_word(self) -> int:
+        return self.words[0]
+
+    @property
+    def last_word(self) -> int:
+        return self.words[-1]
 
 
 @dataclass(frozen=True)
@@ -98,12 +114,22 @@ class Entry:
     def has_negator(self) -> bool:
         return any(t.lemma in NEGATORS or t.folded in NEGATORS for t in self.tokens)
 
+    @property
+    def orders(self) -> tuple[tuple[_Token, ...], ...]:
+        """The word orders this entry matches in."""
+        free = len(self.tokens) == 2 and not any(
+            t.folded in _FIXED_ORDER or t.folded in NEGATORS for t in self.tokens
+        )
+        return (self.tokens, self.tokens[::-1]) if free else (self.tokens,)
+
 
 @dataclass(frozen=True)
 class Lexicon:
     entries: tuple[Entry, ...]
-    # First token's lemma and folded form -> the entries starting with it.
-    index: dict[str, tuple[Entry, ...]] = field(compare=False, repr=False)
+    # A first word's lemma and folded form -> (entry, its words in one order).
+    index: dict[str, tuple[tuple[Entry, tuple[_Token, ...]], ...]] = field(
+        compare=False, repr=False
+    )
 
     @property
     def drivers(self) -> frozenset[str]:
@@ -123,11 +149,11 @@ class Lexicon:
                 self.index.get(word.folded, ()) if word.folded != word.lemma else ()
             )
             seen: set[int] = set()
-            for entry in candidates:
-                if id(entry) in seen:
+            for entry, tokens in candidates:
+                if id(tokens) in seen:
                     continue
-                seen.add(id(entry))
-                matched = _match(entry.tokens, words, i, text)
+                seen.add(id(tokens))
+                matched = _match(tokens, words, i, text)
                 if matched is not None:
                     hits.append(_hit(entry, words, matched))
         return _longest(hits)
@@ -180,28 +206,27 @@ def _hit(entry: Entry, words: Sequence[lemmas.Word], matched: list[int]) -> Hit:
         end=words[matched[-1]].end,
         phrase=entry.phrase,
         negated=negated,
-        size=len(matched),
-        first_word=matched[0],
-        last_word=matched[-1],
+        words=tuple(matched),
     )
 
 
+def _rank(hit: Hit) -> tuple[int, int]:
+    """More matched words first, then fewer words skipped between them."""
+    return len(hit.words), -(hit.last_word - hit.first_word)
+
+
 def _longest(hits: list[Hit]) -> list[Hit]:
-    """Drop hits inside one that matched more words; a general word never
-    hides a driver's; one hit per driver, polarity and place."""
-
-    def hides(big: Hit, small: Hit) -> bool:
-        if big.driver is None and small.driver is not None:
-            return False
-        inside = big.first_word <= small.first_word and small.last_word <= big.last_word
-        wider = (big.last_word - big.first_word) > (small.last_word - small.first_word)
-        return inside and (big.size > small.size or (big.size == small.size and wider))
-
+    """One meaning per word: a hit sharing a matched word with a better one
+    (``_rank``) is dropped; one hit per driver, polarity and place."""
     kept: list[Hit] = []
     seen: set[tuple] = set()
-    for hit in hits:
+    # Best first, so that a hit dropped for a better one drops nothing itself.
+    for hit in sorted(hits, key=_rank, reverse=True):
         same = (hit.driver, hit.polarity, hit.start, hit.end)
-        if same in seen or any(hides(other, hit) for other in hits):
+        mine = set(hit.words)
+        if same in seen or any(
+            _rank(other) > _rank(hit) and mine.intersection(other.words) for other in kept
+        ):
             continue
         seen.add(same)
         kept.append(hit)
@@ -312,11 +337,11 @@ def parse(path: Path | str, data: dict, text: str) -> Lexicon:
     unique: dict[tuple, Entry] = {}
     for entry in entries:
         unique.setdefault((entry.driver, entry.polarity, entry.key), entry)
-    index: dict[str, list[Entry]] = {}
+    index: dict[str, list] = {}
     for entry in unique.values():
-        first = entry.tokens[0]
-        for key in {first.lemma, first.folded}:
-            index.setdefault(key, []).append(entry)
+        for tokens in entry.orders:
+            for key in {tokens[0].lemma, tokens[0].folded}:
+                index[key] = [*index.get(key, []), (entry, tokens)]
     return Lexicon(
         entries=tuple(unique.values()),
         index={key: tuple(group) for key, group in index.items()},

@@ -25,6 +25,9 @@ implies, and gets ``Finding`` s back. The rules:
       value -> pos, a why-question -> neg); only here, when the words say
       nothing;
    e. else the model's unsure role; else the phrase is dropped.
+   Model entities made only of function words ("z", "po", "nie") are
+   ignored, and so is a doubtful one (``confidence_entity`` under
+   ``doubt_confidence``) that no lexicon or praise/complaint word supports.
 3. **The lexicon adds what the model missed or was unsure of.** Lexicon hits
    of a driver the model did not tag there become phrases of their own. An
    unsure model entity (``confidence_entity`` under ``entity_confidence``)
@@ -61,7 +64,13 @@ LEXICON = "lexicon"
 BOTH = "model+lexicon"
 
 # A model entity this sure of its driver is not overruled by the lexicon.
-ENTITY_CONFIDENCE = 0.6
+# DIET gives correct driver entities 0.5-0.99 on comments unlike its examples
+# (and "mało ludzi" as assortment 0.61), so a lexicon phrase that names
+# another driver on the same words is the better bet below this.
+ENTITY_CONFIDENCE = 0.8
+# A model entity under this, that no lexicon word and no praise/complaint word
+# supports, is a guess ("nie wiem" tagged as staff at 0.26): dropped.
+DOUBT_CONFIDENCE = 0.4
 # A model role this sure decides the polarity when the words do not.
 ROLE_CONFIDENCE = 0.6
 # Praise/complaint words at most this many words away still qualify a phrase.
@@ -74,6 +83,16 @@ _CONTRAST = frozenset({"ale", "a", "lecz", "jednak", "natomiast", "tylko", "choc
 # Two model entities with at most this many words between them are one phrase.
 _JOIN_GAP_WORDS = 1
 _JOIN_BREAK = re.compile(r"[.!?;,:\n]")
+# A praise/complaint word across a comma counts as this many words further.
+_COMMA_WORDS = 2
+# A model entity made only of these says nothing (DIET tags "z", "po", "nie").
+_FUNCTION_WORDS = frozenset(
+    {"a", "i", "o", "u", "w", "we", "z", "ze", "na", "do", "od", "po", "za", "przy", "pod"}
+    | {"nad", "przez", "dla", "bez", "to", "ten", "ta", "te", "tego", "tej", "tym", "tak"}
+    | {"nie", "no", "sie", "mi", "mnie", "ja", "ty", "on", "ona", "my", "wy", "oni", "jest"}
+    | {"sa", "juz", "jeszcze", "tez", "czy", "bo", "ale", "lub", "albo", "oraz", "jak", "co"}
+    | {"pol", "tylko", "nawet", "chyba", "moze", "bardzo", "raz", "jeden", "dwa", "trzy"}
+)
 
 
 @dataclass(frozen=True)
@@ -94,6 +113,7 @@ class Understanding:
     catalogue: Mapping[str, Driver]
     lexicon: lexicon.Lexicon
     entity_confidence: float = ENTITY_CONFIDENCE
+    doubt_confidence: float = DOUBT_CONFIDENCE
     role_confidence: float = ROLE_CONFIDENCE
     window: int = WINDOW
 
@@ -110,7 +130,7 @@ class _Phrase:
     start: int
     end: int
     source: str
-    sure: bool = True
+    confidence: float = 1.0  # the model's least sure entity in the phrase
     # (role, confidence, characters) of each model entity in the phrase.
     roles: list[tuple[str, float, int]] = field(default_factory=list)
     hits: list[lexicon.Hit] = field(default_factory=list)  # the driver's own
@@ -160,12 +180,15 @@ def _model_phrases(
         span = _span(entity, text)
         if driver not in u.catalogue or span is None:
             continue
+        inside = [w.folded for w in words if w.start < span[1] and span[0] < w.end]
+        if all(w in _FUNCTION_WORDS for w in inside):
+            continue  # no word of content: nothing to hold a driver
         spans.append((span, driver, entity))
     spans.sort(key=lambda item: item[0])
     phrases: list[_Phrase] = []
     for (start, end), driver, entity in spans:
         role = entity.get("role")
-        sure = _confidence(entity, "confidence_entity") >= u.entity_confidence
+        confidence = _confidence(entity, "confidence_entity")
         role_entry = (
             [(role, _confidence(entity, "confidence_role"), end - start)]
             if role in POLARITIES
@@ -181,18 +204,21 @@ def _model_phrases(
         )
         if same is not None:
             same.start, same.end = min(same.start, start), max(same.end, end)
-            same.sure = same.sure and sure
+            same.confidence = min(same.confidence, confidence)
             same.roles += role_entry
         else:
-            phrases.append(_Phrase(driver, start, end, MODEL, sure, role_entry))
+            phrases.append(_Phrase(driver, start, end, MODEL, confidence, role_entry))
     return phrases
 
 
 # --- merging with the lexicon --------------------------------------------------
 
 
-def _lexicon_phrases(hits: Sequence[lexicon.Hit], text: str) -> list[_Phrase]:
-    """Hits of one driver next to each other ("kurier" + "spóźnić się") are one phrase."""
+def _lexicon_phrases(
+    hits: Sequence[lexicon.Hit], words: Sequence[lemmas.Word], text: str, window: int
+) -> list[_Phrase]:
+    """Hits of one driver close together in one clause ("produkty szybko się
+    psują": "produkt" + "psuć się") are one phrase."""
     phrases: list[_Phrase] = []
     for hit in sorted(hits, key=lambda h: (h.start, h.end)):
         last = phrases[-1] if phrases else None
@@ -200,8 +226,14 @@ def _lexicon_phrases(hits: Sequence[lexicon.Hit], text: str) -> list[_Phrase]:
             last is not None
             and last.driver == hit.driver
             and last.last_word is not None
-            and hit.first_word - last.last_word <= _JOIN_GAP_WORDS + 1
-            and not _JOIN_BREAK.search(text, last.end, max(hit.start, last.end))
+            and hit.first_word - last.last_word <= window
+            and (
+                hit.first_word <= last.last_word
+                or not (
+                    _JOIN_BREAK.search(text, words[last.last_word].end, hit.start)
+                    or _separated(words, text, last.last_word, hit.first_word)
+                )
+            )
         ):
             last.end = max(last.end, hit.end)
             last.last_word = max(last.last_word, hit.last_word)
@@ -221,7 +253,13 @@ def _lexicon_phrases(hits: Sequence[lexicon.Hit], text: str) -> list[_Phrase]:
     return phrases
 
 
-def _merge(model: list[_Phrase], hits: Sequence[lexicon.Hit], text: str) -> list[_Phrase]:
+def _merge(
+    model: list[_Phrase],
+    hits: Sequence[lexicon.Hit],
+    words: Sequence[lemmas.Word],
+    text: str,
+    u: Understanding,
+) -> list[_Phrase]:
     """Model phrases confirmed, overruled or completed by the lexicon's driver hits."""
     loose: list[lexicon.Hit] = []
     overruled: set[int] = set()
@@ -233,12 +271,12 @@ def _merge(model: list[_Phrase], hits: Sequence[lexicon.Hit], text: str) -> list
                 phrase.hits.append(hit)
                 phrase.source = BOTH
             continue
-        if any(p.sure for p in touched):
+        if any(p.confidence >= u.entity_confidence for p in touched):
             continue  # a sure model entity keeps its span
         overruled.update(id(p) for p in touched)
         loose.append(hit)
     kept = [p for p in model if id(p) not in overruled]
-    return kept + _lexicon_phrases(loose, text)
+    return kept + _lexicon_phrases(loose, words, text, u.window)
 
 
 # --- polarity --------------------------------------------------------------------
@@ -296,7 +334,9 @@ def _polar_words_by_phrase(
                 if hit.last_word < phrase.first_word
                 else (phrase.last_word, hit.first_word)
             )
-            if distance <= window and not _separated(words, text, left, right):
+            if _JOIN_BREAK.search(text, words[left].end, words[right].start):
+                distance += _COMMA_WORDS
+            if distance <= window + _COMMA_WORDS and not _separated(words, text, left, right):
                 near.append((distance, phrase))
         if near and not any(_distance(p, hit) == 0 for p in phrases):
             nearest = min(d for d, _ in near)
@@ -358,7 +398,8 @@ def find_drivers(
     driver_hits = [h for h in hits if h.driver in understanding.catalogue]
     polar = [h for h in hits if h.driver is None and h.polarity is not None]
 
-    phrases = _merge(_model_phrases(text, words, entities or (), understanding), driver_hits, text)
+    model = _model_phrases(text, words, entities or (), understanding)
+    phrases = _merge(model, driver_hits, words, text, understanding)
     for phrase in phrases:
         _word_range(phrase, words)
     polar_words = _polar_words_by_phrase(phrases, polar, words, text, understanding.window)
@@ -366,6 +407,12 @@ def find_drivers(
     decided: list[tuple[_Phrase, str, str]] = []
     for phrase in phrases:
         inside, nearby = polar_words[id(phrase)]
+        if (
+            phrase.source == MODEL
+            and phrase.confidence < understanding.doubt_confidence
+            and not inside
+        ):
+            continue  # a guess nothing in the words supports
         polarity, by = _polarity(phrase, inside, nearby, understanding, context_polarity)
         if polarity is not None:
             decided.append((phrase, polarity, by))

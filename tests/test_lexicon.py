@@ -70,10 +70,16 @@ def test_a_phrase_finds_its_inflected_forms_with_and_without_diacritics(lex, tex
     assert ("delivery", "neg") in [(d, p) for d, p, _ in found(lex, text)]
 
 
-def test_the_words_of_a_phrase_come_in_order_with_at_most_two_words_between(lex):
+def test_the_words_of_a_phrase_come_with_at_most_two_words_between(lex):
     assert ("delivery", "neg") in [h[:2] for h in found(lex, "zgubili chyba znowu paczkę")]
     assert ("delivery", "neg") not in [h[:2] for h in found(lex, "zgubili chyba znowu tę paczkę")]
-    assert ("delivery", "neg") not in [h[:2] for h in found(lex, "paczkę zgubili")]
+
+
+def test_a_two_word_phrase_matches_in_either_order_a_longer_one_in_its_own(lex):
+    assert ("delivery", "neg") in [h[:2] for h in found(lex, "paczkę zgubili")]
+    assert ("delivery", "pos") in [h[:2] for h in found(lex, "dostawa była szybka")]
+    negated = [h for h in lex.find("nie dotarła paczka") if h.driver]
+    assert [(h.driver, h.polarity) for h in negated] == [("delivery", None)]
 
 
 @pytest.mark.parametrize("text", ["zgubili. Paczkę mam", "zgubili, paczkę", "zgubili ale paczkę"])

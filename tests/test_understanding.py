@@ -44,9 +44,9 @@ def tags(u, text, entities=(), context=None) -> list[str]:
 
 
 def test_a_phrase_split_in_two_with_opposite_roles_gets_one_polarity_from_its_words(u):
-    text = "dostawa była szybka"
+    text = "paczka była szybka"
     split = [
-        entity(text, "dostawa była", "delivery", "neg", cr=0.55),
+        entity(text, "paczka była", "delivery", "neg", cr=0.55),
         entity(text, "szybka", "delivery", "pos", cr=0.9),
     ]
     findings = un.find_drivers(text, split, u, "neg")
@@ -102,9 +102,19 @@ def test_an_unsure_entity_yields_to_the_lexicon_a_sure_one_keeps_its_span(u):
     assert tags(u, text, sure) == ["staff:neg"]
 
 
-def test_an_unsure_entity_the_lexicon_does_not_contradict_is_kept(u):
+def test_an_unsure_entity_the_lexicon_does_not_contradict_is_kept_a_bare_guess_is_not(u):
     text = "ktoś zgubił coś"
-    assert tags(u, text, [entity(text, "zgubił", "staff", "neg", ce=0.3)]) == ["staff:neg"]
+    assert tags(u, text, [entity(text, "zgubił", "staff", "neg", ce=0.5)]) == ["staff:neg"]
+    # Under the doubt threshold: kept only when praise/complaint words back it.
+    assert tags(u, text, [entity(text, "zgubił", "staff", "neg", ce=0.3)]) == []
+    text = "ktoś fatalny"
+    assert tags(u, text, [entity(text, text, "staff", "pos", ce=0.3)]) == ["staff:neg"]
+
+
+def test_an_entity_of_function_words_only_is_ignored(u):
+    text = "nie wiem, po prostu"
+    entities = [entity(text, "nie", "staff", "neg"), entity(text, "po", "promotions", "pos")]
+    assert tags(u, text, entities, "neg") == []
 
 
 def test_the_question_decides_only_when_the_words_say_nothing(u):
