@@ -174,6 +174,7 @@ def test_why_chains_follow_the_bots_slots(talked):
     url, slots = talked
     assert slots["e2e-promoter"].get("why_stop") is None
     ended = [s for s in slots.values() if s.get("why_stop")]
+    assert slots["e2e-passive"].get("why_stop")  # named the price negatively: probed
     why = report(url)["why_chains"]
     assert why["all"]["chains"] == len(ended)
     assert why["all"]["stops"] == {
