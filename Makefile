@@ -41,7 +41,7 @@ include mk/channels.mk
 include mk/cluster.mk
 
 .PHONY: help env run shell train validate lint format secrets test test-bot test-stories eval \
-	bench bench-train services lock clean erase retention migrate-ids
+	eval-dev bench bench-train bench-epochs services lock clean erase retention migrate-ids
 
 help:
 	@echo "make run           set up, train if needed, start bot + actions + dashboard"
@@ -51,9 +51,11 @@ help:
 	@echo "make train         train the model when data, domain or config changed"
 	@echo "make shell         talk to the bot in the terminal"
 	@echo "make validate      check the training data and the trainers' YAML files"
-	@echo "make eval          NLU cross-validation per driver, and score-parsing accuracy"
+	@echo "make eval          drivers on data/eval/ (never trained on), cross-validation, score parsing"
+	@echo "make eval-dev      drivers on data/eval/dev_comments.yml (to tune on; make eval stays the test)"
 	@echo "make bench         REST load benchmark against a bare Rasa baseline"
 	@echo "make bench-train   training time from scratch and after one NLU change"
+	@echo "make bench-epochs  held-out NLU scores every 5 DIET epochs (the stopping point)"
 	@echo "make dashboard     the analytics dashboard alone ($(NPS_HOST):$(DASHBOARD_PORT))"
 	@echo "make report        the analytics report of the local database"
 	@echo "make demo-data     write generated conversations into the local database"
@@ -158,15 +160,25 @@ test-stories: $(BOT_STAMP) $(MODEL)
 
 # --- measuring ----------------------------------------------------------------------
 
-eval: $(BOT_STAMP)
+# Scores on data/eval/ (never trained on), then cross-validation beside them.
+eval: $(BOT_STAMP) $(MODEL)
 	$(BOT_PY) -m bench.score_accuracy
+	$(BOT_PY) -m bench.driver_eval --model $(MODEL)
 	$(BOT_PY) -m bench.nlu_eval
+
+# The same scores on the development file: the one to tune thresholds and the lexicon on.
+eval-dev: $(BOT_STAMP) $(MODEL)
+	$(BOT_PY) -m bench.driver_eval --model $(MODEL) --file data/eval/dev_comments.yml
 
 bench: $(BOT_STAMP) $(MODEL) | var
 	$(BOT_PY) -m bench.rest_load
 
 bench-train: $(BOT_STAMP)
 	$(BOT_PY) -m bench.train_time
+
+# Held-out scores every few DIET epochs in one training: where config.yml's epochs come from.
+bench-epochs: $(BOT_STAMP)
+	$(BOT_PY) -m bench.epoch_curve
 
 # --- personal data (docs/privacy.md) -------------------------------------------------
 
