@@ -5,28 +5,33 @@ both environments; nothing is downloaded). They are read straight from the
 package's gzipped JSON files, without spaCy, so this module runs in the bot
 and in the analytics environment alike.
 
-Customers drop diacritics ("paczke"), so every lookup is made on folded forms
+Customers drop diacritics ("paczke"), so lookups are made on folded forms
 (``nps.text.fold``) and every lemma is returned folded ("paczka", "dostarczyc").
 
-The tables hold 3.8 million forms: parsing them takes about 7 s and 1 GB of
+The tables hold 3.7 million forms: parsing them takes about 7 s and 1 GB of
 memory, too much for every start of the bot. The first use therefore builds a
-compact folded index (sorted forms in one byte string, binary search) and
-saves it in a cache file; later processes load it in a fraction of a second
-(about 70 MB). See ``_cache_paths`` for where it goes.
+compact index (sorted forms in one byte string, binary search; about 30-60 s,
+once) and saves it in a cache file; later processes load it in about 0.2 s
+and hold about 80 MB. See ``_cache_paths`` for where it goes, ``warm`` to
+build it ahead (an image build, a deploy).
 
-When several lemmas share one folded form, the first of these wins
-(``_RANKS``), which extends the order of analytics/topics.py:
+The tables have no frequencies, and folding makes more forms collide. When
+several lemmas share one folded form, the first of these wins (``_RANKS``),
+which refines the order of analytics/topics.py (noun, adj, verb, adv):
 
-1. a few overrides and the closed classes (auxiliaries, pronouns, numerals,
-   prepositions): "byla" is "byc", not the adjective "byly" (former);
+1. the closed classes (auxiliaries, pronouns, numerals, prepositions), and
+   the past tense in "-ło" ("przestało" is "przestac", not the adjective);
 2. an inflected adjective ("mila" -> "mily", not the noun "mila");
 3. a word that is itself a noun lemma stays as it is ("dostawa" must not
    become the verb "dostawac", nor "paczka" the noun "paczek");
 4. an inflected noun, then an adjective lemma, then verbs, then adverbs.
 
-Within one rank the table's first entry wins (forms without diacritics sort
-first), and proper names come after every common word. Diacritics lost in folding rarely change the lemma's meaning for our
-purpose ("zle" is "zly" whether typed as "złe" or "źle").
+Within one rank the table's first entry wins, and proper names come after
+every common word ("kasie" is "kasa", not "Kasia"). Before the ranking,
+``_OVERRIDES`` fixes the commonest words it gets wrong ("mam" is "miec", not
+"mama"). A word typed with diacritics whose own entry disagrees with its
+folded form's winner gets its own entry ("lubię" is "lubic", though "lubie"
+folded is the rare noun "łubie"): about 18,000 such forms.
 """
 
 from __future__ import annotations
@@ -39,17 +44,18 @@ import os
 import re
 import struct
 import tempfile
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from nps.text import fold, fold_char, squeeze
 
-_FORMAT = 2  # bump when the index's layout or ranking changes
+_FORMAT = 4  # bump when the index's layout or ranking changes
 _MAGIC = b"NPSLEM"
 
 # Words the tables get wrong for our texts. The tables hold every reading of
-# a form but no frequencies, and the ranking above picks a rare noun or
+# a form but no frequencies, and the ranking (_RANKS) picks a rare noun or
 # adjective reading for some of the commonest words ("mam" -> "mama", "ale"
 # -> "alo", "tak" -> "taka", "była" -> "były" the adjective). Function words
 # stay as they are; frequent verb forms get their verb.
@@ -58,6 +64,7 @@ a ale albo aby bo by bardzo bez brak chyba co czy czyli dla do dobrze gdy gdzie 
 jak jednak jeszcze juz kiedy lecz lub mimo moze mozna na nad nadal nawet nie niz o od
 ok okej oraz po pod poza przez przy raczej razie sie tak takze tez to troche tylko u
 w wiec wlasnie wtedy z za zawsze ze zbyt znowu zreszta super spoko dzieki
+ani zeby skoro miedzy byle osiem
 """
 _VERB_FORMS = {
     "byc": "byl byla bylo byly byli bylam bylem bylismy bylysmy bedzie beda jest sa",
@@ -97,6 +104,9 @@ _RANKS = (
     ("pron", "key"),
     ("num", "key"),
     ("adp", "key"),
+    # "przestało", "rozpadło się", "wytrzymało": the past tense, not the
+    # rare adjectives "przestały", "rozpadły" the adjective rank would pick.
+    ("verb", "past_neuter"),
     ("adj", "key"),
     ("noun", "ident"),
     ("noun", "key"),
@@ -143,31 +153,29 @@ def _fast_fold(text: str, table: _FoldMap) -> str:
     return " ".join(folded.split()) if " " in folded else folded
 
 
-def _candidates() -> Iterator[tuple[str, str]]:
-    """(folded form, folded lemma) pairs, best rank first. Proper names
-    (capitalised lemmas: "Kasie" -> "Kasia", "Kąś") come after every common
-    word, so "kasie" is "kasa"."""
+def _candidates() -> Iterator[tuple[str, str, str]]:
+    """(form in lower case, folded form, folded lemma), best rank first.
+    Proper names (capitalised lemmas: "Kasie" -> "Kasia", "Kąś") come after
+    every common word, so "kasie" is "kasa"."""
     tables: dict[str, dict[str, str]] = {}
     fold_map = _FoldMap()
-    names: list[tuple[str, str]] = []
+    names: list[tuple[str, str, str]] = []
     for name, kind in _RANKS:
         if name not in tables:
             tables[name] = _read_table(name)
         table = tables[name]
         if kind == "key":
-            for form, lemma in table.items():
-                pair = _fast_fold(form, fold_map), _fast_fold(lemma, fold_map)
-                if lemma[:1].isupper():
-                    names.append(pair)
-                else:
-                    yield pair
+            pairs = table.items()
+        elif kind == "past_neuter":
+            pairs = ((form, lemma) for form, lemma in table.items() if form.endswith("ło"))
         else:
-            for lemma in table.values():
-                folded = _fast_fold(lemma, fold_map)
-                if lemma[:1].isupper():
-                    names.append((folded, folded))
-                else:
-                    yield folded, folded
+            pairs = ((lemma, lemma) for lemma in table.values())
+        for form, lemma in pairs:
+            found = form.lower(), _fast_fold(form, fold_map), _fast_fold(lemma, fold_map)
+            if lemma[:1].isupper():
+                names.append(found)
+            else:
+                yield found
         # Once a table's last rank is used it can go: one large table at a time.
         if all(n != name for n, _ in _RANKS[_RANKS.index((name, kind)) + 1 :]):
             del tables[name]
@@ -175,7 +183,8 @@ def _candidates() -> Iterator[tuple[str, str]]:
 
 
 class _Index:
-    """Folded form -> folded lemma, as sorted forms in one byte string."""
+    """Form -> folded lemma, as sorted forms in one byte string (binary
+    search): a dict of millions of strings would take 5-10 times the memory."""
 
     def __init__(self, blob: bytes, offsets: array.array, lemma_ids: array.array, lemmas: list):
         self.blob = blob  # forms, each followed by b"\n"
@@ -203,11 +212,7 @@ class _Index:
         return None
 
     @classmethod
-    def build(cls) -> _Index:
-        best: dict[str, str] = {}
-        for form, lemma in _candidates():
-            if form and "\n" not in form:
-                best.setdefault(form, lemma)
+    def from_dict(cls, best: dict[str, str]) -> _Index:
         lemmas = [""]
         lemma_ids_of: dict[str, int] = {}
         keys = sorted(best, key=lambda f: f.encode("utf-8"))
@@ -228,26 +233,19 @@ class _Index:
         offsets.append(at)
         return cls(b"".join(parts), offsets, lemma_ids, lemmas)
 
-    def dump(self, path: Path) -> None:
+    _HEADER = "<QQQ"
+
+    def to_bytes(self) -> bytes:
         lemmas = "\n".join(self.lemmas).encode("utf-8")
-        header = struct.pack("<6sIQQQ", _MAGIC, _FORMAT, len(self.blob), len(self), len(lemmas))
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
-        with open(tmp, "wb") as f:
-            f.write(header)
-            f.write(self.blob)
-            f.write(self.offsets.tobytes())
-            f.write(self.lemma_ids.tobytes())
-            f.write(lemmas)
-        os.replace(tmp, path)  # atomic: a parallel process never reads half a file
+        header = struct.pack(self._HEADER, len(self.blob), len(self), len(lemmas))
+        return b"".join(
+            [header, self.blob, self.offsets.tobytes(), self.lemma_ids.tobytes(), lemmas]
+        )
 
     @classmethod
-    def load(cls, path: Path) -> _Index:
-        data = path.read_bytes()
-        size = struct.calcsize("<6sIQQQ")
-        magic, fmt, n_blob, n_forms, n_lemmas = struct.unpack_from("<6sIQQQ", data)
-        if magic != _MAGIC or fmt != _FORMAT:
-            raise ValueError("not a lemma index of this format")
-        at = size
+    def from_bytes(cls, data: bytes, at: int) -> tuple[_Index, int]:
+        n_blob, n_forms, n_lemmas = struct.unpack_from(cls._HEADER, data, at)
+        at += struct.calcsize(cls._HEADER)
         blob = data[at : at + n_blob]
         at += n_blob
         offsets = array.array("I")
@@ -257,9 +255,54 @@ class _Index:
         lemma_ids.frombytes(data[at : at + 4 * n_forms])
         at += 4 * n_forms
         lemmas = data[at : at + n_lemmas].decode("utf-8").split("\n")
-        if len(lemma_ids) != n_forms or len(offsets) != n_forms + 1:
+        at += n_lemmas
+        if len(blob) != n_blob or len(lemma_ids) != n_forms or len(offsets) != n_forms + 1:
             raise ValueError("truncated lemma index")
-        return cls(blob, offsets, lemma_ids, lemmas)
+        return cls(blob, offsets, lemma_ids, lemmas), at
+
+
+@dataclass(frozen=True)
+class _Lemmas:
+    """The folded index, and the forms typed with diacritics whose lemma the
+    folded index gets wrong: "lubię" is "lubic", but folded "lubie" is also
+    the rare noun "łubie", which ranks first. A few percent of the forms."""
+
+    folded: _Index
+    exact: _Index
+
+    @classmethod
+    def build(cls) -> _Lemmas:
+        folded: dict[str, str] = {}
+        exact: dict[str, tuple[str, str]] = {}
+        for form, folded_form, lemma in _candidates():
+            if not folded_form or "\n" in form:
+                continue
+            folded.setdefault(folded_form, lemma)
+            if form != folded_form:
+                exact.setdefault(form, (folded_form, lemma))
+        exceptions = {f: lem for f, (ff, lem) in exact.items() if folded[ff] != lem}
+        del exact
+        return cls(_Index.from_dict(folded), _Index.from_dict(exceptions))
+
+    def dump(self, path: Path) -> None:
+        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+        with open(tmp, "wb") as f:
+            f.write(struct.pack("<6sI", _MAGIC, _FORMAT))
+            f.write(self.folded.to_bytes())
+            f.write(self.exact.to_bytes())
+        os.replace(tmp, path)  # atomic: a parallel process never reads half a file
+
+    @classmethod
+    def load(cls, path: Path) -> _Lemmas:
+        data = path.read_bytes()
+        magic, fmt = struct.unpack_from("<6sI", data)
+        if magic != _MAGIC or fmt != _FORMAT:
+            raise ValueError("not a lemma index of this format")
+        folded, at = _Index.from_bytes(data, struct.calcsize("<6sI"))
+        exact, at = _Index.from_bytes(data, at)
+        if at != len(data):
+            raise ValueError("lemma index of the wrong length")
+        return cls(folded, exact)
 
 
 def _cache_paths() -> list[Path]:
@@ -273,31 +316,35 @@ def _cache_paths() -> list[Path]:
 
 
 @functools.cache
-def _index() -> _Index:
+def _lemmas() -> _Lemmas:
     paths = _cache_paths()
     for path in paths:
         try:
-            return _Index.load(path)
+            return _Lemmas.load(path)
         except (OSError, ValueError, struct.error):
             continue
-    index = _Index.build()
+    built = _Lemmas.build()
     for path in paths:
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
-            index.dump(path)
+            built.dump(path)
             for old in path.parent.glob("pl_lemmas-*.bin"):
                 if old != path:  # an index of another tables version or format
                     old.unlink(missing_ok=True)
             break
         except OSError:
             continue  # not writable here: try the next place, or keep it in memory
-    return index
+    return built
+
+
+def _index() -> _Index:
+    return _lemmas().folded
 
 
 def warm() -> int:
     """Build (or load) the index now; returns the number of forms. For image
     builds and start-up, so the first customer does not wait."""
-    return len(_index())
+    return len(_lemmas().folded)
 
 
 # Lexical negation: "niemiły", "nieuprzejma", "niedostarczona" are lemmas of
@@ -349,9 +396,20 @@ def lemma(word: str) -> str:
     """The folded lemma of one word, typed with or without diacritics
     ("paczkę", "paczke" -> "paczka"); an unknown word is returned folded."""
     folded = fold(word).replace(" ", "")
-    if not folded:
-        return ""
+    if len(folded) < 2:  # "m", "l", "5": units and digits, not the tables' clitics
+        return folded
+    if folded not in _OVERRIDES:
+        typed = unicodedata.normalize("NFC", word.lower()).strip()
+        if typed != folded:
+            exact = _exact_lemma(typed)
+            if exact is not None:
+                return exact
     return _lemma_of_folded(folded)
+
+
+@functools.lru_cache(maxsize=65536)
+def _exact_lemma(typed: str) -> str | None:
+    return _lemmas().exact.get(typed)
 
 
 # ---------------------------------------------------------------- negation

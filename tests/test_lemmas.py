@@ -101,3 +101,27 @@ def test_lexical_negation_opens_no_scope():
 def test_the_negator_itself_is_not_negated():
     words = analyse("nie polecam")
     assert (words[0].folded, words[0].negated) == ("nie", False)
+
+
+def test_typed_diacritics_pick_the_words_own_lemma():
+    # Folded, "lubie" is also the rare noun "łubie"; typed with "ę" it is the verb.
+    assert lemma("lubię") == "lubic"
+    assert lemma("wygląda") == "wygladac"
+
+
+def test_neuter_past_tense_is_the_verb():
+    assert {lemma(w) for w in ("przestało", "przestalo", "przestał")} == {"przestac"}
+    assert lemma("rozpadło") == lemma("rozpadł") == "rozpasc"
+
+
+def test_the_compact_index_round_trips():
+    index = lemmas._Index.from_dict({"paczke": "paczka", "paczka": "paczka", "ąb": "x"})
+    loaded, end = lemmas._Index.from_bytes(b"xx" + index.to_bytes(), 2)
+    assert end == 2 + len(index.to_bytes())
+    assert [loaded.get(w) for w in ("paczke", "paczka", "ąb", "paczk", "")] == [
+        "paczka",
+        "paczka",
+        "x",
+        None,
+        None,
+    ]
