@@ -22,11 +22,26 @@ Printed per analyser, over running words (tokens) and distinct words:
   ms/1000    time to lemmatise 1000 distinct words, cold caches;
   load       time to make the analyser ready (spaCy: the cached index);
   size       installed size of the package.
+
+    .venv/bin/python -m bench.lemma_compare --negation
+
+measures the choice of PolishTokenizer's negation mark without training DIET
+(a proxy, minutes cheaper): a logistic regression predicts a mention's
+polarity from its words, trained on the entity spans of data/nlu (role pos /
+neg), tested on the comments of data/eval/comments.yml that have one polarity
+(never trained on), with word counts of: the words as typed, their lemmas,
+lemmas with "nie_" inside a negation's scope, lemmas plus a separate "nie_"
+feature; each alone and with character n-grams of the text (as config.yml's
+second CountVectorsFeaturizer). Printed: accuracy overall, on the comments
+tagged "negation", and on the others.
 """
 
 from __future__ import annotations
 
+import argparse
+import json
 import re
+import sys
 import time
 from collections import Counter
 from importlib import metadata
@@ -141,7 +156,93 @@ def report(name: str, m: dict, counts: Counter) -> None:
     )
 
 
+EVAL_FILE = NLU_DIR.parent / "eval" / "comments.yml"
+_ROLE_SPAN = re.compile(r"\[([^\]]*)\]\{([^}]*)\}")
+
+
+def polarity_spans(nlu_dir: Path = NLU_DIR) -> tuple[list[str], list[str]]:
+    texts, roles = [], []
+    for path in sorted(nlu_dir.rglob("*.yml")):
+        for item in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("nlu") or []:
+            for line in (item.get("examples") or "").splitlines():
+                for m in _ROLE_SPAN.finditer(line):
+                    try:
+                        role = json.loads("{" + m.group(2) + "}").get("role")
+                    except json.JSONDecodeError:
+                        continue
+                    if role in ("pos", "neg"):
+                        texts.append(m.group(1))
+                        roles.append(role)
+    return texts, roles
+
+
+def negation_variants() -> dict:
+    def typed(t):
+        return " ".join(w.text.lower() for w in lemmas.analyse(t))
+
+    def lemma_words(t):
+        return " ".join(w.lemma for w in lemmas.analyse(t))
+
+    def marked(t):
+        return " ".join(("nie_" if w.negated else "") + w.lemma for w in lemmas.analyse(t))
+
+    def both(t):
+        return " ".join(
+            w.lemma + (" nie_" + w.lemma if w.negated else "") for w in lemmas.analyse(t)
+        )
+
+    return {
+        "words as typed": typed,
+        "lemmas": lemma_words,
+        "lemmas, nie_ marked": marked,
+        "lemmas + nie_ feature": both,
+    }
+
+
+def measure_negation() -> None:
+    import numpy as np
+    from scipy.sparse import hstack
+    from sklearn.feature_extraction.text import CountVectorizer
+    from sklearn.linear_model import LogisticRegression
+
+    train_x, train_y = polarity_spans()
+    test_x, test_y, tagged = [], [], []
+    for c in yaml.safe_load(EVAL_FILE.read_text(encoding="utf-8"))["comments"]:
+        polarities = {d.split(":")[1] for d in c.get("drivers") or []}
+        if len(polarities) == 1:
+            test_x.append(c["text"])
+            test_y.append(polarities.pop())
+            tagged.append("negation" in (c.get("tags") or []))
+    y_train, y_test, neg = np.array(train_y), np.array(test_y), np.array(tagged)
+    print(
+        f"trained on {len(train_x)} polarity spans of data/nlu; tested on {len(test_x)}"
+        f" one-polarity comments of {EVAL_FILE.name} ({neg.sum()} tagged negation)\n"
+    )
+    chars = CountVectorizer(analyzer="char_wb", ngram_range=(1, 4))
+    chars_train, chars_test = chars.fit_transform(train_x), chars.transform(test_x)
+    print(f"{'word features':<24}{'+ char n-grams':<16}{'all':>6}{'negation':>10}{'others':>8}")
+    for name, words_of in negation_variants().items():
+        for with_chars in (False, True):
+            vec = CountVectorizer(token_pattern=r"(?u)\b\w+\b")
+            x_train = vec.fit_transform([words_of(t) for t in train_x])
+            x_test = vec.transform([words_of(t) for t in test_x])
+            if with_chars:
+                x_train = hstack([x_train, chars_train]).tocsr()
+                x_test = hstack([x_test, chars_test]).tocsr()
+            model = LogisticRegression(max_iter=2000).fit(x_train, y_train)
+            right = model.predict(x_test) == y_test
+            print(
+                f"{name:<24}{'yes' if with_chars else '':<16}{right.mean():6.3f}"
+                f"{right[neg].mean():10.3f}{right[~neg].mean():8.3f}"
+            )
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--negation", action="store_true", help="the negation-mark proxy")
+    if parser.parse_args().negation:
+        measure_negation()
+        return
     start = time.perf_counter()
     lemmas.warm()  # before anything else uses the index
     load = time.perf_counter() - start
@@ -168,4 +269,4 @@ def main() -> None:
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())
