@@ -69,3 +69,10 @@ def test_training_data_gets_lemmas_and_intents_stay_labels():
     _tokenizer().process_training_data(TrainingData([example]))
     assert [t.lemma for t in example.get(TOKENS_NAMES[TEXT])] == ["paczka", "dostarczyc"]
     assert [t.text for t in example.get(TOKENS_NAMES[INTENT])] == ["inform_reason"]
+
+
+def test_create_loads_the_lemma_index_and_keeps_the_defaults():
+    # Rasa calls create() when it builds the graph; it gets nothing else from us.
+    tokenizer = PolishTokenizer.create(PolishTokenizer.get_default_config(), None, None, None)
+    assert tokenizer.negation_prefix == "nie_"
+    assert PolishTokenizer.get_default_config()["intent_tokenization_flag"] is False
