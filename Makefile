@@ -84,6 +84,8 @@ $(BOT_STAMP): $(BOT_REQUIREMENTS) requirements/bot.lock pyproject.toml
 	$(BOT_PY) -m pip install --quiet $(addprefix -r ,$(BOT_REQUIREMENTS)) \
 		-c requirements/bot.lock
 	$(BOT_PY) -m pip install --quiet --no-deps -e .
+	# The Polish lemma index, built once into the environment (~1 min).
+	$(BOT_PY) -c "from nps import lemmas; lemmas.warm()"
 	touch $@
 
 # Refresh both lock files after a deliberate upgrade of a requirements file.

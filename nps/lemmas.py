@@ -43,6 +43,7 @@ import json
 import os
 import re
 import struct
+import sys
 import tempfile
 import unicodedata
 from collections.abc import Iterator
@@ -306,13 +307,21 @@ class _Lemmas:
 
 
 def _cache_paths() -> list[Path]:
-    """Where the index may be cached: the repository's git-ignored var/
-    (development, CI), else the system's temporary directory (a read-only
-    image). One file per tables version and index format."""
+    """Where the index may be cached, the first readable one used: beside the
+    tables, in the environment that installed them (``make env`` and the image
+    build write it there, so a read-only container never builds it; in
+    Kubernetes var/ is an empty volume), then the repository's git-ignored
+    var/, then the system's temporary directory. One file per tables version
+    and index format."""
     name = f"pl_lemmas-{_tables_version()}-f{_FORMAT}.bin"
+    environment = Path(sys.prefix) / "share" / "nps"
     repo_var = Path(__file__).resolve().parent.parent / "var" / "cache"
     uid = os.getuid() if hasattr(os, "getuid") else 0
-    return [repo_var / name, Path(tempfile.gettempdir()) / f"nps-cache-{uid}" / name]
+    return [
+        environment / name,
+        repo_var / name,
+        Path(tempfile.gettempdir()) / f"nps-cache-{uid}" / name,
+    ]
 
 
 @functools.cache
