@@ -227,7 +227,7 @@ def test_five_vague_whys_reach_the_limit(bot):
         "bo wszędzie jest taniej",
         "chyba macie wysokie marże",
         "bo macie drogie reklamy",
-        "bo sklepy są w galeriach",
+        "bo czynsze są wysokie",
         "bo czynsze rosną",
     ]
     assert len(whys) == MAX_WHYS
