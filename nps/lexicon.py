@@ -220,16 +220,17 @@ def _longest(hits: list[Hit]) -> list[Hit]:
     (``_rank``) is dropped; one hit per driver, polarity and place."""
     kept: list[Hit] = []
     seen: set[tuple] = set()
+    best_at: dict[int, tuple[int, int]] = {}  # word -> rank of the best hit kept on it
     # Best first, so that a hit dropped for a better one drops nothing itself.
     for hit in sorted(hits, key=_rank, reverse=True):
         same = (hit.driver, hit.polarity, hit.start, hit.end)
-        mine = set(hit.words)
-        if same in seen or any(
-            _rank(other) > _rank(hit) and mine.intersection(other.words) for other in kept
-        ):
+        rank = _rank(hit)
+        if same in seen or any(best_at.get(i, rank) > rank for i in hit.words):
             continue
         seen.add(same)
         kept.append(hit)
+        for i in hit.words:
+            best_at.setdefault(i, rank)
     kept.sort(key=lambda h: (h.start, -h.end))
     return kept
 

@@ -5,52 +5,61 @@ the NLU model's entities (DIET: type = driver id, role = pos/neg, with
 ``confidence_entity`` and ``confidence_role``) and the polarity the question
 implies, and gets ``Finding`` s back. The rules:
 
-1. **One phrase, one polarity.** Model entities of the same driver that
-   touch or overlap (at most one word between them, no punctuation or
-   contrast word) are one phrase: DIET sometimes cuts "dostawa była
-   szybka" in two and gives the halves opposite roles.
-2. **The polarity of a phrase is decided by its words first**, then by the
+1. **What the model found.** Each entity of a catalogue driver is a phrase.
+   Entities made only of function words ("z", "po", "nie") are ignored.
+2. **The lexicon confirms, overrules or completes it** (data/drivers.yml):
+   - a lexicon hit of the same driver inside a model phrase confirms it
+     (``source`` "model+lexicon") and lends it its polarity (rule 4a);
+   - a model phrase neither sure (``confidence_entity`` under
+     ``entity_confidence``) nor confirmed yields to a lexicon hit of another
+     driver on its words, when that hit is a praise/complaint phrase or
+     covers at least half of the phrase's words ("Ładowarka nie działa"
+     tagged website_app at 0.61 is product_quality); the model's role goes
+     with the words; unsure pieces of the same entity next to it yield too
+     ("zaczął | przeciekać" both tagged staff); otherwise the hit yields to
+     the model;
+   - a lexicon hit on no model phrase is a phrase of its own (``source``
+     "lexicon"): what the model missed.
+3. **One phrase, one polarity.** Phrases of one driver next to each other
+   (at most one word between, no punctuation or contrast word) are one
+   phrase, unless each has praise or complaint words of its own: DIET cuts
+   "dostawa była | szybka" in two and may give the halves opposite roles,
+   but "dostawa szybka i kurier niemiły" are two opinions.
+4. **The polarity of a phrase is decided by its words first**, then by the
    model, then by the question:
-   a. the driver's own lexicon phrases inside it ("zgubić paczkę": neg);
-   b. else praise/complaint words (``polarity:`` in data/drivers.yml) inside
-      it, else nearby: at most ``Understanding.window`` words away, nearer to
-      it than to any other phrase, not across a sentence end or a contrast
-      word ("ale", "a", "jednak"...). Negation is already applied by the
-      lexicon ("nie polecam" is a complaint, "nie było problemu" praise);
-      praise and complaint words that cancel out leave the words neutral;
+   a. the driver's own lexicon phrases in it ("zgubić paczkę": neg);
+   b. else praise/complaint words (``polarity:`` in data/drivers.yml) in it,
+      else nearby: at most ``window`` words away (one more across a comma,
+      which counts as two words),
+      nearer to it than to any other phrase, not across a sentence end or a
+      contrast word ("ale", "a", "jednak"...). Negation is already applied
+      by the lexicon ("nie polecam" is a complaint, "nie było problemu"
+      praise); words that cancel out leave the phrase neutral;
    c. else the model's role when ``confidence_role`` reaches
-      ``role_confidence`` (two halves with different roles: the surer half,
-      weighted by length);
+      ``role_confidence`` (halves with different roles: the surer, weighted
+      by length);
    d. else ``context_polarity``: the question answered (what promoters
       value -> pos, a why-question -> neg); only here, when the words say
       nothing;
    e. else the model's unsure role; else the phrase is dropped.
-   Model entities made only of function words ("z", "po", "nie") are
-   ignored, and so is a doubtful one (``confidence_entity`` under
-   ``doubt_confidence``) that no lexicon or praise/complaint word supports.
-3. **The lexicon adds what the model missed or was unsure of.** Lexicon hits
-   of a driver the model did not tag there become phrases of their own. An
-   unsure model entity (``confidence_entity`` under ``entity_confidence``)
-   that the lexicon names as another driver on the same span yields to the
-   lexicon; a sure one keeps its span and the lexicon hit there is dropped.
-   A lexicon hit of the same driver inside a model phrase confirms it
-   (``source`` "model+lexicon") and gives its words to rule 2a.
-4. A lexicon phrase of neutral driver words only ("paczka", "kurier") whose
-   polarity would come from the question alone is kept only when nothing
-   else in the message was found: a passing mention beside a real opinion
-   ("kurier przyniósł, ale produkt się zepsuł") is not an opinion.
-5. **Separate phrases keep their own polarity**: "dostawa szybka, ale
+5. **Guesses are dropped.** A model-only phrase under ``doubt_confidence``
+   with no praise/complaint word in it ("nie wiem" tagged staff at 0.26);
+   a lexicon phrase of neutral words only ("paczka", "kurier") whose
+   polarity would come from the question alone, when anything else in the
+   message was found ("kurier przyniósł, ale produkt się zepsuł").
+6. **Separate phrases keep their own polarity**: "dostawa szybka, ale
    kurier niemiły" gives delivery:pos and delivery:neg; ``tags`` lists each
    ``driver:polarity`` once.
 
 ``Finding.source`` says who found the driver ("model", "lexicon",
 "model+lexicon"), ``Finding.polarity_from`` who decided its polarity
-("lexicon" = rule 2a, "words" = 2b, "model", "context"), so an evaluation
+("lexicon" = rule 4a, "words" = 4b, "model", "context"), so an evaluation
 can count how often each one decides.
 """
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -64,28 +73,33 @@ LEXICON = "lexicon"
 BOTH = "model+lexicon"
 
 # A model entity this sure of its driver is not overruled by the lexicon.
-# DIET gives correct driver entities 0.5-0.99 on comments unlike its examples
-# (and "mało ludzi" as assortment 0.61), so a lexicon phrase that names
+# DIET gives right drivers 0.5-0.99 on comments unlike its examples, and
+# wrong ones 0.6 ("mało ludzi" as assortment), so a lexicon phrase naming
 # another driver on the same words is the better bet below this.
 ENTITY_CONFIDENCE = 0.8
-# A model entity under this, that no lexicon word and no praise/complaint word
-# supports, is a guess ("nie wiem" tagged as staff at 0.26): dropped.
+# A model entity under this, that no praise/complaint word supports, is a
+# guess ("nie wiem" tagged as staff at 0.26): dropped.
 DOUBT_CONFIDENCE = 0.4
 # A model role this sure decides the polarity when the words do not.
 ROLE_CONFIDENCE = 0.6
 # Praise/complaint words at most this many words away still qualify a phrase.
 WINDOW = 3
 
-# Between two words, these end a claim: neither one phrase nor its window
+# Between two words, these end a claim: neither a phrase nor its window
 # reaches across them. Commas do not: "kurier był miły, pomocny" is one claim.
 _SENTENCE_END = re.compile(r"[.!?;\n]")
-_CONTRAST = frozenset({"ale", "a", "lecz", "jednak", "natomiast", "tylko", "choc", "chociaz"})
-# Two model entities with at most this many words between them are one phrase.
+# "tylko" as in "kurtka super, tylko kurier się spóźnił" (the lexicon's
+# phrases may hold it: "odpowiada tylko bot").
+_CONTRAST = frozenset(
+    {"ale", "a", "lecz", "jednak", "natomiast", "choc", "chociaz", "tylko", "zas"}
+)
+_CLAUSE_BREAK = re.compile(r"[.!?;,:\n]")
+# Two phrases of one driver with at most this many words between are one.
 _JOIN_GAP_WORDS = 1
-_JOIN_BREAK = re.compile(r"[.!?;,:\n]")
 # A praise/complaint word across a comma counts as this many words further.
 _COMMA_WORDS = 2
-# A model entity made only of these says nothing (DIET tags "z", "po", "nie").
+# Words that hold no content: an entity of these alone names nothing, and
+# they do not count when a lexicon hit is weighed against an entity.
 _FUNCTION_WORDS = frozenset(
     {"a", "i", "o", "u", "w", "we", "z", "ze", "na", "do", "od", "po", "za", "przy", "pod"}
     | {"nad", "przez", "dla", "bez", "to", "ten", "ta", "te", "tego", "tej", "tym", "tak"}
@@ -130,18 +144,56 @@ class _Phrase:
     start: int
     end: int
     source: str
-    confidence: float = 1.0  # the model's least sure entity in the phrase
+    first_word: int | None  # word range in lemmas.analyse(text); None: no word
+    last_word: int | None
+    confidence: float = 1.0  # the model's surest entity in the phrase
     # (role, confidence, characters) of each model entity in the phrase.
     roles: list[tuple[str, float, int]] = field(default_factory=list)
     hits: list[lexicon.Hit] = field(default_factory=list)  # the driver's own
-    first_word: int | None = None
-    last_word: int | None = None
+    inside: list[str] = field(default_factory=list)  # polarities of praise/complaint words
+    nearby: list[str] = field(default_factory=list)
 
-    def overlaps(self, start: int, end: int) -> bool:
-        return start < self.end and self.start < end
+    def overlaps(self, hit: lexicon.Hit) -> bool:
+        return hit.start < self.end and self.start < hit.end
+
+    @property
+    def has_own_words(self) -> bool:
+        return bool(self.inside) or any(h.polarity for h in self.hits)
 
 
-# --- the model's entities ----------------------------------------------------
+class _Text:
+    """The analysed text, with the lookups the rules need."""
+
+    def __init__(self, text: str):
+        self.text = text
+        self.words = lemmas.analyse(text)
+        self._starts = [w.start for w in self.words]
+
+    def word_range(self, start: int, end: int) -> tuple[int, int] | tuple[None, None]:
+        first = bisect.bisect_right(self._starts, start) - 1
+        if first < 0 or self.words[first].end <= start:
+            first += 1
+        last = bisect.bisect_left(self._starts, end) - 1
+        if first > last or first >= len(self.words):
+            return None, None
+        return first, last
+
+    def content(self, first: int | None, last: int | None) -> list[int]:
+        if first is None or last is None:
+            return []
+        return [i for i in range(first, last + 1) if self.words[i].folded not in _FUNCTION_WORDS]
+
+    def between(self, left: int, right: int) -> str:
+        return self.text[self.words[left].end : self.words[right].start]
+
+    def separated(self, left: int, right: int) -> bool:
+        """A sentence end or a contrast word lies between word ``left`` and ``right``."""
+        if _SENTENCE_END.search(self.between(left, right)):
+            return True
+        return any(self.words[i].folded in _CONTRAST for i in range(left + 1, right))
+
+
+# --- the model's entities and the lexicon's hits ------------------------------
 
 
 def _confidence(entity: Mapping, key: str) -> float:
@@ -161,189 +213,174 @@ def _span(entity: Mapping, text: str) -> tuple[int, int] | None:
     return None
 
 
-def _joinable(text: str, words: Sequence[lemmas.Word], end: int, start: int) -> bool:
-    """May two entities of one driver, ``end`` .. ``start`` apart, be one phrase?"""
-    if start <= end:
-        return True
-    if _JOIN_BREAK.search(text, end, start):
-        return False
-    between = [w for w in words if w.start >= end and w.end <= start]
-    return len(between) <= _JOIN_GAP_WORDS and not any(w.folded in _CONTRAST for w in between)
-
-
-def _model_phrases(
-    text: str, words: Sequence[lemmas.Word], entities: Iterable[Mapping], u: Understanding
-) -> list[_Phrase]:
-    spans = []
-    for entity in entities or ():
+def _model_phrases(t: _Text, entities: Iterable[Mapping], u: Understanding) -> list[_Phrase]:
+    phrases = []
+    for entity in entities:
         driver = entity.get("entity")
-        span = _span(entity, text)
+        span = _span(entity, t.text)
         if driver not in u.catalogue or span is None:
             continue
-        inside = [w.folded for w in words if w.start < span[1] and span[0] < w.end]
-        if all(w in _FUNCTION_WORDS for w in inside):
+        first, last = t.word_range(*span)
+        if not t.content(first, last):
             continue  # no word of content: nothing to hold a driver
-        spans.append((span, driver, entity))
-    spans.sort(key=lambda item: item[0])
-    phrases: list[_Phrase] = []
-    for (start, end), driver, entity in spans:
         role = entity.get("role")
-        confidence = _confidence(entity, "confidence_entity")
-        role_entry = (
-            [(role, _confidence(entity, "confidence_role"), end - start)]
+        roles = (
+            [(role, _confidence(entity, "confidence_role"), span[1] - span[0])]
             if role in POLARITIES
             else []
         )
-        same = next(
-            (
-                p
-                for p in reversed(phrases)
-                if p.driver == driver and _joinable(text, words, p.end, start)
-            ),
-            None,
-        )
-        if same is not None:
-            same.start, same.end = min(same.start, start), max(same.end, end)
-            same.confidence = min(same.confidence, confidence)
-            same.roles += role_entry
-        else:
-            phrases.append(_Phrase(driver, start, end, MODEL, confidence, role_entry))
+        confidence = _confidence(entity, "confidence_entity")
+        phrases.append(_Phrase(driver, *span, MODEL, first, last, confidence, roles))
     return phrases
 
 
-# --- merging with the lexicon --------------------------------------------------
-
-
-def _lexicon_phrases(
-    hits: Sequence[lexicon.Hit], words: Sequence[lemmas.Word], text: str, window: int
-) -> list[_Phrase]:
-    """Hits of one driver close together in one clause ("produkty szybko się
-    psują": "produkt" + "psuć się") are one phrase."""
-    phrases: list[_Phrase] = []
-    for hit in sorted(hits, key=lambda h: (h.start, h.end)):
-        last = phrases[-1] if phrases else None
-        if (
-            last is not None
-            and last.driver == hit.driver
-            and last.last_word is not None
-            and hit.first_word - last.last_word <= window
-            and (
-                hit.first_word <= last.last_word
-                or not (
-                    _JOIN_BREAK.search(text, words[last.last_word].end, hit.start)
-                    or _separated(words, text, last.last_word, hit.first_word)
-                )
-            )
-        ):
-            last.end = max(last.end, hit.end)
-            last.last_word = max(last.last_word, hit.last_word)
-            last.hits.append(hit)
-            continue
-        phrases.append(
-            _Phrase(
-                hit.driver,
-                hit.start,
-                hit.end,
-                LEXICON,
-                hits=[hit],
-                first_word=hit.first_word,
-                last_word=hit.last_word,
-            )
-        )
-    return phrases
+def _lexicon_phrase(hit: lexicon.Hit) -> _Phrase:
+    return _Phrase(
+        hit.driver, hit.start, hit.end, LEXICON, hit.first_word, hit.last_word, hits=[hit]
+    )
 
 
 def _merge(
-    model: list[_Phrase],
-    hits: Sequence[lexicon.Hit],
-    words: Sequence[lemmas.Word],
-    text: str,
-    u: Understanding,
+    t: _Text, model: list[_Phrase], hits: Sequence[lexicon.Hit], u: Understanding
 ) -> list[_Phrase]:
     """Model phrases confirmed, overruled or completed by the lexicon's driver hits."""
-    loose: list[lexicon.Hit] = []
-    overruled: set[int] = set()
+    others: list[lexicon.Hit] = []
     for hit in hits:
-        touched = [p for p in model if p.overlaps(hit.start, hit.end)]
-        same = [p for p in touched if p.driver == hit.driver]
-        if same:
-            for phrase in same:
-                phrase.hits.append(hit)
-                phrase.source = BOTH
+        same = [p for p in model if p.overlaps(hit) and p.driver == hit.driver]
+        for phrase in same:
+            phrase.hits.append(hit)
+            phrase.source = BOTH
+        if not same:
+            others.append(hit)
+    overruled: set[int] = set()
+    loose: list[_Phrase] = []
+    for hit in others:
+        touched = [p for p in model if p.overlaps(hit)]
+        if any(p.confidence >= u.entity_confidence or p.hits for p in touched):
+            continue  # a sure or confirmed model phrase keeps its words
+        if all(_outweighs(t, hit, p) for p in touched):
+            overruled.update(id(p) for p in touched)
+            phrase = _lexicon_phrase(hit)
+            # The model's praise or complaint still holds for these words.
+            phrase.roles = [r for p in touched for r in p.roles]
+            loose.append(phrase)
+    # DIET's pieces of one phrase go together: "zaczął | przeciekać" as staff.
+    grown = True
+    while grown:
+        grown = False
+        for phrase in model:
+            if id(phrase) in overruled or phrase.hits or phrase.confidence >= u.entity_confidence:
+                continue
+            if any(
+                id(other) in overruled and _adjacent(t, *sorted((phrase, other), key=_start))
+                for other in model
+                if other.driver == phrase.driver
+            ):
+                overruled.add(id(phrase))
+                grown = True
+    return [p for p in model if id(p) not in overruled] + loose
+
+
+def _start(phrase: _Phrase) -> int:
+    return phrase.start
+
+
+def _outweighs(t: _Text, hit: lexicon.Hit, phrase: _Phrase) -> bool:
+    """Does a hit of another driver say more about these words than the model?"""
+    if hit.polarity is not None:
+        return True
+    content = t.content(phrase.first_word, phrase.last_word)
+    covered = [i for i in content if i in hit.words]
+    return 2 * len(covered) >= len(content)
+
+
+# --- one phrase, one polarity ------------------------------------------------------
+
+
+def _assign_polar_words(
+    t: _Text, phrases: Sequence[_Phrase], polar: Sequence[lexicon.Hit], window: int
+) -> None:
+    """Each praise/complaint hit goes inside its phrase, or to the nearest phrase(s)."""
+    placed = [p for p in phrases if p.first_word is not None]
+    placed.sort(key=lambda p: p.first_word)
+    firsts = [p.first_word for p in placed]
+    # A comma costs two words, so across one a word must stand close.
+    reach = window + 1
+    longest = max((p.last_word - p.first_word for p in placed), default=0)
+    for hit in polar:
+        # Only the phrases that can be within reach.
+        candidates = placed[
+            bisect.bisect_left(firsts, hit.first_word - reach - longest) : bisect.bisect_right(
+                firsts, hit.last_word + reach
+            )
+        ]
+        inside = [p for p in candidates if p.first_word <= hit.first_word <= p.last_word]
+        for phrase in inside:
+            phrase.inside.append(hit.polarity)
+        if inside:
             continue
-        if any(p.confidence >= u.entity_confidence for p in touched):
-            continue  # a sure model entity keeps its span
-        overruled.update(id(p) for p in touched)
-        loose.append(hit)
-    kept = [p for p in model if id(p) not in overruled]
-    return kept + _lexicon_phrases(loose, words, text, u.window)
+        near: list[tuple[int, _Phrase]] = []
+        for phrase in candidates:
+            if phrase.last_word < hit.first_word - reach:
+                continue
+            if hit.last_word < phrase.first_word:
+                left, right = hit.last_word, phrase.first_word
+            elif hit.first_word > phrase.last_word:
+                left, right = phrase.last_word, hit.first_word
+            else:
+                continue  # overlaps without holding its first word: not this phrase's
+            distance = right - left
+            if "," in t.between(left, right):
+                distance += _COMMA_WORDS
+            if distance <= reach and not t.separated(left, right):
+                near.append((distance, phrase))
+        if near:
+            nearest = min(d for d, _ in near)
+            for distance, phrase in near:
+                if distance == nearest:
+                    phrase.nearby.append(hit.polarity)
 
 
-# --- polarity --------------------------------------------------------------------
+def _joinable(t: _Text, left: _Phrase, right: _Phrase) -> bool:
+    if left.driver != right.driver or (left.has_own_words and right.has_own_words):
+        return False
+    return _adjacent(t, left, right)
 
 
-def _word_range(phrase: _Phrase, words: Sequence[lemmas.Word]) -> None:
-    inside = [i for i, w in enumerate(words) if w.start < phrase.end and phrase.start < w.end]
-    if inside:
-        phrase.first_word, phrase.last_word = inside[0], inside[-1]
+def _adjacent(t: _Text, left: _Phrase, right: _Phrase) -> bool:
+    """At most one word between, no punctuation or contrast word."""
+    if right.start <= left.end:
+        return True
+    if left.last_word is None or right.first_word is None:
+        return False
+    if _CLAUSE_BREAK.search(t.text, left.end, right.start):
+        return False
+    gap = [i for i in range(left.last_word + 1, right.first_word) if t.words[i].folded != "sie"]
+    return len(gap) <= _JOIN_GAP_WORDS and not any(t.words[i].folded in _CONTRAST for i in gap)
+
+
+def _join(t: _Text, phrases: list[_Phrase]) -> list[_Phrase]:
+    """Neighbouring phrases of one driver as one (rule 3)."""
+    joined: list[_Phrase] = []
+    for phrase in sorted(phrases, key=lambda p: (p.start, p.end)):
+        last = joined[-1] if joined else None
+        if last is not None and _joinable(t, last, phrase):
+            last.end = max(last.end, phrase.end)
+            last.first_word, last.last_word = t.word_range(last.start, last.end)
+            last.source = last.source if last.source == phrase.source else BOTH
+            last.confidence = max(last.confidence, phrase.confidence)
+            last.roles += phrase.roles
+            last.hits += phrase.hits
+            last.inside += phrase.inside
+            last.nearby += phrase.nearby
+        else:
+            joined.append(phrase)
+    return joined
 
 
 def _vote(polarities: Iterable[str | None]) -> str | None:
     score = sum(1 if p == POSITIVE else -1 if p == NEGATIVE else 0 for p in polarities)
     return POSITIVE if score > 0 else NEGATIVE if score < 0 else None
-
-
-def _separated(words: Sequence[lemmas.Word], text: str, left: int, right: int) -> bool:
-    """A sentence end or a contrast word lies between word ``left`` and ``right``."""
-    if _SENTENCE_END.search(text, words[left].end, words[right].start):
-        return True
-    return any(words[i].folded in _CONTRAST for i in range(left + 1, right))
-
-
-def _distance(phrase: _Phrase, hit: lexicon.Hit) -> int | None:
-    """Words between the phrase and the hit; 0 inside; None without word range."""
-    if phrase.first_word is None or phrase.last_word is None:
-        return None
-    if hit.last_word < phrase.first_word:
-        return phrase.first_word - hit.last_word
-    if hit.first_word > phrase.last_word:
-        return hit.first_word - phrase.last_word
-    return 0
-
-
-def _polar_words_by_phrase(
-    phrases: Sequence[_Phrase],
-    polar: Sequence[lexicon.Hit],
-    words: Sequence[lemmas.Word],
-    text: str,
-    window: int,
-) -> dict[int, tuple[list, list]]:
-    """For each phrase: praise/complaint hits inside it, and the nearby ones it owns."""
-    found: dict[int, tuple[list, list]] = {id(p): ([], []) for p in phrases}
-    for hit in polar:
-        near: list[tuple[int, _Phrase]] = []
-        for phrase in phrases:
-            distance = _distance(phrase, hit)
-            if distance is None:
-                continue
-            if distance == 0:
-                found[id(phrase)][0].append(hit.polarity)
-                continue
-            left, right = (
-                (hit.last_word, phrase.first_word)
-                if hit.last_word < phrase.first_word
-                else (phrase.last_word, hit.first_word)
-            )
-            if _JOIN_BREAK.search(text, words[left].end, words[right].start):
-                distance += _COMMA_WORDS
-            if distance <= window + _COMMA_WORDS and not _separated(words, text, left, right):
-                near.append((distance, phrase))
-        if near and not any(_distance(p, hit) == 0 for p in phrases):
-            nearest = min(d for d, _ in near)
-            for distance, phrase in near:
-                if distance == nearest:
-                    found[id(phrase)][1].append(hit.polarity)
-    return found
 
 
 def _model_role(phrase: _Phrase, threshold: float) -> tuple[str | None, bool]:
@@ -359,17 +396,11 @@ def _model_role(phrase: _Phrase, threshold: float) -> tuple[str | None, bool]:
     return role, best[role] >= threshold
 
 
-def _polarity(
-    phrase: _Phrase,
-    inside: list,
-    nearby: list,
-    u: Understanding,
-    context: str | None,
-) -> tuple[str | None, str]:
+def _polarity(phrase: _Phrase, u: Understanding, context: str | None) -> tuple[str | None, str]:
     own = _vote(h.polarity for h in phrase.hits if h.polarity is not None)
     if own:
         return own, "lexicon"
-    by_words = _vote(inside) or _vote(nearby)
+    by_words = _vote(phrase.inside) or _vote(phrase.nearby)
     if by_words:
         return by_words, "words"
     role, sure = _model_role(phrase, u.role_confidence)
@@ -392,32 +423,25 @@ def find_drivers(
     context_polarity: str | None,
 ) -> list[Finding]:
     """The drivers named in ``text``, each phrase once with one polarity, in text order."""
-    text = text or ""
-    words = lemmas.analyse(text)
-    hits = understanding.lexicon.find(text, words)
-    driver_hits = [h for h in hits if h.driver in understanding.catalogue]
+    u = understanding
+    t = _Text(text or "")
+    hits = u.lexicon.find(t.text, t.words)
+    driver_hits = [h for h in hits if h.driver in u.catalogue]
     polar = [h for h in hits if h.driver is None and h.polarity is not None]
 
-    model = _model_phrases(text, words, entities or (), understanding)
-    phrases = _merge(model, driver_hits, words, text, understanding)
-    for phrase in phrases:
-        _word_range(phrase, words)
-    polar_words = _polar_words_by_phrase(phrases, polar, words, text, understanding.window)
+    phrases = _merge(t, _model_phrases(t, entities or (), u), driver_hits, u)
+    _assign_polar_words(t, phrases, polar, u.window)
+    phrases = _join(t, phrases)
 
     decided: list[tuple[_Phrase, str, str]] = []
     for phrase in phrases:
-        inside, nearby = polar_words[id(phrase)]
-        if (
-            phrase.source == MODEL
-            and phrase.confidence < understanding.doubt_confidence
-            and not inside
-        ):
-            continue  # a guess nothing in the words supports
-        polarity, by = _polarity(phrase, inside, nearby, understanding, context_polarity)
+        if phrase.source == MODEL and phrase.confidence < u.doubt_confidence and not phrase.inside:
+            continue  # rule 5: a guess nothing in the words supports
+        polarity, by = _polarity(phrase, u, context_polarity)
         if polarity is not None:
             decided.append((phrase, polarity, by))
 
-    # Rule 4: a bare mention is an opinion only when it is all the message says.
+    # Rule 5: a bare mention is an opinion only when it is all the message says.
     def bare(phrase: _Phrase, by: str) -> bool:
         return phrase.source == LEXICON and by == "context"
 

@@ -102,6 +102,42 @@ def test_an_unsure_entity_yields_to_the_lexicon_a_sure_one_keeps_its_span(u):
     assert tags(u, text, sure) == ["staff:neg"]
 
 
+def test_a_neutral_word_overrules_an_unsure_entity_only_when_it_covers_half_of_it(u):
+    text = "bateria"
+    assert tags(u, text, [entity(text, text, "staff", "pos", ce=0.6)], "neg") == [
+        "product_quality:pos"
+    ]
+    text = "pani przy wejściu sprawdziła baterie w pilocie"
+    long = [entity(text, text, "staff", "pos", ce=0.6)]
+    assert tags(u, text, long, "neg") == ["staff:pos"]
+
+
+def test_a_confirmed_entity_is_not_overruled_and_pieces_of_one_go_together(u):
+    # "paczka" confirms delivery: the product word beside it does not take over.
+    text = "paczka z baterią"
+    assert tags(u, text, [entity(text, text, "delivery", "pos", ce=0.5)], "neg") == ["delivery:pos"]
+    # DIET tagged both halves of "bateria się zepsuła" as staff: both yield.
+    text = "ta bateria się zepsuła"
+    pieces = [
+        entity(text, "ta bateria", "staff", "pos", ce=0.7),
+        entity(text, "się zepsuła", "staff", "neg", ce=0.6),
+    ]
+    assert tags(u, text, pieces, "neg") == ["product_quality:neg"]
+
+
+def test_neighbours_with_their_own_opinions_stay_two_phrases(u):
+    text = "paczka szybka i kurier niemiły"
+    entities = [
+        entity(text, "paczka szybka", "delivery", "pos"),
+        entity(text, "kurier niemiły", "delivery", "neg"),
+    ]
+    findings = un.find_drivers(text, entities, u, None)
+    assert [(f.polarity, text[f.start : f.end]) for f in findings] == [
+        ("pos", "paczka szybka"),
+        ("neg", "kurier niemiły"),
+    ]
+
+
 def test_an_unsure_entity_the_lexicon_does_not_contradict_is_kept_a_bare_guess_is_not(u):
     text = "ktoś zgubił coś"
     assert tags(u, text, [entity(text, "zgubił", "staff", "neg", ce=0.5)]) == ["staff:neg"]
