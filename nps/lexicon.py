@@ -48,7 +48,11 @@ NEGATORS = frozenset({"nie", "bez", "brak", "ani", "zaden", "nikt", "nic", "nigd
 _IGNORED = frozenset({"sie"})
 # A phrase does not reach across these (between two of its words).
 _CLAUSE_END = re.compile(r"[.!?;:,()\n]")
-_CONTRAST = frozenset({"ale", "lecz", "jednak", "natomiast"})
+# Nor across a contrast or a list: "mało pracowników i kolejki" is not "mało kolejek".
+_CONTRAST = frozenset({"ale", "lecz", "jednak", "natomiast", "i", "oraz", "lub", "albo"})
+# "bez karty za wysokie": "bez" and "brak" negate the noun after them, not
+# what follows it (nps.lemmas gives every negator the same scope).
+_NOUN_NEGATORS = frozenset({"bez", "brak"})
 # A two-word phrase also matches in the other order ("szybka dostawa",
 # "dostawa szybka"; "zgubić paczkę", "paczkę zgubili"): Polish word order is
 # free. Not when one of its words is one of these: "na czas" is not "czas na".
@@ -190,11 +194,20 @@ def _boundary(words: Sequence[lemmas.Word], left: int, right: int, text: str) ->
     return bool(_CLAUSE_END.search(text, words[left].end, words[right].start))
 
 
+def _negated(words: Sequence[lemmas.Word], i: int) -> bool:
+    if not words[i].negated:
+        return False
+    for j in range(i - 1, -1, -1):
+        if words[j].folded in NEGATORS or words[j].lemma in NEGATORS:
+            return not (words[j].folded in _NOUN_NEGATORS and i - j > 1)
+    return True
+
+
 def _hit(entry: Entry, words: Sequence[lemmas.Word], matched: list[int]) -> Hit:
     negated = (
         entry.polarity is not None
         and not entry.has_negator
-        and any(words[i].negated for i in matched)
+        and any(_negated(words, i) for i in matched)
     )
     polarity = entry.polarity
     if negated:

@@ -99,6 +99,18 @@ def test_a_negated_phrase_turns_around(lex):
     assert ("product_quality", "pos") in [h[:2] for h in found(lex, "nic się nie zepsuło")]
 
 
+def test_bez_negates_the_noun_after_it_not_the_rest(lex):
+    assert [h.polarity for h in lex.find("bez problemu")] == ["pos"]
+    # "bez kuriera" negates the courier, not the complaint after it.
+    assert [h.polarity for h in lex.find("bez kuriera fatalny") if h.driver is None] == ["neg"]
+
+
+@pytest.mark.parametrize("text", ["zgubili paczkę", "zgubili i paczkę"])
+def test_a_phrase_does_not_reach_across_a_list(lex, text):
+    hits = [h[:2] for h in found(lex, text)]
+    assert (("delivery", "neg") in hits) == (" i " not in text)
+
+
 def test_a_phrase_that_holds_its_own_negation_is_taken_as_written(lex):
     hits = [h for h in lex.find("paczka nie dotarła") if h.polarity]
     assert [(h.driver, h.polarity, h.negated) for h in hits] == [("delivery", "neg", False)]
