@@ -8,7 +8,6 @@ within the same limit whatever reaches the action server.
 
 from __future__ import annotations
 
-from collections.abc import Container
 from dataclasses import dataclass
 
 from rasa_sdk import Tracker
@@ -42,10 +41,6 @@ class Message:
     @property
     def word_count(self) -> int:
         return word_count(self.text)
-
-    def names_a_driver(self, driver_ids: Container[str]) -> bool:
-        """The NLU model tagged a driver of the catalogue in this message."""
-        return any(e.get("entity") in driver_ids for e in self.entities)
 
     def driver_tags(self, context_polarity: str | None) -> list[str]:
         """``driver:polarity`` tags of this message: the NLU model's entities

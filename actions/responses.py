@@ -29,6 +29,7 @@ MESSAGE_SHORTENED = "utter_message_shortened"
 SCORE_ASK_AGAIN = {
     "out_of_range": "utter_score_out_of_range",
     "ambiguous": "utter_score_ambiguous",
+    "school_grade": "utter_score_school_grade",
 }
 SCORE_UNCLEAR = "utter_score_unclear"
 SCORE_UNCLEAR_REASON_KEPT = "utter_score_unclear_reason_kept"

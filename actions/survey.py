@@ -38,7 +38,7 @@ def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> lis
         dispatcher.utter_message(response=say.RESURVEY_COOLDOWN)
         return events + [SlotSet("survey_allowed", False), FollowupAction("comment_form")]
     dispatcher.utter_message(response=say.INTRO)
-    tags = drivers.drivers_from_entities(msg.entities, res.catalogue, drivers.NEGATIVE)
+    tags = msg.driver_tags(drivers.NEGATIVE)
     if msg.intent == "feedback" and tags:
         # Someone who opens with a complaint has given the reason already.
         events += [SlotSet("reason", msg.text), SlotSet("drivers", tags)]
@@ -138,7 +138,7 @@ class ActionNpsFallback(Action):
         # Then wait for the customer. No rule follows this action, so without
         # the explicit listen Rasa's core fallback would predict it again, ten
         # times in one turn, and the conversation would be stuck after that.
-        if msg.word_count >= COMMENT_MIN_WORDS or msg.names_a_driver(resources.get().catalogue):
+        if msg.word_count >= COMMENT_MIN_WORDS or msg.driver_tags(None):
             dispatcher.utter_message(response=say.COMMENT_THANKS)
             return [SlotSet("extra_comment", msg.text), FollowupAction(LISTEN)]
         dispatcher.utter_message(response=say.ANYTHING_ELSE)

@@ -151,13 +151,16 @@ class ValidateSurveyForm(FormValidationAction):
         result: dict[str, Any] = {}
         ask_again = say.SCORE_ASK_AGAIN.get(parsed.status, say.SCORE_UNCLEAR)
         # A reason without a score is kept, not lost.
+        # ("obsługa na piątkę z plusem": a school mark is asked again as 0-10,
+        # and what it praised is a reason too.)
         if (
-            parsed.status == "none"
+            parsed.status in ("none", "school_grade")
             and tracker.get_slot("reason") is None
             and _has_substance(msg.text, msg)
         ):
             result.update(self._reason(msg.text, msg, tracker, None))
-            ask_again = say.SCORE_UNCLEAR_REASON_KEPT
+            if parsed.status == "none":
+                ask_again = say.SCORE_UNCLEAR_REASON_KEPT
         result.update(_clarify(dispatcher, tracker, "nps_score", ask_again, say.SCORE_SKIPPED))
         return result
 

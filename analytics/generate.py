@@ -651,6 +651,7 @@ class _Dialogue:
         ask_again = {
             "out_of_range": "utter_score_out_of_range",
             "ambiguous": "utter_score_ambiguous",
+            "school_grade": "utter_score_school_grade",
         }.get(parsed.status, "utter_score_unclear")
         return self._clarify("nps_score", ask_again, "utter_score_skipped")
 

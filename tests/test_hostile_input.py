@@ -92,6 +92,9 @@ CONTRACT_SLOTS = {
     "extra_comment": FORMULA,
     "survey_outcome": "finished",
     "last_survey_at": 1.0e12,
+    "why_depth": 99,
+    "why_stop": "specific",
+    "why_driver": "evil",
 }
 
 

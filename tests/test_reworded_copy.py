@@ -77,11 +77,10 @@ def _known_issues(data: dict) -> None:
 
 
 def _why_questions(data: dict) -> None:
-    data["generic"] = [reworded(q, f"why generic {i}") for i, q in enumerate(data["generic"])]
-    for driver_id, questions in (data.get("drivers") or {}).items():
-        data["drivers"][driver_id] = [
-            reworded(q, f"why {driver_id} {i}") for i, q in enumerate(questions)
-        ]
+    sections = [("generic", data["generic"]), *(data.get("drivers") or {}).items()]
+    for name, kinds in sections:
+        for kind, questions in kinds.items():
+            kinds[kind] = [reworded(q, f"why {name} {kind} {i}") for i, q in enumerate(questions)]
 
 
 def _tips(data: dict) -> None:
@@ -138,7 +137,7 @@ def test_the_unit_tests_pass_on_a_copy_with_every_text_reworded(tmp_path):
     # The copy really differs: every response text, every why-question.
     original = yaml.safe_load((settings.data_dir / "why_questions.yml").read_text(encoding="utf-8"))
     copy = yaml.safe_load((data / "why_questions.yml").read_text(encoding="utf-8"))
-    assert texts > 0 and not set(original["generic"]) & set(copy["generic"])
+    assert texts > 0 and not set(original["generic"]["clarify"]) & set(copy["generic"]["clarify"])
 
     result = run_unit_tests(data, domain)
     if result.returncode != 0:

@@ -1081,3 +1081,18 @@ def test_a_message_that_was_not_cut_gets_no_note():
     tracker.latest_message["metadata"] = {"shortened": "yes"}  # only our channels' True counts
     _, messages = run(FORM, tracker)
     assert "utter_message_shortened" not in responses(messages)
+
+
+def test_a_school_mark_is_asked_again_on_the_0_to_10_scale_and_its_praise_kept():
+    """ "obsługa na piątkę z plusem": a mark of 1-6 is not a 0-10 score, so none
+    is stored and the bot asks its school-grade question; the praise is kept."""
+    events, messages = validate(
+        "obsługa na piątkę z plusem",
+        "nps_score",
+        entities=[entity("staff", "pos", "obsługa")],
+    )
+    slots = slot_events(events)
+    assert slots["nps_score"] is None and slots["clarify_count"] == 1
+    assert slots["reason"] == "obsługa na piątkę z plusem"
+    assert slots["drivers"] == ["staff:pos"]
+    assert responses(messages) == ["utter_score_school_grade"]
