@@ -12,12 +12,39 @@ import re
 import sys
 from pathlib import Path
 
+import yaml
+
 from nps import drivers, known_issues, lexicon, tips, why_questions
 from nps.domain import domain_files, load_domain
 from nps.settings import load_settings
+from nps.text import words
 from nps.trainer_yaml import TrainerFileError
 
 _ANNOTATED = re.compile(r'"entity"\s*:\s*"([^"]+)"')
+# "[kurier zgubił]{"entity": ...} paczkę" -> "kurier zgubił paczkę"
+_MARKUP = re.compile(r"\[([^\]]*)\](?:\{[^}]*\}|\([^)]*\))")
+# The evaluation files: their comments must never be trained on, or their
+# scores stop meaning anything (make eval, make eval-dev).
+EVAL_FILES = ("comments.yml", "dev_comments.yml")
+
+
+def _key(text: str) -> str:
+    """A comment as the check compares it: folded words, punctuation dropped."""
+    return " ".join(words(text))
+
+
+def eval_comments(data_dir: Path) -> dict[str, str]:
+    """Every evaluation comment's key -> the file it is in."""
+    found: dict[str, str] = {}
+    for name in EVAL_FILES:
+        path = data_dir / "eval" / name
+        if not path.exists():
+            continue
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        for item in data.get("comments") or []:
+            if isinstance(item, dict) and item.get("text"):
+                found.setdefault(_key(str(item["text"])), str(path))
+    return found
 
 
 def domain_drivers(domain_path: Path) -> dict[str, list]:
@@ -72,12 +99,21 @@ def problems(data_dir: Path, domain_path: Path) -> tuple[list[str], str]:
         if name not in catalogue:
             found.append(f"{where}: entity '{name}' is not a driver in data/drivers.yml")
 
+    held_out = eval_comments(data_dir)
     for path in sorted((data_dir / "nlu").rglob("*.yml")):
         for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
             for name in _ANNOTATED.findall(line):
                 if name not in catalogue:
                     found.append(
                         f"{path}:{number}: entity '{name}' is not a driver in data/drivers.yml"
+                    )
+            example = line.strip()
+            if example.startswith("- "):
+                key = _key(_MARKUP.sub(r"\1", example[2:]))
+                if key and key in held_out:
+                    found.append(
+                        f"{path}:{number}: this example is a comment of {held_out[key]}, "
+                        "which must never be trained on"
                     )
     return found, ", ".join(summary)
 

@@ -56,6 +56,34 @@ def test_a_driver_missing_from_the_domain_or_unknown_in_nlu_is_named(tmp_path):
     assert f"{stray}:5: entity 'weather' is not a driver in data/drivers.yml" in found
 
 
+def test_a_training_example_that_is_an_evaluation_comment_is_refused(tmp_path):
+    """The evaluation files stay unseen: an example repeating one of their
+    comments (markup, case and punctuation aside) is named with its line."""
+    import shutil
+
+    data = tmp_path / "data"
+    shutil.copytree(DATA, data, ignore=shutil.ignore_patterns("stories"))
+    eval_dir = data / "eval"
+    eval_dir.mkdir(exist_ok=True)
+    (eval_dir / "dev_comments.yml").write_text(
+        'comments:\n  - text: "Kurier rzucił paczką pod drzwi!"\n'
+        "    drivers: [delivery:neg]\n    context: detractor\n    tags: []\n",
+        encoding="utf-8",
+    )
+    leak = data / "nlu" / "leak.yml"
+    leak.write_text(
+        'version: "3.1"\nnlu:\n- intent: feedback\n  examples: |\n'
+        '    - [kurier rzucał paczki]{"entity": "delivery", "role": "neg"} pod drzwi\n'
+        '    - [kurier rzucił paczką pod drzwi]{"entity": "delivery", "role": "neg"}\n',
+        encoding="utf-8",
+    )
+    found, _ = check.problems(data, DOMAIN_PATH)
+    leaks = [line for line in found if line.startswith(str(leak))]
+    # only the same comment (folded alike), not another inflection of it
+    assert len(leaks) == 1 and leaks[0].startswith(f"{leak}:6: ")
+    assert "dev_comments.yml" in leaks[0]
+
+
 def test_every_driver_has_its_nlu_file():
     for driver_id in CATALOGUE:
         assert (DATA / "nlu" / "drivers" / f"{driver_id}.yml").exists(), driver_id
