@@ -107,8 +107,8 @@ def test_a_neutral_word_overrules_an_unsure_entity_only_when_it_covers_half_of_i
     assert tags(u, text, [entity(text, text, "staff", "pos", ce=0.6)], "neg") == [
         "product_quality:pos"
     ]
-    text = "pani przy wejściu sprawdziła baterie w pilocie"
-    long = [entity(text, text, "staff", "pos", ce=0.6)]
+    text = "pani przy wejściu szybko sprawdziła baterie w pilocie"
+    long = [entity(text, text, "staff", "neg", ce=0.6)]
     assert tags(u, text, long, "neg") == ["staff:pos"]
 
 
@@ -140,7 +140,10 @@ def test_neighbours_with_their_own_opinions_stay_two_phrases(u):
 
 def test_an_unsure_entity_the_lexicon_does_not_contradict_is_kept_a_bare_guess_is_not(u):
     text = "ktoś zgubił coś"
-    assert tags(u, text, [entity(text, "zgubił", "staff", "neg", ce=0.5)]) == ["staff:neg"]
+    assert tags(u, text, [entity(text, "zgubił", "staff", "neg", ce=0.95)]) == ["staff:neg"]
+    # Not very sure, and no word decides the polarity: only the model says so.
+    assert tags(u, text, [entity(text, "zgubił", "staff", "neg", ce=0.5)]) == []
+    assert tags(u, text, [entity(text, "zgubił", "staff", "neg", ce=0.5)], "neg") == []
     # Under the doubt threshold: kept only when praise/complaint words back it.
     assert tags(u, text, [entity(text, "zgubił", "staff", "neg", ce=0.3)]) == []
     text = "ktoś fatalny"
