@@ -6,7 +6,10 @@ the NLU model's entities (DIET: type = driver id, role = pos/neg, with
 implies, and gets ``Finding`` s back. The rules:
 
 1. **What the model found.** Each entity of a catalogue driver is a phrase.
-   Entities made only of function words ("z", "po", "nie") are ignored.
+   Entities made only of function words ("z", "po", "nie") are ignored,
+   and so are unsure ones (under ``entity_confidence``) made only of
+   praise/complaint words ("super", "działa", "minus"): they name no
+   driver, and as words they qualify the phrase next to them (rule 4b).
 2. **The lexicon confirms, overrules or completes it** (data/drivers.yml):
    - a lexicon hit of the same driver inside a model phrase confirms it
      (``source`` "model+lexicon") and lends it its polarity (rule 4a);
@@ -245,6 +248,16 @@ def _model_phrases(t: _Text, entities: Iterable[Mapping], u: Understanding) -> l
     return phrases
 
 
+def _opinion_only(t: _Text, phrase: _Phrase, polar_words: set[int], u: Understanding) -> bool:
+    """An unsure model phrase whose every word of content is a praise/complaint
+    word ("Jedyny minus", "działa", "super"): it names no driver, the words
+    qualify the phrase next to them instead."""
+    if phrase.confidence >= u.entity_confidence:
+        return False
+    content = t.content(phrase.first_word, phrase.last_word)
+    return bool(content) and all(i in polar_words for i in content)
+
+
 def _lexicon_phrase(hit: lexicon.Hit) -> _Phrase:
     return _Phrase(
         hit.driver, hit.start, hit.end, LEXICON, hit.first_word, hit.last_word, hits=[hit]
@@ -440,7 +453,11 @@ def find_drivers(
     driver_hits = [h for h in hits if h.driver in u.catalogue]
     polar = [h for h in hits if h.driver is None and h.polarity is not None]
 
-    phrases = _merge(t, _model_phrases(t, entities or (), u), driver_hits, u)
+    polar_words = {i for h in polar for i in h.words}
+    model = [
+        p for p in _model_phrases(t, entities or (), u) if not _opinion_only(t, p, polar_words, u)
+    ]
+    phrases = _merge(t, model, driver_hits, u)
     _assign_polar_words(t, phrases, polar, u.window)
     phrases = _join(t, phrases)
 

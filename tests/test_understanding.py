@@ -156,6 +156,14 @@ def test_an_entity_of_function_words_only_is_ignored(u):
     assert tags(u, text, entities, "neg") == []
 
 
+def test_an_unsure_entity_of_opinion_words_only_names_no_driver(u):
+    text = "paczka dotarła, szybko"
+    guess = [entity(text, "szybko", "staff", "neg", ce=0.6)]
+    assert tags(u, text, guess, "neg") == ["delivery:pos"]
+    sure = [entity(text, "szybko", "staff", "neg", ce=0.9)]
+    assert tags(u, text, sure, "neg") == ["staff:pos"]
+
+
 def test_the_question_decides_only_when_the_words_say_nothing(u):
     text = "kurier"
     assert tags(u, text, [entity(text, text, "delivery")], context="pos") == ["delivery:pos"]
