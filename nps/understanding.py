@@ -56,6 +56,10 @@ implies, and gets ``Finding`` s back. The rules:
 6. **Separate phrases keep their own polarity**: "dostawa szybka, ale
    kurier niemiły" gives delivery:pos and delivery:neg; ``tags`` lists each
    ``driver:polarity`` once.
+7. **A saving said of a promotion praises the promotion**: a price praise
+   ("taniej", "tanio") in a sentence that names a leaflet, code, coupon or
+   sale ("w gazetce był 30% taniej") is a praise word of that promotions
+   phrase, not a price:pos of its own.
 
 ``Finding.source`` says who found the driver ("model", "lexicon",
 "model+lexicon"), ``Finding.polarity_from`` who decided its polarity
@@ -107,6 +111,10 @@ _CONTRAST = frozenset(
     {"ale", "a", "lecz", "jednak", "natomiast", "choc", "chociaz", "tylko", "zas"}
 )
 _CLAUSE_BREAK = re.compile(r"[.!?;,:\n]")
+# Rule 7: a price praise in a sentence about a promotion praises the
+# promotion. The catalogue's ids; a catalogue without them skips the rule.
+_PRICE = "price"
+_PROMOTIONS = "promotions"
 # Two phrases of one driver with at most this many words between are one.
 _JOIN_GAP_WORDS = 1
 # A praise/complaint word across a comma counts as this many words further.
@@ -402,6 +410,52 @@ def _join(t: _Text, phrases: list[_Phrase]) -> list[_Phrase]:
     return joined
 
 
+def _same_sentence(t: _Text, a: int, b: int) -> bool:
+    left, right = min(a, b), max(a, b)
+    return left == right or not _SENTENCE_END.search(t.between(left, right))
+
+
+def _savings_to_promotions(
+    t: _Text, phrases: list[_Phrase], hits: Sequence[lexicon.Hit]
+) -> list[_Phrase]:
+    """A saving said of a promotion praises the promotion, not the prices (rule 7).
+
+    "w gazetce był 30% taniej", "z kodem wyszło o połowę taniej": the price
+    praise ("taniej", "tanio") of a sentence that names a leaflet, code,
+    coupon or sale goes to that promotion phrase as a praise word.
+    """
+    out: list[_Phrase] = []
+    moved: list[tuple[_Phrase, _Phrase]] = []
+    for phrase in phrases:
+        own = _vote(h.polarity for h in phrase.hits if h.polarity is not None)
+        if phrase.driver != _PRICE or own != POSITIVE or phrase.first_word is None:
+            out.append(phrase)
+            continue
+        targets = [
+            p
+            for p in phrases
+            if p.driver == _PROMOTIONS
+            and p.first_word is not None
+            and _same_sentence(t, p.first_word, phrase.first_word)
+        ]
+        if not targets:
+            targets = [
+                _lexicon_phrase(h)
+                for h in hits
+                if h.driver == _PROMOTIONS and _same_sentence(t, h.first_word, phrase.first_word)
+            ][:1]
+        if not targets:
+            out.append(phrase)
+            continue
+        nearest = min(targets, key=lambda p: abs(p.first_word - phrase.first_word))
+        moved.append((phrase, nearest))
+    for _, target in moved:
+        target.inside.append(POSITIVE)
+        if all(target is not p for p in out):
+            out.append(target)
+    return sorted(out, key=_start)
+
+
 def _vote(polarities: Iterable[str | None]) -> str | None:
     score = sum(1 if p == POSITIVE else -1 if p == NEGATIVE else 0 for p in polarities)
     return POSITIVE if score > 0 else NEGATIVE if score < 0 else None
@@ -460,6 +514,7 @@ def find_drivers(
     phrases = _merge(t, model, driver_hits, u)
     _assign_polar_words(t, phrases, polar, u.window)
     phrases = _join(t, phrases)
+    phrases = _savings_to_promotions(t, phrases, driver_hits)
 
     decided: list[tuple[_Phrase, str, str]] = []
     for phrase in phrases:

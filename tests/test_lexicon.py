@@ -41,6 +41,15 @@ drivers:
     label: c
     lexicon:
       words: [obsługa klienta]
+  - id: price
+    label: p
+    lexicon:
+      words: [cena]
+      pos: [taniej, tanio]
+  - id: promotions
+    label: r
+    lexicon:
+      words: [gazetka, kod]
 """
 
 

@@ -164,6 +164,19 @@ def test_an_unsure_entity_of_opinion_words_only_names_no_driver(u):
     assert tags(u, text, sure, "neg") == ["staff:pos"]
 
 
+def test_a_saving_in_a_sentence_about_a_promotion_praises_the_promotion(u):
+    assert tags(u, "w gazetce był 30% taniej") == ["promotions:pos"]
+    text = "z kodem z newslettera bluza wyszła o połowę taniej"
+    model = [entity(text, "kodem", "promotions", "neg", ce=0.95)]
+    assert tags(u, text, model, "neg") == ["promotions:pos"]
+    # The price phrase took the promotion word in: the promotion still gets it.
+    text = "w gazetce tanio"
+    assert tags(u, text, [entity(text, text, "price", "pos", ce=0.95)]) == ["promotions:pos"]
+    # Not across a sentence end; a saving with no promotion is the prices'.
+    assert tags(u, "kod dostałem. wszystko taniej") == ["price:pos"]
+    assert tags(u, "wszystko taniej") == ["price:pos"]
+
+
 def test_the_question_decides_only_when_the_words_say_nothing(u):
     text = "kurier"
     assert tags(u, text, [entity(text, text, "delivery")], context="pos") == ["delivery:pos"]
