@@ -178,3 +178,16 @@ def test_one_role_in_the_training_data_keeps_diets_roles(tmp_path):
     entity = _roles(loaded, "nie polecam obsługi", "obsługi", "staff", "pos")
     assert entity["role"] == "pos"
     assert "role_diet" not in entity
+
+
+def test_the_opinion_can_lie_outside_a_short_span(classifier):
+    # DIET often finds only the noun; the rest of the sentence decides.
+    assert _roles(classifier, "nie polecam, obsługa", "obsługa", "staff", "pos")["role"] == "neg"
+    assert _roles(classifier, "polecam, obsługa", "obsługa", "staff", "neg")["role"] == "pos"
+
+
+def test_diets_probability_can_be_given_a_weight(tmp_path):
+    only_diet = _loaded(tmp_path / "diet", diet_weight=1.0)
+    entity = _roles(only_diet, "nie polecam obsługi", "obsługi", "staff", "pos")
+    assert (entity["role"], entity["confidence_role"]) == ("pos", pytest.approx(0.99))
+    assert entity["role_diet"] == "pos"
