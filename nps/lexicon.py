@@ -18,6 +18,10 @@ polecam": praise said negatively is a complaint; "nie było problemu": a
 complaint word negated is praise). A phrase that holds a negation itself
 ("paczka nie dotarła") is taken as written.
 
+Doubt: a praise or complaint right after "niby", "rzekomo", "podobno" is
+what the customer was promised, not their opinion ("niby tanie, ale..."):
+the hit keeps its driver and loses its polarity.
+
 A two-word phrase matches in either order ("dostawa szybka" too), unless a
 word of it is a preposition or such ("na czas").
 
@@ -44,6 +48,14 @@ from nps.trainer_yaml import TrainerFileError
 MAX_GAP = 2
 # Words that carry a negation themselves: a phrase holding one is taken as written.
 NEGATORS = frozenset({"nie", "bez", "brak", "ani", "zaden", "nikt", "nic", "nigdy", "zero"})
+# Words of doubt: praise or complaint right after one is what the customer
+# was promised, not what they think ("niby tanie, ale to wyrzucone
+# pieniądze", "rzekomo darmowa dostawa"): it says no polarity. Not the
+# concessive "wprawdzie" / "co prawda", which grant the point ("wprawdzie
+# drogo, ale warto": it is still expensive).
+DOUBTERS = frozenset({"niby", "rzekomo", "podobno", "ponoc"})
+# A doubt word reaches this many words ahead.
+_DOUBT_REACH = 2
 # Folded words skipped when matching: the reflexive particle moves around the verb.
 _IGNORED = frozenset({"sie"})
 # A phrase does not reach across these (between two of its words).
@@ -159,7 +171,9 @@ class Lexicon:
                 seen.add(id(tokens))
                 matched = _match(tokens, words, i, text)
                 if matched is not None:
-                    hits.append(_hit(entry, words, matched))
+                    hit = _hit(entry, words, matched, text)
+                    if hit.driver is not None or hit.polarity is not None:
+                        hits.append(hit)  # a doubted general word says nothing
         return _longest(hits)
 
 
@@ -203,7 +217,16 @@ def _negated(words: Sequence[lemmas.Word], i: int) -> bool:
     return True
 
 
-def _hit(entry: Entry, words: Sequence[lemmas.Word], matched: list[int]) -> Hit:
+def _doubted(words: Sequence[lemmas.Word], first: int, text: str) -> bool:
+    for j in range(first - 1, max(first - 1 - _DOUBT_REACH, -1), -1):
+        if _boundary(words, j, j + 1, text):
+            return False
+        if words[j].folded in DOUBTERS:
+            return True
+    return False
+
+
+def _hit(entry: Entry, words: Sequence[lemmas.Word], matched: list[int], text: str) -> Hit:
     negated = (
         entry.polarity is not None
         and not entry.has_negator
@@ -212,6 +235,8 @@ def _hit(entry: Entry, words: Sequence[lemmas.Word], matched: list[int]) -> Hit:
     polarity = entry.polarity
     if negated:
         polarity = NEGATIVE if polarity == POSITIVE else POSITIVE
+    if polarity is not None and _doubted(words, matched[0], text):
+        polarity, negated = None, False
     return Hit(
         driver=entry.driver,
         polarity=polarity,
@@ -347,10 +372,13 @@ def parse(path: Path | str, data: dict, text: str) -> Lexicon:
             path, lines, item["lexicon"], driver, f"driver '{driver}': lexicon", _LISTS
         )
     _check_duplicates(path, entries)
-    # The same phrase twice in one list is harmless: keep it once.
+    # The same phrase twice in one list is harmless: keep it once. Two forms of
+    # one lemma are both kept: each also matches as written ("łamią się" finds
+    # "lamia sie", whose lemma the tables miss, where "łamać się" does not).
     unique: dict[tuple, Entry] = {}
     for entry in entries:
-        unique.setdefault((entry.driver, entry.polarity, entry.key), entry)
+        forms = tuple(t.folded for t in entry.tokens)
+        unique.setdefault((entry.driver, entry.polarity, entry.key, forms), entry)
     index: dict[str, list] = {}
     for entry in unique.values():
         for tokens in entry.orders:

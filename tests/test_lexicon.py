@@ -184,7 +184,7 @@ def test_a_mistake_names_file_and_line(tmp_path, original, changed, line, says):
 
 
 def test_allowed_repeats_same_phrase_twice_in_a_list_or_with_opposite_polarity(tmp_path):
-    text = LEXICON.replace("words: [bateria]", "words: [bateria, baterie]").replace(
+    text = LEXICON.replace("words: [bateria]", "words: [bateria, bateria]").replace(
         "neg: [zepsuć się]", "neg: [zepsuć się, szybka dostawa]"
     )
     lex = lexicon.load(write(tmp_path, text))
@@ -193,6 +193,23 @@ def test_allowed_repeats_same_phrase_twice_in_a_list_or_with_opposite_polarity(t
         ("product_quality", "neg"),
     }
     assert len([e for e in lex.entries if e.phrase.startswith("bateri")]) == 1
+
+
+def test_praise_after_a_word_of_doubt_says_no_polarity(lex):
+    assert found(lex, "niby szybka dostawa") == [("delivery", None, "szybka dostawa")]
+    assert found(lex, "niby dobry, ale fatalny") == [(None, "neg", "fatalny")]
+    # Not across a clause end, and not further than two words.
+    assert found(lex, "niby tak, dobry") == [(None, "pos", "dobry")]
+    assert found(lex, "niby to w sumie dobry") == [(None, "pos", "dobry")]
+
+
+def test_two_forms_of_one_lemma_are_both_kept_each_matches_as_written(tmp_path):
+    # The lemma tables do not know "lamia" (no diacritics): the form written
+    # as customers type it still finds it, and a text gives one hit, not two.
+    text = LEXICON.replace("neg: [zepsuć się]", "neg: [zepsuć się, łamać się, łamią się]")
+    lex = lexicon.load(write(tmp_path, text))
+    assert found(lex, "kredki sie nie lamia sie") == [("product_quality", "pos", "lamia")]
+    assert found(lex, "kredki łamią się") == [("product_quality", "neg", "łamią")]
 
 
 def test_a_catalogue_without_lexicon_loads_empty(tmp_path):
