@@ -16,7 +16,9 @@ can be listed as written.
 Negation: a phrase said inside a negation's scope turns around ("nie
 polecam": praise said negatively is a complaint; "nie było problemu": a
 complaint word negated is praise). A phrase that holds a negation itself
-("paczka nie dotarła") is taken as written.
+("paczka nie dotarła") is taken as written. Talk about a thing negated is
+not the thing negated: after "o" the negation stops ("nikt nie informował
+o opóźnieniu" is a delay).
 
 Doubt: a praise or complaint right after "niby", "rzekomo", "podobno" is
 what the customer was promised, not their opinion ("niby tanie, ale..."):
@@ -65,6 +67,10 @@ _CONTRAST = frozenset({"ale", "lecz", "jednak", "natomiast", "i", "oraz", "lub",
 # "bez karty za wysokie": "bez" and "brak" negate the noun after them, not
 # what follows it (nps.lemmas gives every negator the same scope).
 _NOUN_NEGATORS = frozenset({"bez", "brak"})
+# Not saying or knowing about a complaint does not deny it: "nikt nie
+# informował o opóźnieniu" is still a delay. A negation does not reach a word
+# after one of these.
+_ABOUT = frozenset({"o"})
 # A two-word phrase also matches in the other order ("szybka dostawa",
 # "dostawa szybka"; "zgubić paczkę", "paczkę zgubili"): Polish word order is
 # free. Not when one of its words is one of these: "na czas" is not "czas na".
@@ -213,6 +219,8 @@ def _negated(words: Sequence[lemmas.Word], i: int) -> bool:
         return False
     for j in range(i - 1, -1, -1):
         if words[j].folded in NEGATORS or words[j].lemma in NEGATORS:
+            if any(words[k].folded in _ABOUT for k in range(j + 1, i)):
+                return False
             return not (words[j].folded in _NOUN_NEGATORS and i - j > 1)
     return True
 

@@ -56,8 +56,8 @@ implies, and gets ``Finding`` s back. The rules:
 6. **Separate phrases keep their own polarity**: "dostawa szybka, ale
    kurier niemiły" gives delivery:pos and delivery:neg; ``tags`` lists each
    ``driver:polarity`` once.
-7. **A saving said of a promotion praises the promotion**: a price praise
-   ("taniej", "tanio") in a sentence that names a leaflet, code, coupon or
+7. **A saving said of a promotion praises the promotion**: a one-word price
+   praise ("taniej", "tanio"; not "cena ok") in a sentence that names a leaflet, code, coupon or
    sale ("w gazetce był 30% taniej") is a praise word of that promotions
    phrase, not a price:pos of its own.
 
@@ -420,15 +420,17 @@ def _savings_to_promotions(
 ) -> list[_Phrase]:
     """A saving said of a promotion praises the promotion, not the prices (rule 7).
 
-    "w gazetce był 30% taniej", "z kodem wyszło o połowę taniej": the price
-    praise ("taniej", "tanio") of a sentence that names a leaflet, code,
+    "w gazetce był 30% taniej", "z kodem wyszło o połowę taniej": the one-word
+    price praise ("taniej", "tanio") of a sentence that names a leaflet, code,
     coupon or sale goes to that promotion phrase as a praise word.
     """
     out: list[_Phrase] = []
     moved: list[tuple[_Phrase, _Phrase]] = []
     for phrase in phrases:
         own = _vote(h.polarity for h in phrase.hits if h.polarity is not None)
-        if phrase.driver != _PRICE or own != POSITIVE or phrase.first_word is None:
+        # A saving is one word ("taniej", "tanio"); "cena ok" talks of the price itself.
+        saving = all(len(h.words) == 1 for h in phrase.hits if h.polarity is not None)
+        if phrase.driver != _PRICE or own != POSITIVE or not saving or phrase.first_word is None:
             out.append(phrase)
             continue
         targets = [

@@ -45,7 +45,7 @@ drivers:
     label: p
     lexicon:
       words: [cena]
-      pos: [taniej, tanio]
+      pos: [taniej, tanio, niska cena]
   - id: promotions
     label: r
     lexicon:
@@ -193,6 +193,11 @@ def test_allowed_repeats_same_phrase_twice_in_a_list_or_with_opposite_polarity(t
         ("product_quality", "neg"),
     }
     assert len([e for e in lex.entries if e.phrase.startswith("bateri")]) == 1
+
+
+def test_a_negated_verb_of_telling_about_a_complaint_does_not_deny_it(lex):
+    assert found(lex, "nikt nie informował o problemie") == [(None, "neg", "problemie")]
+    assert found(lex, "nie było problemu") == [(None, "pos", "problemu")]
 
 
 def test_praise_after_a_word_of_doubt_says_no_polarity(lex):

@@ -175,6 +175,8 @@ def test_a_saving_in_a_sentence_about_a_promotion_praises_the_promotion(u):
     # Not across a sentence end; a saving with no promotion is the prices'.
     assert tags(u, "kod dostałem. wszystko taniej") == ["price:pos"]
     assert tags(u, "wszystko taniej") == ["price:pos"]
+    # The price itself praised beside a promotion stays the price's praise.
+    assert tags(u, "niska cena, był w gazetce") == ["price:pos"]
 
 
 def test_the_question_decides_only_when_the_words_say_nothing(u):
