@@ -384,8 +384,14 @@ class NpsSQLTrackerStore(SQLTrackerStore):
             try:
                 self.Base.metadata.create_all(self.engine, tables=[self._events])
                 return
-            except sa_exc.ProgrammingError:
-                return  # another process created it at the same moment
+            except (sa_exc.ProgrammingError, sa_exc.IntegrityError):
+                # Another process created it at the same moment: PostgreSQL says
+                # so as "already exists" or, for the id sequence, as a unique
+                # violation in its catalogue. create_all checks first, so the
+                # next round finds the table and returns.
+                if time.monotonic() >= deadline:
+                    raise
+                time.sleep(0.2)
             except CONNECTION_ERRORS as error:
                 if time.monotonic() >= deadline:
                     raise
