@@ -28,7 +28,6 @@ import argparse
 import asyncio
 import logging
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
@@ -40,7 +39,7 @@ from pathlib import Path
 import yaml
 
 from bench.driver_scores import Scores, counts, drivers_only, micro, per_driver
-from bench.rasa_cli import RASA, rasa_env
+from bench.rasa_cli import train_nlu
 from bench.tables import markdown_table
 from nps import drivers, understanding
 from nps.groups import PROMOTER
@@ -91,38 +90,6 @@ def context_polarity(group: str | None) -> str:
 
 
 # --- parsing -----------------------------------------------------------------------
-
-
-def train_nlu(config: Path, out: Path, timeout: float) -> tuple[Path, float]:
-    """``rasa train nlu`` with ``config`` on data/nlu into ``out``; model path and seconds."""
-    command = [
-        str(RASA),
-        "train",
-        "nlu",
-        "--config",
-        str(config),
-        "--nlu",
-        str(REPO / "data" / "nlu"),
-        "--out",
-        str(out),
-        "--fixed-model-name",
-        "eval",
-    ]
-    started = time.monotonic()
-    completed = subprocess.run(
-        command,
-        cwd=REPO,
-        env=rasa_env(out / "cache"),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-    )
-    seconds = time.monotonic() - started
-    model = out / "eval.tar.gz"
-    if completed.returncode != 0 or not model.exists():
-        tail = (completed.stdout + completed.stderr).splitlines()[-30:]
-        raise SystemExit("rasa train nlu failed:\n" + "\n".join(tail))
-    return model, seconds
 
 
 def parse_all(model: Path, texts: Sequence[str]) -> list[list[dict]]:
@@ -304,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         model = args.model
         if args.train:
-            model, seconds = train_nlu(args.train, tmp, args.timeout)
+            model, _, seconds = train_nlu(args.train, tmp, args.timeout)
             print(f"trained NLU with {args.train} in {seconds:.0f} s")
         elif not model.exists():
             raise SystemExit(f"{model}: no model; run `make train` first, or pass --train")

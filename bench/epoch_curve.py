@@ -19,15 +19,13 @@ from __future__ import annotations
 
 import argparse
 import re
-import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 import yaml
 
-from bench.rasa_cli import RASA, rasa_env
+from bench.rasa_cli import train_nlu
 from bench.tables import markdown_table
 from tests.bot_process import REPO
 
@@ -90,21 +88,7 @@ def main(argv: list[str] | None = None) -> int:
         config = config_with_validation(
             args.config, args.epochs, args.every, args.held_out, tmp_path
         )
-        command = [str(RASA), "train", "nlu", "--config", str(config)]
-        command += ["--nlu", str(REPO / "data" / "nlu"), "--out", str(tmp_path / "models")]
-        started = time.monotonic()
-        completed = subprocess.run(
-            command,
-            cwd=REPO,
-            env=rasa_env(tmp_path / "cache"),
-            capture_output=True,
-            text=True,
-            timeout=args.timeout,
-        )
-        seconds = time.monotonic() - started
-    log = completed.stdout + completed.stderr
-    if completed.returncode != 0:
-        raise SystemExit("rasa train nlu failed:\n" + "\n".join(log.splitlines()[-30:]))
+        _, log, seconds = train_nlu(config, tmp_path, args.timeout)
     points = curve(log)
     print(
         f"DIET on data/nlu, {args.held_out} examples held out, "
