@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import lru_cache
 
-from nps import drivers, known_issues, lemmas, tips, understanding, why_questions
+from nps import drivers, known_issues, lemmas, survey_paths, tips, understanding, why_questions
 from nps.settings import Settings, load_settings
 
 
@@ -23,6 +23,8 @@ class Resources:
     tips: dict[str, str]
     # The drivers' lexicon with the catalogue: what find_drivers needs.
     understanding: understanding.Understanding
+    # Which questions each group (and employees) get: data/survey_paths.yml.
+    survey_paths: survey_paths.SurveyPaths
 
 
 @lru_cache(maxsize=1)
@@ -39,4 +41,5 @@ def get() -> Resources:
         why_questions=why_questions.load(data / "why_questions.yml", catalogue),
         tips=tips.load(data / "tips.yml", catalogue),
         understanding=understanding.load(data),
+        survey_paths=survey_paths.parse(settings.survey_paths_file),
     )

@@ -60,6 +60,12 @@ THANKS = {
 THANKS_NO_SCORE = "utter_thanks_neutral"
 THANKS_DETRACTOR_CONTACT = "utter_thanks_detractor_contact"
 RECOMMEND = "utter_recommend"  # takes {review_url}
+
+# --- employees (domain/employee.yml) ----------------------------------------------
+EMPLOYEE_INTRO = "utter_employee_intro"
+EMPLOYEE_LINK_INVALID = "utter_employee_link_invalid"
+EMPLOYEE_WHY = "utter_employee_why"
+THANKS_EMPLOYEE = "utter_thanks_employee"
 TIP = "utter_tip"  # takes {tip}
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from rasa_sdk import Action, Tracker
@@ -11,8 +12,10 @@ from rasa_sdk.types import DomainDict
 
 from actions import message, resources
 from actions import responses as say
-from nps import drivers, flow, tips
+from nps import drivers, flow, links, tips
 from nps.groups import DETRACTOR, PROMOTER
+
+logger = logging.getLogger(__name__)
 
 # A message outside the survey this long (or naming a driver) is a comment.
 COMMENT_MIN_WORDS = 3
@@ -25,12 +28,18 @@ def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> lis
     the fallback (any first message) and after /restart.
     """
     res = resources.get()
-    events: list[dict] = []
     msg = message.latest(tracker)
+    link = _entity(msg, "employee_link")
+    if link is not None:
+        return _start_employee(dispatcher, link, res, now)
+    events: list[dict] = []
+    if tracker.get_slot("role") is not None:
+        # A plain start after an employee's survey in the same session: a customer's survey.
+        events += [SlotSet("role", None), SlotSet("survey_wave", None)]
     stored = tracker.get_slot("touchpoint")
     # Only a start payload names the touchpoint (the slot has no mapping of
     # its own); a value stored before that rule is cleaned on the next start.
-    given = _touchpoint_entity(msg)
+    given = _entity(msg, "touchpoint")
     touchpoint = flow.clean_touchpoint(stored if given is None else given)
     if touchpoint != stored:
         events.append(SlotSet("touchpoint", touchpoint))
@@ -45,11 +54,38 @@ def start(dispatcher: CollectingDispatcher, tracker: Tracker, now: float) -> lis
     return events + [SlotSet("survey_allowed", True), FollowupAction("survey_form")]
 
 
-def _touchpoint_entity(msg: message.Message) -> str | None:
-    """The touchpoint of a start payload (``/start{"touchpoint": "store"}``)."""
+def _entity(msg: message.Message, name: str) -> str | None:
+    """An entity of a start payload (``/start{"touchpoint": "store"}``)."""
     if msg.intent != "start":
         return None
-    return next((e.get("value") for e in msg.entities if e.get("entity") == "touchpoint"), None)
+    return next((e.get("value") for e in msg.entities if e.get("entity") == name), None)
+
+
+def _start_employee(
+    dispatcher: CollectingDispatcher, token: object, res: resources.Resources, now: float
+) -> list[dict]:
+    """Open the employees' survey for a link this installation signed.
+
+    A forged, altered or expired link opens nothing: the employee is told to
+    ask for a new one, and nothing they say later counts as an employee's.
+    The store and wave come from the signed link only. No re-survey
+    cool-down: a wave is one survey per link, and staff may take part in
+    each wave.
+    """
+    try:
+        link = links.verify(token, links.link_key(res.settings), now)
+    except links.LinkError as error:
+        logger.info("employee link refused: %s", error)  # the reason, never the token
+        dispatcher.utter_message(response=say.EMPLOYEE_LINK_INVALID)
+        return [SlotSet("survey_allowed", False), FollowupAction(LISTEN)]
+    dispatcher.utter_message(response=say.EMPLOYEE_INTRO)
+    return [
+        SlotSet("role", links.EMPLOYEE),
+        SlotSet("touchpoint", link.store),
+        SlotSet("survey_wave", link.wave),
+        SlotSet("survey_allowed", True),
+        FollowupAction("survey_form"),
+    ]
 
 
 # The web chat forgets a finished survey when it gets this custom payload
@@ -76,7 +112,10 @@ class ActionFinishSurvey(Action):
     async def run(self, dispatcher, tracker: Tracker, domain: DomainDict) -> list[dict]:
         res = resources.get()
         group = tracker.get_slot("nps_group")
-        if group == DETRACTOR and tracker.get_slot("contact_consent") is True:
+        if flow.is_employee(tracker.slots):
+            dispatcher.utter_message(response=say.THANKS_EMPLOYEE)
+            group = None  # no review link, no tip
+        elif group == DETRACTOR and tracker.get_slot("contact_consent") is True:
             dispatcher.utter_message(response=say.THANKS_DETRACTOR_CONTACT)
         else:
             dispatcher.utter_message(response=say.THANKS.get(group, say.THANKS_NO_SCORE))

@@ -62,9 +62,13 @@ def _off_loop(validate: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
 
 
 def _skip(tracker: Tracker, slot: str) -> dict[str, Any]:
-    """Leave a question unanswered: the form will not ask it again."""
+    """Leave a question unanswered: the form will not ask it again.
+
+    A trainer's own question has no slot of its own: its id is only listed
+    (its carrier, survey_answer, is emptied by the caller)."""
     skipped = [s for s in tracker.get_slot("skipped_slots") or [] if s != slot] + [slot]
-    return {slot: None, "skipped_slots": skipped, "clarify_count": 0}
+    own = slot in resources.get().survey_paths.questions
+    return {**({} if own else {slot: None}), "skipped_slots": skipped, "clarify_count": 0}
 
 
 def _clarify(
@@ -105,7 +109,8 @@ class ValidateSurveyForm(FormValidationAction):
         tracker: Tracker,
         domain: DomainDict,
     ) -> list[str]:
-        return flow.required_slots(tracker.slots, resources.get().settings)
+        res = resources.get()
+        return flow.required_slots(tracker.slots, res.settings, res.survey_paths)
 
     # --- shared steps --------------------------------------------------------
 
@@ -117,9 +122,11 @@ class ValidateSurveyForm(FormValidationAction):
 
     @staticmethod
     def _classify(text: str, tags: list[str], tracker: Tracker) -> dict[str, Any]:
-        """This answer's tags added to the list, and a known issue if one fits."""
-        result: dict[str, Any] = {"drivers": drivers.merge(tracker.get_slot("drivers"), tags)}
-        if not tracker.get_slot("known_issue"):
+        """This answer's tags added to the list, and a known issue if one fits
+        (customers only: an employee is not offered a customer's fix)."""
+        slot = flow.drivers_slot(tracker.slots)
+        result: dict[str, Any] = {slot: drivers.merge(tracker.get_slot(slot), tags)}
+        if not flow.is_employee(tracker.slots) and not tracker.get_slot("known_issue"):
             issue = known_issues.match(text, tags, resources.get().known_issues)
             if issue:
                 result["known_issue"] = issue.id
@@ -185,21 +192,24 @@ class ValidateSurveyForm(FormValidationAction):
         The chain ends with ``why_stop`` and ``why_depth`` set together.
         """
         msg = message.latest(tracker)
-        settings = resources.get().settings
+        res = resources.get()
+        settings = res.settings
+        max_whys = flow.max_whys(settings, res.survey_paths)
         chain = list(tracker.get_slot("why_chain") or [])
         tags = self._tags(msg, drivers.NEGATIVE)
         classified = self._classify(msg.text, tags, tracker)
+        answer_probed = "predicted_complaint" if flow.is_employee(tracker.slots) else "reason"
         verdict = why_chain.judge(
             msg.text,
             tags,
-            earlier=[tracker.get_slot("reason") or "", *chain],
+            earlier=[tracker.get_slot(answer_probed) or "", *chain],
             known_issue="known_issue" in classified,
             nlu_says_done=msg.intent == "done",
         )
         step = why_chain.step(
             verdict,
             stored=len(chain),
-            max_whys=settings.max_whys,
+            max_whys=max_whys,
             empty_in_a_row=int(tracker.get_slot("clarify_count") or 0),
             max_clarifications=settings.max_clarifications,
         )
@@ -211,7 +221,7 @@ class ValidateSurveyForm(FormValidationAction):
         result["clarify_count"] = 0
         if step.store:
             # At most max_whys answers, whatever the slot held before.
-            chain = (chain + [msg.text])[: settings.max_whys]
+            chain = (chain + [msg.text])[:max_whys]
             probed = drivers.main_negative(tags) or flow.why_driver(tracker.slots)
             result.update({"why_chain": chain, "why_driver": probed, **classified})
         if step.stop:
@@ -260,6 +270,75 @@ class ValidateSurveyForm(FormValidationAction):
     ) -> dict[str, Any]:
         return self._open_answer("valued_most", drivers.POSITIVE, tracker)
 
+    # --- the employees' path (data/survey_paths.yml "employee") ---------------
+
+    @_off_loop
+    def validate_predicted_score(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        parsed = parse_score(message.latest(tracker).text)
+        if parsed.status == "ok":
+            return {"predicted_score": parsed.score, "clarify_count": 0}
+        ask_again = say.SCORE_ASK_AGAIN.get(parsed.status, say.SCORE_UNCLEAR)
+        return _clarify(dispatcher, tracker, "predicted_score", ask_again)
+
+    @_off_loop
+    def validate_predicted_praise(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        return self._open_answer("predicted_praise", drivers.POSITIVE, tracker)
+
+    @_off_loop
+    def validate_predicted_complaint(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        # Skipped ("nic", "nie wiem"): nps.flow asks no "why?" about nothing.
+        return self._open_answer("predicted_complaint", drivers.NEGATIVE, tracker)
+
+    @_off_loop
+    def validate_proposed_fix(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        msg = message.latest(tracker)
+        if msg.is_nothing_to_add:
+            return _skip(tracker, "proposed_fix")
+        return {"proposed_fix": msg.text, "clarify_count": 0}
+
+    # --- the trainers' own questions (data/survey_paths.yml "questions") -------
+
+    @_off_loop
+    def validate_survey_answer(
+        self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
+    ) -> dict[str, Any]:
+        """The answer to the trainers' question that ``survey_answer`` stood
+        for, checked by the kind of answer it takes, kept under its id."""
+        res = resources.get()
+        qid = flow.own_question(tracker.slots, res.settings, res.survey_paths)
+        question = res.survey_paths.questions.get(qid or "")
+        if question is None:  # the file changed mid-conversation: nothing to keep
+            return {"survey_answer": None}
+        msg = message.latest(tracker)
+        answers = dict(tracker.get_slot("survey_answers") or {})
+        result: dict[str, Any] = {"survey_answer": None, "clarify_count": 0}
+        if question.answer == "score":
+            parsed = parse_score(msg.text)
+            if parsed.status != "ok":
+                ask_again = say.SCORE_ASK_AGAIN.get(parsed.status, say.SCORE_UNCLEAR)
+                return _own_unclear(dispatcher, tracker, qid, ask_again)
+            answers[qid] = parsed.score
+        elif question.answer == "yes_no":
+            answer = _yes_no(msg)
+            if answer is None:
+                return _own_unclear(dispatcher, tracker, qid, say.CLARIFY_YES_NO)
+            answers[qid] = answer
+        elif msg.is_nothing_to_add:
+            return {**_skip(tracker, qid), "survey_answer": None}
+        else:
+            answers[qid] = msg.text
+            result.update(self._classify(msg.text, self._tags(msg, question.polarity), tracker))
+        result["survey_answers"] = answers
+        return result
+
     @_off_loop
     def validate_contact_consent(
         self, value: Any, dispatcher: CollectingDispatcher, tracker: Tracker, domain: DomainDict
@@ -268,6 +347,18 @@ class ValidateSurveyForm(FormValidationAction):
         if answer is None:
             return _clarify(dispatcher, tracker, "contact_consent", say.CLARIFY_YES_NO)
         return {"contact_consent": answer, "clarify_count": 0}
+
+
+def _own_unclear(
+    dispatcher: CollectingDispatcher, tracker: Tracker, qid: str, ask_again: str
+) -> dict[str, Any]:
+    """An unclear answer to a trainer's own question: asked again, or after
+    too many tries given up on (kept in skipped_slots under its id)."""
+    count = int(tracker.get_slot("clarify_count") or 0) + 1
+    if count >= resources.get().settings.max_clarifications:
+        return {**_skip(tracker, qid), "survey_answer": None}
+    dispatcher.utter_message(response=ask_again)
+    return {"survey_answer": None, "clarify_count": count}
 
 
 # --- asking ------------------------------------------------------------------
@@ -293,6 +384,8 @@ def _ask_why(slots: Mapping[str, Any], res: resources.Resources) -> Said:
     answer named; after an answer without content, a request for a few words."""
     if int(slots.get("clarify_count") or 0) > 0:
         return [{"response": say.WHY_CLARIFY}]
+    if flow.is_employee(slots):
+        return [{"response": say.EMPLOYEE_WHY}]
     round_ = len(slots.get("why_chain") or [])
     return [{"text": res.why_questions.question(flow.why_driver(slots), round_)}]
 
@@ -306,8 +399,14 @@ def _offer_fix(slots: Mapping[str, Any], res: resources.Resources) -> Said:
     return [{"response": say.FIX_INTRO}, {"text": fix}]
 
 
+def _ask_own(slots: Mapping[str, Any], res: resources.Resources) -> Said:
+    """A trainer's own question: its wording is utter_ask_<id> (nps.check checks it exists)."""
+    qid = flow.own_question(slots, res.settings, res.survey_paths)
+    return [{"response": f"utter_ask_{qid}"}] if qid else []
+
+
 # Questions asked here entirely (the domain must not ask them too).
-ASKED_IN_CODE = {"reason": _ask_reason, "why_answer": _ask_why}
+ASKED_IN_CODE = {"reason": _ask_reason, "why_answer": _ask_why, flow.OWN_QUESTION_SLOT: _ask_own}
 # Said here before the domain's question.
 BEFORE_THE_QUESTION = {"issue_resolved": _offer_fix}
 

@@ -104,8 +104,10 @@ def _check_range(name: str, value: float, minimum: float | None, maximum: float 
 
 @dataclass(frozen=True)
 class Settings:
-    # How many "why?" questions at most, on the main negative driver.
-    max_whys: int = 5
+    # How many "why?" questions at most: None leaves it to the trainers'
+    # why_limit in data/survey_paths.yml (nps.flow.max_whys); an operator's
+    # NPS_MAX_WHYS wins.
+    max_whys: int | None = None
     # Nobody who finished a survey less than this many days ago is asked again.
     resurvey_days: int = 30
     # How many unclear answers to one question before the bot moves on.
@@ -155,6 +157,16 @@ class Settings:
     actions_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_ACTIONS_PORT']}/webhook"
     bot_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_RASA_PORT']}"
 
+    # Employees' signed survey links (nps/links.py): the signing key (empty
+    # in development: a local one in var/) and how long a link stays valid.
+    employee_link_key: str = ""
+    employee_link_days: int = 30
+
+    @property
+    def survey_paths_file(self) -> Path:
+        """The trainers' survey paths (nps/survey_paths.py)."""
+        return self.data_dir / "survey_paths.yml"
+
     # --- Nothing lost (docs/deployment.md) ---
     # The shared conversation-lock store of several Rasa processes
     # (redis://host:6379/1); empty: locks in memory, one Rasa process only.
@@ -188,7 +200,8 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
     if environment not in ENVIRONMENTS:
         raise SettingError(f"NPS_ENV must be one of {', '.join(ENVIRONMENTS)}, got {environment!r}")
     secrets_ = {
-        name: env_text(env, name, "") for name in ("NPS_PSEUDONYM_KEY", "NPS_WEBCHAT_SECRET")
+        name: env_text(env, name, "")
+        for name in ("NPS_PSEUDONYM_KEY", "NPS_WEBCHAT_SECRET", "NPS_EMPLOYEE_LINK_KEY")
     }
     if environment == "production":
         for name, value in secrets_.items():
@@ -215,9 +228,13 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         retention_days=env_int(env, "NPS_RETENTION_DAYS", defaults.retention_days, minimum=0),
         pseudonym_key=secrets_["NPS_PSEUDONYM_KEY"],
         webchat_secret=secrets_["NPS_WEBCHAT_SECRET"],
+        employee_link_key=secrets_["NPS_EMPLOYEE_LINK_KEY"],
+        employee_link_days=env_int(
+            env, "NPS_EMPLOYEE_LINK_DAYS", defaults.employee_link_days, 1, 366
+        ),
         webchat_origins=origins,
         rest_token=env_text(env, "NPS_REST_TOKEN", ""),
-        max_whys=env_int(env, "NPS_MAX_WHYS", defaults.max_whys, minimum=0),
+        max_whys=env_int(env, "NPS_MAX_WHYS", defaults.max_whys, minimum=0, maximum=100),
         resurvey_days=env_int(env, "NPS_RESURVEY_DAYS", defaults.resurvey_days, minimum=0),
         max_clarifications=env_int(
             env, "NPS_MAX_CLARIFICATIONS", defaults.max_clarifications, minimum=1

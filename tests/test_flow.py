@@ -4,8 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from nps.flow import clean_touchpoint, recently_surveyed, required_slots, why_driver
+from nps.flow import (
+    clean_touchpoint,
+    max_whys,
+    own_question,
+    recently_surveyed,
+    required_slots,
+    why_driver,
+)
 from nps.settings import Settings
+from nps.survey_paths import Question, SurveyPaths
 from nps.why_stops import WHY_STOPS
 
 S = Settings()
@@ -142,6 +150,135 @@ def test_max_whys_is_one_setting():
     slots = {"nps_score": 2, "nps_group": "detractor", "reason": "x", "why_chain": ["a", "b"]}
     assert "why_answer" not in required_slots(slots, Settings(max_whys=2))
     assert "why_answer" in required_slots(slots, Settings(max_whys=3))
+
+
+def test_the_why_limit_is_the_trainers_unless_an_operator_sets_it():
+    paths = _paths(why_limit=2)
+    assert max_whys(Settings(), paths) == 2
+    assert max_whys(Settings(max_whys=4), paths) == 4
+    slots = {"nps_score": 2, "nps_group": "detractor", "reason": "x", "why_chain": ["a", "b"]}
+    assert "why_answer" not in required_slots(slots, S, paths)
+    assert "why_answer" in required_slots(slots, S, _paths(why_limit=3))
+
+
+EMPLOYEE = {"role": "employee", "touchpoint": "warszawa-1"}
+
+
+@pytest.mark.parametrize(
+    "slots, expected",
+    [
+        # no customer score: the employees' own path, predicted score first
+        (EMPLOYEE, ["predicted_score"]),
+        (
+            {**EMPLOYEE, "predicted_score": 8},
+            ["predicted_score", "predicted_praise", "predicted_complaint"],
+        ),
+        # always probed about the complaint they predicted, even naming no driver
+        (
+            {**EMPLOYEE, "predicted_score": 8, "predicted_praise": "x", "predicted_complaint": "y"},
+            [
+                "predicted_score",
+                "predicted_praise",
+                "predicted_complaint",
+                "why_answer",
+                "proposed_fix",
+            ],
+        ),
+        (
+            {
+                **EMPLOYEE,
+                "predicted_score": 8,
+                "predicted_praise": "x",
+                "predicted_complaint": "y",
+                "why_stop": "specific",
+            },
+            ["predicted_score", "predicted_praise", "predicted_complaint", "proposed_fix"],
+        ),
+        # no complaint: no "why?" about nothing
+        (
+            {
+                **EMPLOYEE,
+                "predicted_score": 8,
+                "skipped_slots": ["predicted_praise", "predicted_complaint"],
+            },
+            ["predicted_score", "proposed_fix"],
+        ),
+        # a known issue is never offered to an employee
+        (
+            {
+                **EMPLOYEE,
+                "predicted_score": 8,
+                "predicted_praise": "x",
+                "predicted_complaint": "y",
+                "known_issue": "k",
+            },
+            ["predicted_score", "predicted_praise", "predicted_complaint", "proposed_fix"],
+        ),
+    ],
+)
+def test_the_employee_path(slots, expected):
+    assert required_slots(slots, S) == expected
+    assert "nps_score" not in required_slots(slots, S)
+
+
+def _paths(why_limit: int = 5, promoter=("reason", "valued_most"), questions=()) -> SurveyPaths:
+    return SurveyPaths(
+        why_limit=why_limit,
+        paths={
+            "promoter": tuple(promoter),
+            "passive": ("reason", "whys", "improvement"),
+            "detractor": ("reason", "whys", "contact_consent"),
+            "no_score": ("reason", "whys"),
+            "employee": ("predicted_score", "predicted_praise", "predicted_complaint", "whys"),
+        },
+        questions={q.id: q for q in questions},
+    )
+
+
+def test_a_trainers_own_question_is_asked_in_its_place_once():
+    paths = _paths(
+        promoter=("reason", "whom", "valued_most", "again"),
+        questions=(Question("whom", "text"), Question("again", "yes_no")),
+    )
+    promoter = {"nps_score": 10, "nps_group": "promoter", "reason": "x"}
+    # survey_answer stands for the first open own question, in the path's order
+    assert required_slots(promoter, S, paths) == [
+        "nps_score",
+        "reason",
+        "survey_answer",
+        "valued_most",
+    ]
+    assert own_question(promoter, S, paths) == "whom"
+    answered = {**promoter, "survey_answers": {"whom": "siostrze"}}
+    assert required_slots(answered, S, paths) == [
+        "nps_score",
+        "reason",
+        "valued_most",
+        "survey_answer",
+    ]
+    assert own_question(answered, S, paths) == "again"
+    # given up on (skipped) is not asked again either
+    done = {**answered, "valued_most": "y", "skipped_slots": ["again"]}
+    assert required_slots(done, S, paths) == ["nps_score", "reason", "valued_most"]
+    assert own_question(done, S, paths) is None
+    # other groups do not get it
+    passive = {"nps_score": 8, "nps_group": "passive", "reason": "x"}
+    assert own_question(passive, S, paths) is None
+
+
+def test_whys_on_a_promoters_path_probe_only_a_complaint():
+    paths = _paths(promoter=("reason", "whys", "valued_most"))
+    praise = {"nps_score": 10, "nps_group": "promoter", "reason": "x", "drivers": ["staff:pos"]}
+    assert "why_answer" not in required_slots(praise, S, paths)
+    complaint = {**praise, "drivers": ["staff:pos", "price:neg"]}
+    assert required_slots(complaint, S, paths) == [
+        "nps_score",
+        "reason",
+        "why_answer",
+        "valued_most",
+    ]
+    # the shipped promoter path has no whys at all
+    assert "why_answer" not in required_slots(complaint, S)
 
 
 @pytest.mark.parametrize(

@@ -103,12 +103,17 @@ def test_production_requires_strong_secrets():
         load_settings({"NPS_ENV": "production", "NPS_WEBCHAT_SECRET": "s" * 32})
     with pytest.raises(SettingError, match="NPS_WEBCHAT_SECRET must be set"):
         load_settings({"NPS_ENV": "production", "NPS_PSEUDONYM_KEY": "k" * 32})
+    with pytest.raises(SettingError, match="NPS_EMPLOYEE_LINK_KEY must be set"):
+        load_settings(
+            {"NPS_ENV": "production", "NPS_PSEUDONYM_KEY": "k" * 32, "NPS_WEBCHAT_SECRET": "s" * 32}
+        )
     with pytest.raises(SettingError, match="NPS_ENV must be one of"):
         load_settings({"NPS_ENV": "prod"})
     strong = {
         "NPS_ENV": "production",
         "NPS_PSEUDONYM_KEY": "k" * 32,
         "NPS_WEBCHAT_SECRET": "s" * 32,
+        "NPS_EMPLOYEE_LINK_KEY": "e" * 32,
     }
     assert load_settings(strong).environment == "production"
 

@@ -77,6 +77,7 @@ def test_production_needs_a_login_even_on_loopback():
         "NPS_ENV": "production",
         "NPS_PSEUDONYM_KEY": "p" * 32,  # pragma: allowlist secret (a test value)
         "NPS_WEBCHAT_SECRET": "w" * 32,  # pragma: allowlist secret (a test value)
+        "NPS_EMPLOYEE_LINK_KEY": "e" * 32,  # pragma: allowlist secret (a test value)
     }
     config = auth.load_config(env, address="127.0.0.1")
     assert auth.login_required(config)

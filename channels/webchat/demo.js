@@ -1,5 +1,5 @@
 /*
- * Local demo only (index.html): lets ?server=...&touchpoint=... choose the
+ * Local demo only (index.html): lets ?server=...&touchpoint=...&employee=... choose the
  * Rasa server and the touchpoint, then loads the widget. A company's own page
  * does not need this file: it sets data-server / data-touchpoint on the
  * <script src="nps-chat.js"> tag. (The widget itself never reads the URL, so
@@ -11,6 +11,9 @@
   window.NPS_CHAT = {
     server: query.get("server") || "http://127.0.0.1:5005",
     touchpoint: query.get("touchpoint") || "store",
+    // A staff member's link (python -m nps.links employee --store S) opens
+    // the employees' survey; the bot checks the link's signature.
+    employee: query.get("employee") || "",
     open: query.get("open") || "true"
   };
   var tag = document.createElement("script");

@@ -14,6 +14,9 @@
  *   socket-path   Socket.IO path (default /socket.io/)
  *   touchpoint    sent in the start payload: /start{"touchpoint":"store"}
  *   start         start intent (default /start)
+ *   employee      a signed employee link token (python -m nps.links): the
+ *                 start payload is /start{"employee_link":"..."} and the
+ *                 employees' survey opens; the server checks the signature
  *   title, placeholder, send-label, open-label, close-label: visible words
  *   open          "true": the window starts open
  *   container     CSS selector: render inline there instead of floating
@@ -53,6 +56,7 @@
     server: String(opt("server", window.location.origin)).replace(/\/+$/, ""),
     socketPath: opt("socket-path", "/socket.io/"),
     touchpoint: opt("touchpoint", ""),
+    employee: opt("employee", ""),
     start: opt("start", "/start"),
     title: opt("title", "Twoja opinia"),
     placeholder: opt("placeholder", "Napisz wiadomość…"),
@@ -278,6 +282,7 @@
   }
 
   function startPayload() {
+    if (cfg.employee) return cfg.start + JSON.stringify({ employee_link: String(cfg.employee) });
     if (!cfg.touchpoint) return cfg.start;
     return cfg.start + JSON.stringify({ touchpoint: String(cfg.touchpoint) });
   }

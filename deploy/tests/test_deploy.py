@@ -528,7 +528,8 @@ def test_postgres_and_redis_are_external_services_the_settings_name():
     assert config["NPS_LOCK_STORE_URL"].startswith("redis://nps-redis:6379/")
     assert config["NPS_ACTIONS_URL"] == "http://nps-actions:5055/webhook"
     # The settings module accepts what the pods will be given.
-    load_settings({**config, "NPS_PSEUDONYM_KEY": "k" * 32, "NPS_WEBCHAT_SECRET": "s" * 32})
+    secrets = ("NPS_PSEUDONYM_KEY", "NPS_WEBCHAT_SECRET", "NPS_EMPLOYEE_LINK_KEY")
+    load_settings({**config, **{name: "k" * 32 for name in secrets}})
 
 
 # --- systemd -----------------------------------------------------------------------
