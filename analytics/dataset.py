@@ -2,10 +2,17 @@
 
 Loading is separate from the statistics: `load_dataset` reads, `filter_dataset`
 and `with_status` are pure, so the dashboard and the report CLI filter and
-count in exactly the same way."""
+count in exactly the same way.
+
+Customers and employees: `Dataset.responses` (and the mentions, whys and
+offers hanging on them) hold customers' responses only, so no customer
+statistic can count an employee's mirror survey. Employees' responses and
+the drivers they believe in are apart, in `employees` and
+`employee_mentions` (analytics.gap reads them)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -28,9 +35,15 @@ class Dataset:
     extra_comments: pd.DataFrame
     # Last projected event id: changes whenever the data does (cache key).
     version: str = ""
+    # Employees' mirror surveys (role "employee"), and their believed drivers
+    # (employee_drivers rows). Empty unless load_dataset was asked for them.
+    employees: pd.DataFrame = field(default_factory=lambda: _frame(schema.responses))
+    employee_mentions: pd.DataFrame = field(default_factory=lambda: _frame(schema.employee_drivers))
 
     @property
     def empty(self) -> bool:
+        """No customer responses (employees' answers alone are no data for
+        the customer pages)."""
         return self.responses.empty
 
 
@@ -65,29 +78,31 @@ REPORT_COLUMNS = (
     schema.responses.c.why_driver,
     schema.responses.c.why_depth,
     schema.responses.c.why_stop,
+    schema.responses.c.role,
     sa.case((schema.responses.c.reason.isnot(None), sa.literal("(text)")), else_=sa.null()).label(
         "reason"
     ),
 )
 
 
-def load_dataset(
-    projection: Projection, parts: tuple = ("texts", "whys", "offers", "extra_comments")
-) -> Dataset:
-    """The projection as frames. Responses and driver mentions are always
-    read; `parts` names what else is wanted: "texts" (every response column,
-    with the customers' words), "whys", "offers", "extra_comments". The
-    report needs none of them."""
+DEFAULT_PARTS = ("texts", "whys", "offers", "extra_comments", "employees")
+
+
+def load_dataset(projection: Projection, parts: tuple = DEFAULT_PARTS) -> Dataset:
+    """The projection as frames. Customers' responses and driver mentions
+    are always read; `parts` names what else is wanted: "texts" (every
+    response column, with the customers' words), "whys", "offers",
+    "extra_comments", "employees" (employees' responses and believed
+    drivers). The report needs none of them.
+
+    Only rows of role "customer" become `responses`; mentions, whys and
+    offers are kept only for them."""
     projection.ensure_tables()
     with projection.engine.connect() as conn:
         version = projection.state(conn).get("last_event_id", "")
-    responses = projection.read_table(
-        schema.responses, columns=None if "texts" in parts else REPORT_COLUMNS
-    )
-    # Nullable integers, so a missing score stays missing instead of NaN floats.
-    for col in ("nps_score", "nps_score_after"):
-        if col in responses and len(responses):
-            responses[col] = pd.array(responses[col], dtype="Int64")
+    columns = None if "texts" in parts else REPORT_COLUMNS
+    responses = _responses(projection, schema.CUSTOMER, columns)
+    customer_ids = set(responses["response_id"])
     offers = (
         projection.read_table(schema.known_issue_offers)
         if "offers" in parts
@@ -95,29 +110,57 @@ def load_dataset(
     )
     for col in ("score_before", "score_after"):
         offers[col] = pd.array(offers[col], dtype="Int64") if len(offers) else offers[col]
-    return Dataset(
-        responses=responses.sort_values("response_id").reset_index(drop=True),
-        mentions=projection.read_table(
-            schema.driver_mentions,
-            columns=None
-            if "texts" in parts
-            else (
-                schema.driver_mentions.c.response_id,
-                schema.driver_mentions.c.driver,
-                schema.driver_mentions.c.polarity,
-            ),
+    mentions = projection.read_table(
+        schema.driver_mentions,
+        columns=None
+        if "texts" in parts
+        else (
+            schema.driver_mentions.c.response_id,
+            schema.driver_mentions.c.driver,
+            schema.driver_mentions.c.polarity,
         ),
-        whys=projection.read_table(schema.why_answers)
-        if "whys" in parts
-        else _frame(schema.why_answers),
-        offers=offers,
+    )
+    whys = (
+        projection.read_table(schema.why_answers) if "whys" in parts else _frame(schema.why_answers)
+    )
+    if "employees" in parts:
+        employees = _responses(projection, schema.EMPLOYEE, None)
+        employee_mentions = projection.read_table(schema.employee_drivers)
+    else:
+        employees, employee_mentions = _frame(schema.responses), _frame(schema.employee_drivers)
+    return Dataset(
+        responses=responses,
+        mentions=_of(mentions, customer_ids),
+        whys=_of(whys, customer_ids),
+        offers=_of(offers, customer_ids),
         extra_comments=(
             projection.read_table(schema.extra_comments)
             if "extra_comments" in parts
             else _frame(schema.extra_comments)
         ),
         version=version,
+        employees=employees,
+        employee_mentions=_of(employee_mentions, set(employees["response_id"])),
     )
+
+
+def _responses(projection: Projection, role: str, columns) -> pd.DataFrame:
+    frame = projection.read_table(
+        schema.responses, where=schema.responses.c.role == role, columns=columns
+    )
+    # Nullable integers, so a missing score stays missing instead of NaN floats.
+    for col in ("nps_score", "nps_score_after", "predicted_score"):
+        if col in frame and len(frame):
+            frame[col] = pd.array(frame[col], dtype="Int64")
+    return frame.sort_values("response_id").reset_index(drop=True)
+
+
+def _of(rows: pd.DataFrame, response_ids: set) -> pd.DataFrame:
+    """The rows that hang on these responses (a child table of another role's
+    response is dropped)."""
+    if rows.empty:
+        return rows
+    return rows[rows["response_id"].isin(response_ids)].reset_index(drop=True)
 
 
 @dataclass(frozen=True)
@@ -158,6 +201,7 @@ def filter_dataset(ds: Dataset, f: Filters) -> Dataset:
             tp |= r["touchpoint"].isna()
         keep &= tp
     responses = r[keep].reset_index(drop=True)
+    employees = _filter_employees(ds.employees, f)
     extra = ds.extra_comments
     if f.since:
         extra = extra[extra["at"] >= _day_start(f.since)]
@@ -165,7 +209,43 @@ def filter_dataset(ds: Dataset, f: Filters) -> Dataset:
         extra = extra[extra["at"] < _day_start(f.until + dt.timedelta(days=1))]
     if f.channels:
         extra = extra[extra["channel"].isin(list(f.channels))]
-    return subset(ds, responses, extra)
+    part = subset(ds, responses, extra)
+    return dataclasses.replace(
+        part,
+        employees=employees,
+        employee_mentions=_of(ds.employee_mentions, set(employees["response_id"])),
+    )
+
+
+def _filter_employees(e: pd.DataFrame, f: Filters) -> pd.DataFrame:
+    """Employees under the same dates and touchpoints as the customers. The
+    channel filter does not apply: employees answer from their own link, on
+    whatever channel it opens, which says nothing of the customers'."""
+    if e.empty:
+        return e
+    keep = pd.Series(True, index=e.index)
+    if f.since:
+        keep &= e["started_at"] >= _day_start(f.since)
+    if f.until:
+        keep &= e["started_at"] < _day_start(f.until + dt.timedelta(days=1))
+    if f.touchpoints:
+        wanted = [t for t in f.touchpoints if t != NO_TOUCHPOINT]
+        tp = e["touchpoint"].isin(wanted)
+        if NO_TOUCHPOINT in f.touchpoints:
+            tp |= e["touchpoint"].isna()
+        keep &= tp
+    return e[keep].reset_index(drop=True)
+
+
+def scope_employees(ds: Dataset, touchpoints: Sequence[str]) -> Dataset:
+    """`ds` with only the employees of these touchpoints (a store manager's
+    stores); customers are left as they are (analytics.dashboard.auth.scope
+    cuts them)."""
+    e = ds.employees
+    kept = e[e["touchpoint"].isin(list(touchpoints))].reset_index(drop=True) if len(e) else e
+    return dataclasses.replace(
+        ds, employees=kept, employee_mentions=_of(ds.employee_mentions, set(kept["response_id"]))
+    )
 
 
 def subset(ds: Dataset, responses: pd.DataFrame, extra_comments: pd.DataFrame) -> Dataset:
@@ -179,6 +259,10 @@ def subset(ds: Dataset, responses: pd.DataFrame, extra_comments: pd.DataFrame) -
         offers=ds.offers[ds.offers["response_id"].isin(ids)].reset_index(drop=True),
         extra_comments=extra_comments.reset_index(drop=True),
         version=ds.version,
+        # Employees are not the customers' children: they stay as they are
+        # (filter_dataset and scope_employees cut them).
+        employees=ds.employees,
+        employee_mentions=ds.employee_mentions,
     )
 
 

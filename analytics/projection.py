@@ -33,6 +33,7 @@ from analytics import pseudonym, tracker_source
 from analytics.db import AnalyticsError, fetch_tuples, is_postgresql
 from analytics.schema import (
     CHILD_TABLES,
+    CUSTOMER,
     DATA_TABLES,
     SCHEMA_VERSION,
     extra_comments,
@@ -275,10 +276,14 @@ class Projection:
                 frame[column.name] = frame[column.name].map(_as_bool).astype("object")
         return frame
 
-    def latest_responses(self, limit: int = 20):
-        """The responses with the newest events, newest first (the live view)."""
+    def latest_responses(self, limit: int = 20, role: str = CUSTOMER):
+        """The responses of `role` (customers by default) with the newest
+        events, newest first (the live view)."""
         return self.read_table(
-            responses, order_by=(responses.c.last_event_at.desc().nulls_last(),), limit=limit
+            responses,
+            where=responses.c.role == role,
+            order_by=(responses.c.last_event_at.desc().nulls_last(),),
+            limit=limit,
         )
 
 

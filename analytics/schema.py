@@ -18,7 +18,14 @@ from analytics import pseudonym
 # dropped and rebuilt from the tracker store (see Projection.ensure_tables).
 # 3: the person is a keyed pseudonym, never the raw sender id.
 # 4: responses.why_depth, why_stop, why_driver (how the why-chain ended).
-SCHEMA_VERSION = "4"
+# 5: responses.role and the employees' columns, table employee_drivers.
+SCHEMA_VERSION = "5"
+
+# responses.role: who answered. Customers never set the bot's `role` slot;
+# an employee's mirror survey (a staff-only signed link) sets "employee".
+CUSTOMER = "customer"
+EMPLOYEE = "employee"
+ROLES = (CUSTOMER, EMPLOYEE)
 
 metadata = sa.MetaData()
 
@@ -57,10 +64,34 @@ responses = sa.Table(
     sa.Column("why_depth", sa.Integer),
     sa.Column("why_stop", sa.String(32)),
     sa.Column("why_driver", sa.String(255)),
+    # CUSTOMER or EMPLOYEE. Every customer statistic reads only CUSTOMER rows
+    # (analytics.dataset.load_dataset splits them).
+    sa.Column("role", sa.String(16), nullable=False, index=True, server_default=CUSTOMER),
+    # The employee's mirror survey (NULL for customers): the score they think
+    # customers give, why customers recommend us, what they complain about
+    # most, the fix proposed, and the survey wave ("2026-11"; the month the
+    # conversation started when the link named none).
+    sa.Column("predicted_score", sa.Integer),
+    sa.Column("predicted_praise", sa.Text),
+    sa.Column("predicted_complaint", sa.Text),
+    sa.Column("proposed_fix", sa.Text),
+    sa.Column("survey_wave", sa.String(32)),
 )
 
 driver_mentions = sa.Table(
     "driver_mentions",
+    metadata,
+    sa.Column("response_id", sa.BigInteger, primary_key=True, autoincrement=False),
+    sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
+    sa.Column("driver", sa.String(255), nullable=False, index=True),
+    sa.Column("polarity", sa.String(8)),
+)
+
+# The drivers an employee believes customers raise (slot `employee_drivers`:
+# praise -> pos, complaint and whys -> neg). Apart from driver_mentions, so
+# that nothing reading customers' mentions can count an employee's.
+employee_drivers = sa.Table(
+    "employee_drivers",
     metadata,
     sa.Column("response_id", sa.BigInteger, primary_key=True, autoincrement=False),
     sa.Column("position", sa.Integer, primary_key=True, autoincrement=False),
@@ -107,7 +138,7 @@ projection_state = sa.Table(
     sa.Column("value", sa.Text),
 )
 
-CHILD_TABLES = (driver_mentions, why_answers, known_issue_offers)
+CHILD_TABLES = (driver_mentions, employee_drivers, why_answers, known_issue_offers)
 DATA_TABLES = (responses, *CHILD_TABLES, extra_comments)
 
 

@@ -17,6 +17,20 @@ How a response is cut out of the event stream
 - Conversations of the dashboard's "Try the bot" page (`rest:try-…`) are
   never counted.
 
+Employees' mirror surveys
+- A segment whose `role` slot is "employee" is an employee's (any other
+  value, or none, is a customer's). The role is read from anywhere in the
+  segment, also before the first user message: a signed link may be read at
+  session start, and a slot carried over there is still the same person's.
+- It is a response when the employee answered something (`predicted_score`,
+  `predicted_praise`, `predicted_complaint`, `proposed_fix`,
+  `employee_drivers`) or a form other than the comment form was activated.
+- Its drivers come from `employee_drivers` only and go to the
+  employee_drivers table, never to driver_mentions; it never has a score or
+  group (an `nps_score` slot set by mistake is not stored).
+- `survey_wave` is the link's label; without one, the month the
+  conversation started (UTC, YYYY-MM).
+
 What is stored is bounded: the person is a keyed pseudonym of the sender id
 (analytics.pseudonym), every string fits its column (clamped, NUL removed),
 an unknown channel is "other" and the touchpoint passes
@@ -30,6 +44,7 @@ apart silently (a missing column is a KeyError).
 
 from __future__ import annotations
 
+import datetime as dt
 import operator
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
@@ -43,6 +58,16 @@ from nps.drivers import POLARITIES, main_negative, split_tag
 from nps.flow import clean_touchpoint
 
 SURVEY_FORM = "survey_form"
+COMMENT_FORM = "comment_form"
+ROLE_SLOT = "role"
+# An employee segment with one of these is an answered mirror survey.
+EMPLOYEE_ANSWER_SLOTS = (
+    "predicted_score",
+    "predicted_praise",
+    "predicted_complaint",
+    "proposed_fix",
+    "employee_drivers",
+)
 WHY_SLOT = "why_answer"
 # The channels' input_channel names (channels/, Rasa's rest and socketio).
 KNOWN_CHANNELS = ("facebook", "whatsapp", "twilio", "socketio", "rest")
@@ -135,6 +160,19 @@ def _text_list(value) -> list[str]:
     return [t for t in (_text(v) for v in value) if t is not None]
 
 
+def role_of(value) -> str:
+    """schema.EMPLOYEE for the role slot's value "employee", else
+    schema.CUSTOMER (customers never set it)."""
+    return schema.EMPLOYEE if _text(value) == schema.EMPLOYEE else schema.CUSTOMER
+
+
+def month_of(ts: float | None) -> str | None:
+    """YYYY-MM of a unix time (UTC): a wave label for a link that had none."""
+    if ts is None:
+        return None
+    return dt.datetime.fromtimestamp(ts, tz=dt.timezone.utc).strftime("%Y-%m")
+
+
 def drivers_of(value) -> list[tuple[str, str | None]]:
     """The `drivers` slot, ["staff:pos", "price:neg"], as [("staff", "pos"),
     ("price", "neg")]: each (driver, polarity) once, in the order first
@@ -170,12 +208,22 @@ class Segment:
     offers: list = field(default_factory=list)
     why_asked: bool = False
     probed_driver: str | None = None
+    # A form other than the comment form was activated (an employee's survey
+    # may have its own form).
+    form_started: bool = False
+    # The `role` slot as set before the first user message (see the module doc).
+    early_role: Any = None
+
+    @property
+    def employee(self) -> bool:
+        return role_of(self.slots.get(ROLE_SLOT, self.early_role)) == schema.EMPLOYEE
 
     def set_slot(self, name: str, value: Any) -> None:
         if name == tracker_source.REQUESTED_SLOT:
             if value == WHY_SLOT and not self.why_asked:
                 self.why_asked = True
-                self.probed_driver = main_negative(_text_list(self.slots.get("drivers")))
+                tags = "employee_drivers" if self.employee else "drivers"
+                self.probed_driver = main_negative(_text_list(self.slots.get(tags)))
             return
         self.slots[name] = value
         if name == "known_issue":
@@ -199,6 +247,8 @@ class Segment:
         self.offers.clear()
         self.why_asked = False
         self.probed_driver = None
+        self.form_started = False
+        self.early_role = None
 
 
 def _fit(table: sa.Table, row: dict) -> dict:
@@ -220,6 +270,7 @@ class Rows:
     person: Callable[[str], str]
     responses: list = field(default_factory=list)
     driver_mentions: list = field(default_factory=list)
+    employee_drivers: list = field(default_factory=list)
     why_answers: list = field(default_factory=list)
     known_issue_offers: list = field(default_factory=list)
     extra_comments: list = field(default_factory=list)
@@ -246,6 +297,14 @@ class Rows:
         person = self.person(seg.sender_id)
         channel = _channel(seg.channel)
         started = seg.started_at if seg.started_at is not None else seg.first_event_at
+        employee = seg.employee
+        if employee:
+            answered = seg.form_started or any(
+                slots.get(name) not in (None, "", []) for name in EMPLOYEE_ANSWER_SLOTS
+            )
+            if answered:
+                self._add_response(seg, person, channel, started, employee=True)
+                return
         if not seg.surveyed:
             comment = _text(slots.get("extra_comment"))
             if comment is not None:
@@ -260,8 +319,13 @@ class Rows:
                     },
                 )
             return
+        self._add_response(seg, person, channel, started, employee=False)
+
+    def _add_response(self, seg: Segment, person, channel, started, employee: bool) -> None:
+        slots = seg.slots
         rid = seg.segment_id
-        score = _score(slots.get("nps_score"))
+        # An employee's answer never carries a customer's score (see the module doc).
+        score = None if employee else _score(slots.get("nps_score"))
         self._append(
             schema.responses,
             {
@@ -290,11 +354,26 @@ class Rows:
                 "why_depth": _count(slots.get("why_depth")),
                 "why_stop": _text(slots.get("why_stop")),
                 "why_driver": _text(slots.get("why_driver")),
+                "role": schema.EMPLOYEE if employee else schema.CUSTOMER,
+                "predicted_score": _score(slots.get("predicted_score")) if employee else None,
+                "predicted_praise": _text(slots.get("predicted_praise")) if employee else None,
+                "predicted_complaint": (
+                    _text(slots.get("predicted_complaint")) if employee else None
+                ),
+                "proposed_fix": _text(slots.get("proposed_fix")) if employee else None,
+                "survey_wave": (
+                    (_text(slots.get("survey_wave")) or month_of(started)) if employee else None
+                ),
             },
         )
-        for pos, (driver, polarity) in enumerate(drivers_of(slots.get("drivers"))):
+        tags, table = (
+            ("employee_drivers", schema.employee_drivers)
+            if employee
+            else ("drivers", schema.driver_mentions)
+        )
+        for pos, (driver, polarity) in enumerate(drivers_of(slots.get(tags))):
             self._append(
-                schema.driver_mentions,
+                table,
                 {"response_id": rid, "position": pos, "driver": driver, "polarity": polarity},
             )
         for pos, answer in enumerate(_text_list(slots.get("why_chain"))):
@@ -332,6 +411,8 @@ def build_segments(events_in_order: Iterable[tuple], emit: Rows) -> None:
         if kind == "slot":
             if seg.seen_user:
                 seg.set_slot(name, decode(value, value_type))
+            elif name == ROLE_SLOT:
+                seg.early_role = decode(value, value_type)
         elif kind == "user":
             if not seg.seen_user:
                 seg.seen_user = True
@@ -340,6 +421,8 @@ def build_segments(events_in_order: Iterable[tuple], emit: Rows) -> None:
         elif kind == "active_loop":
             if name == SURVEY_FORM:
                 seg.surveyed = True
+            if name and name != COMMENT_FORM:
+                seg.form_started = True
         elif kind == "reset_slots":
             seg.reset()
     for seg in open_segments.values():

@@ -52,6 +52,15 @@ SURVEY_SLOTS = (
     "why_depth",
     "why_stop",
     "why_driver",
+    # An employee's mirror survey (analytics.segments, "Employees' mirror
+    # surveys"): who answered, and what they believe customers say.
+    "role",
+    "survey_wave",
+    "predicted_score",
+    "predicted_praise",
+    "predicted_complaint",
+    "employee_drivers",
+    "proposed_fix",
 )
 # Rasa's own slot naming the question the form asks: read only to know which
 # driver the first "why?" probed (analytics.segments).
