@@ -1,4 +1,4 @@
-"""Command line: `python -m analytics report|generate|project|forget ...`.
+"""Command line: `python -m analytics report|gap|generate|project|forget ...`.
 
 Mistakes the user can fix (unreachable database, wrong URL, a database
 without Rasa's events table, a setting that is not a number) end with one
@@ -46,6 +46,27 @@ def _parser(settings) -> argparse.ArgumentParser:
         "--touchpoint", action="append", help="touchpoint(s); 'none' = without touchpoint"
     )
     _projection_options(rep, settings)
+
+    gap = sub.add_parser(
+        "gap",
+        help="the perception gap: employees' predicted NPS and drivers against the "
+        "customers' (same numbers as the dashboard's page)",
+    )
+    gap.add_argument(
+        "--db", default=settings.db_url, help="tracker store URL (default: NPS_DB_URL)"
+    )
+    gap.add_argument("--format", choices=("json", "md"), default="json")
+    gap.add_argument("--since", type=_date, help="first day, YYYY-MM-DD (UTC)")
+    gap.add_argument("--until", type=_date, help="last day, YYYY-MM-DD (UTC), inclusive")
+    gap.add_argument(
+        "--channel",
+        action="append",
+        help="customers' channel(s) (employees answer from their own link: not filtered)",
+    )
+    gap.add_argument(
+        "--touchpoint", action="append", help="store(s) / touchpoint(s); 'none' = without"
+    )
+    _projection_options(gap, settings)
 
     gen = sub.add_parser("generate", help="write synthetic conversations into a tracker store")
     gen.add_argument("--db", required=True, help="tracker store URL to write (created if missing)")
@@ -120,6 +141,30 @@ def _report(args, settings) -> int:
     return 0
 
 
+def _gap(args, settings) -> int:
+    import json
+
+    from analytics import gap
+    from analytics.dataset import Filters, filter_dataset, load_dataset, parse_list
+    from analytics.drivers import load_catalogue
+
+    if args.since and args.until and args.since > args.until:
+        raise AnalyticsError("--since is after --until")
+    tracker = tracker_engine(args.db)
+    projection = _projection(args, settings)
+    projection.update(tracker, rebuild=args.rebuild)
+    ds = load_dataset(projection, parts=("employees",))
+    filters = Filters(args.since, args.until, parse_list(args.channel), parse_list(args.touchpoint))
+    catalogue = load_catalogue(settings.drivers_file, settings.known_issues_file)
+    result = gap.build_gap(filter_dataset(ds, filters), catalogue)
+    result = {"filters": filters.as_dict(), **result}
+    if args.format == "json":
+        sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2))
+    else:
+        sys.stdout.write(gap.to_markdown(result))
+    return 0
+
+
 def _generate(args, settings) -> int:
     from analytics.generate import generate
 
@@ -164,9 +209,13 @@ def main(argv=None) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     args = _parser(settings).parse_args(argv)
-    handler = {"report": _report, "generate": _generate, "project": _project, "forget": _forget}[
-        args.command
-    ]
+    handler = {
+        "report": _report,
+        "gap": _gap,
+        "generate": _generate,
+        "project": _project,
+        "forget": _forget,
+    }[args.command]
     try:
         return handler(args, settings)
     except AnalyticsError as exc:

@@ -428,3 +428,70 @@ def two_proportion_z(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float | No
         return None
     se = math.sqrt(pooled * (1 - pooled) * (1 / n_a + 1 / n_b))
     return (hits_a / n_a - hits_b / n_b) / se
+
+
+def two_proportion_p(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float | None:
+    """Two-sided p-value of the pooled two-proportion z-test:
+    p = 2 * (1 - Phi(|z|)) = erfc(|z| / sqrt 2). None when z is undefined
+    (a group is empty, or nobody / everybody has it)."""
+    z = two_proportion_z(hits_a, n_a, hits_b, n_b)
+    return None if z is None else math.erfc(abs(z) / math.sqrt(2.0))
+
+
+def expected_counts(hits_a: int, n_a: int, hits_b: int, n_b: int) -> tuple[float, ...]:
+    """The four expected cell counts of the 2x2 table (group x has / has
+    not) under independence: row total * column total / N."""
+    n = n_a + n_b
+    if n == 0:
+        return (0.0, 0.0, 0.0, 0.0)
+    hits = hits_a + hits_b
+    misses = n - hits
+    return (n_a * hits / n, n_a * misses / n, n_b * hits / n, n_b * misses / n)
+
+
+def fisher_exact_p(hits_a: int, n_a: int, hits_b: int, n_b: int) -> float | None:
+    """Two-sided p-value of Fisher's exact test on the 2x2 table
+    [[hits_a, n_a - hits_a], [hits_b, n_b - hits_b]]: with the margins fixed,
+    hits_a follows the hypergeometric distribution
+        P(x) = C(n_a, x) C(n_b, hits - x) / C(n, hits),
+    and p sums P(x) over every x no more likely than the observed table (as
+    R's fisher.test and scipy.stats.fisher_exact do, with the same relative
+    tolerance for ties). None when a group is empty."""
+    if n_a <= 0 or n_b <= 0:
+        return None
+    if not (0 <= hits_a <= n_a and 0 <= hits_b <= n_b):
+        raise ValueError("hits must be between 0 and n")
+    n, hits = n_a + n_b, hits_a + hits_b
+    lo, hi = max(0, hits - n_b), min(hits, n_a)
+
+    def log_p(x: int) -> float:
+        return _log_comb(n_a, x) + _log_comb(n_b, hits - x) - _log_comb(n, hits)
+
+    observed = log_p(hits_a)
+    total = 0.0
+    for x in range(lo, hi + 1):
+        lp = log_p(x)
+        if lp <= observed + 1e-7 * abs(observed) + 1e-12:
+            total += math.exp(lp)
+    return min(1.0, total)
+
+
+def _log_comb(n: int, k: int) -> float:
+    return math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)
+
+
+# Below this expected cell count the normal approximation of the z-test is
+# poor (the usual rule of thumb, e.g. Cochran 1954): Fisher's exact test then.
+MIN_EXPECTED = 5.0
+
+
+def compare_proportions(hits_a: int, n_a: int, hits_b: int, n_b: int) -> tuple[str, float | None]:
+    """(test, p) for hits_a/n_a against hits_b/n_b: the pooled two-proportion
+    z-test ("z"), or Fisher's exact test ("fisher") when any expected count
+    of the 2x2 table is below MIN_EXPECTED. (None, None) when a group is
+    empty."""
+    if n_a <= 0 or n_b <= 0:
+        return None, None
+    if min(expected_counts(hits_a, n_a, hits_b, n_b)) < MIN_EXPECTED:
+        return "fisher", fisher_exact_p(hits_a, n_a, hits_b, n_b)
+    return "z", two_proportion_p(hits_a, n_a, hits_b, n_b)
