@@ -661,6 +661,7 @@ class _Dialogue:
     def _validate_why_answer(self, text: str, intent: str):
         # The bot's judgement (nps.why_chain), as validate_why_answer applies it.
         settings = self.bot.settings
+        limit = _max_whys(settings)
         chain = list(self.slots.get("why_chain") or [])
         tags = self.tags(nps_drivers.NEGATIVE)
         classified = self._classify(text, nps_drivers.NEGATIVE)
@@ -675,7 +676,7 @@ class _Dialogue:
         step = why_chain.step(
             verdict,
             stored=len(chain),
-            max_whys=settings.max_whys,
+            max_whys=limit,
             empty_in_a_row=empty_in_a_row,
             max_clarifications=settings.max_clarifications,
         )
@@ -685,7 +686,7 @@ class _Dialogue:
             return [], values
         values["clarify_count"] = 0
         if step.store:
-            chain = (chain + [text])[: settings.max_whys]
+            chain = (chain + [text])[:limit]
             probed = nps_drivers.main_negative(tags) or flow.why_driver(self.slots)
             values.update({"why_chain": chain, "why_driver": probed, **classified})
         if step.stop:
@@ -774,6 +775,14 @@ class _Dialogue:
         self.action("action_save_comment")
         self.say("utter_comment_thanks")
         self.action("action_listen")
+
+
+def _max_whys(settings: Settings) -> int:
+    """How many whys at most: NPS_MAX_WHYS when set, else the trainers'
+    why_limit (nps.flow.max_whys reads data/survey_paths.yml)."""
+    if settings.max_whys is not None:
+        return settings.max_whys
+    return flow.max_whys(settings)
 
 
 def _entities(text: str, mentions) -> list:
