@@ -18,6 +18,7 @@ from nps.settings import env_float, env_int, env_text
 
 # The projection is analytics' own database, next to the bot's default store.
 DEFAULT_ANALYTICS_DB_URL = f"sqlite:///{bot_settings.REPO_ROOT / 'var' / 'analytics.db'}"
+DEFAULT_MODEL_PATH = bot_settings.REPO_ROOT / "models" / "nps-bot.tar.gz"
 
 
 @dataclass(frozen=True)
@@ -41,6 +42,11 @@ class Settings:
     # counted as abandoned rather than in progress.
     abandon_after_hours: float
     live_refresh_seconds: int
+    # The trained model (its metadata.json says when it was trained) and the
+    # retrain advice's thresholds: answers since then, share not understood.
+    model_path: Path = DEFAULT_MODEL_PATH
+    retrain_answers: int = 5000
+    retrain_not_understood: float = 0.10
 
     @property
     def drivers_file(self) -> Path:
@@ -65,4 +71,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         data_dir=shared.data_dir,
         abandon_after_hours=env_float(env, "NPS_ABANDON_AFTER_HOURS", 24.0, minimum=0),
         live_refresh_seconds=env_int(env, "NPS_LIVE_REFRESH_SECONDS", 5, minimum=1),
+        model_path=Path(env_text(env, "NPS_MODEL_PATH", str(DEFAULT_MODEL_PATH))),
+        retrain_answers=env_int(env, "NPS_RETRAIN_ANSWERS", 5000, minimum=1),
+        retrain_not_understood=env_float(env, "NPS_RETRAIN_NOT_UNDERSTOOD", 0.10, minimum=0),
     )
