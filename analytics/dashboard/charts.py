@@ -123,3 +123,69 @@ def before_after(issues: pd.DataFrame) -> alt.Chart:
             tooltip=[tip("title", "N"), tip("when", "N"), tip("mean_score", "Q", ".1f")],
         )
     )
+
+
+# The two sides of the perception gap, always in these colours.
+SIDE_COLOURS = alt.Scale(domain=["klienci", "pracownicy"], range=["#1565c0", "#ef6c00"])
+
+
+def predicted_actual(scores: pd.DataFrame) -> alt.Chart:
+    """Customers' NPS against the employees' predicted NPS per store (or
+    wave), each with its 95% interval. `scores`: store, who ("klienci" /
+    "pracownicy"), nps, ci_low, ci_high, n."""
+    data = scores.dropna(subset=["nps"])
+    base = alt.Chart(data).encode(
+        y=alt.Y("store:N", title=header("store"), sort=None),
+        yOffset=alt.YOffset("who:N", sort=["klienci", "pracownicy"]),
+        color=alt.Color("who:N", scale=SIDE_COLOURS, title=header("who")),
+    )
+    points = base.mark_point(filled=True, size=90).encode(
+        x=alt.X("nps:Q", title=header("nps"), scale=alt.Scale(domain=[-100, 100])),
+        tooltip=[
+            tip("store", "N"),
+            tip("who", "N"),
+            tip("n", "Q"),
+            tip("nps", "Q", ".1f"),
+            tip("ci_low", "Q", ".1f"),
+            tip("ci_high", "Q", ".1f"),
+        ],
+    )
+    rule = base.mark_rule().encode(x=alt.X("ci_low:Q", title=header("nps")), x2="ci_high:Q")
+    stores = max(1, data["store"].nunique())
+    return (rule + points).properties(height=max(140, 56 * stores))
+
+
+def driver_gap(drivers: pd.DataFrame) -> alt.Chart:
+    """Each driver's share among customers and among employees (percent),
+    drivers in the order given (ranked by the gap). `drivers`: label,
+    customer_share, employee_share, gap (all in percent)."""
+    long = drivers.melt(
+        id_vars=["label", "gap"],
+        value_vars=["customer_share", "employee_share"],
+        var_name="who",
+        value_name="share",
+    ).dropna(subset=["share"])
+    long["who"] = long["who"].map({"customer_share": "klienci", "employee_share": "pracownicy"})
+    order = drivers["label"].tolist()
+    base = alt.Chart(long).encode(y=alt.Y("label:N", sort=order, title=header("label")))
+    axis = "udział odpowiedzi z czynnikiem (%)"
+    line = (
+        alt.Chart(drivers.dropna(subset=["customer_share", "employee_share"]))
+        .mark_rule(color="#9e9e9e")
+        .encode(
+            y=alt.Y("label:N", sort=order, title=header("label")),
+            x=alt.X("customer_share:Q", title=axis),
+            x2="employee_share:Q",
+        )
+    )
+    points = base.mark_point(filled=True, size=90).encode(
+        x=alt.X("share:Q", title=axis),
+        color=alt.Color("who:N", scale=SIDE_COLOURS, title=header("who")),
+        tooltip=[
+            tip("label", "N"),
+            tip("who", "N"),
+            tip("share", "Q", ".1f"),
+            tip("gap", "Q", "+.1f"),
+        ],
+    )
+    return (line + points).properties(height=max(160, 30 * len(order)))

@@ -106,6 +106,23 @@ HEADERS = {
     "lift": "krotność",
     "z": "statystyka z",
     "uncaught_docs": "bez czynnika",
+    # the perception gap (analytics.gap)
+    "store": "sklep / zespół",
+    "wave": "fala badania",
+    "customer_scored": "oceny klientów",
+    "customer_nps": "NPS klientów",
+    "employee_responses": "odpowiedzi pracowników",
+    "employee_predicted": "prognozy pracowników",
+    "predicted_nps": "NPS przewidywany",
+    "predicted_score_mean": "średnia przewidywana ocena",
+    "difference": "różnica (przewidywany − rzeczywisty)",
+    "customer_share": "klienci %",
+    "employee_share": "pracownicy %",
+    "customer_mentions": "klienci (liczba)",
+    "employee_mentions": "pracownicy (liczba)",
+    "gap": "luka (pkt %)",
+    "test": "test",
+    "significant": "istotna (p < 0,05)",
 }
 # printf formats of the numeric columns, by the same English names.
 FORMATS = {
@@ -127,6 +144,13 @@ FORMATS = {
     "share_rest": "%.3f",
     "lift": "%.1f",
     "z": "%.2f",
+    "customer_nps": "%.1f",
+    "predicted_nps": "%.1f",
+    "predicted_score_mean": "%.2f",
+    "difference": "%+.1f",
+    "customer_share": "%.1f",
+    "employee_share": "%.1f",
+    "gap": "%+.1f",
 }
 # Coded values shown in words.
 VALUES = {
@@ -139,6 +163,9 @@ VALUES = {
     "survey_outcome": {"finished": "ukończona", "stopped": "przerwana"},
     # nps.why_stops values, as the stop_* headers say them
     "stop": STOP_LABELS,
+    # analytics.gap: which test gave the p-value
+    "test": {"z": "z (dwie proporcje)", "fisher": "dokładny Fishera"},
+    "significant": {True: "tak", False: "nie"},
 }
 
 
