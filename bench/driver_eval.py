@@ -19,13 +19,17 @@ Printed: micro-F1 of drivers and of driver:polarity over all comments, over
 the comments naming two or more drivers, and per tag of the file (typos,
 reviews...); per-driver precision, recall and F1; which source decided each
 tag (model, lexicon, both); and the same figures for the model alone and
-the lexicon alone, to show what each part brings.
+the lexicon alone, to show what each part brings. Then the change of each
+driver's F1 since the previous run on the same file ("before and after",
+e.g. around a retraining): every run keeps its per-driver figures in
+var/eval/last_<file>.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import logging
 import shutil
 import sys
@@ -48,6 +52,8 @@ from tests.bot_process import REPO
 
 DEFAULT_FILE = REPO / "data" / "eval" / "comments.yml"
 DEFAULT_MODEL = REPO / "models" / "nps-bot.tar.gz"
+# The last run's per-driver figures, one file per evaluation file.
+LAST_RUN_DIR = REPO / "var" / "eval"
 # The issue's goals for this file.
 GOAL_ALL = 0.85
 GOAL_MULTI = 0.80
@@ -179,12 +185,14 @@ def report(
     print(markdown_table(header, rows))
 
     print(f"\n## Per driver ({bot})\n")
+    figures: dict[str, dict[str, float | None]] = {}
     by_label = counts(gold, predicted[bot])
     plain_by = counts([drivers_only(g) for g in gold], [drivers_only(p) for p in predicted[bot]])
     rows = []
     for driver in catalogue:
         d = per_driver(plain_by, [driver])[driver]
         polar = per_driver(by_label, [driver])[driver]
+        figures[driver] = {"f1": d.f1, "f1_polarity": polar.f1}
         rows.append(
             [
                 driver,
@@ -246,7 +254,70 @@ def report(
         f"({f(headline.get('all comments'))}), >= {GOAL_MULTI} on comments naming two or "
         f"more drivers ({f(headline.get('two or more drivers'))})."
     )
+    headline["per_driver"] = figures  # type: ignore[assignment]
     return headline
+
+
+def _change(now: float | None, before: float | None) -> str:
+    if now is None or before is None:
+        return "-"
+    return f"{now - before:+.3f}"
+
+
+def compare_with_last(figures: dict, last_path: Path, label: str) -> None:
+    """Print each driver's F1 now against the previous run's, then keep these."""
+    try:
+        last = json.loads(last_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        last = None
+    print(f"\n## Per driver F1: before and after ({label})\n")
+    if not isinstance(last, dict) or not isinstance(last.get("per_driver"), dict):
+        print(f"No earlier run kept ({last_path}): the next run compares with this one.")
+    else:
+        old = last["per_driver"]
+        rows = []
+        for driver, now in figures["per_driver"].items():
+            before = old.get(driver) or {}
+            rows.append(
+                [
+                    driver,
+                    f(before.get("f1")),
+                    f(now["f1"]),
+                    _change(now["f1"], before.get("f1")),
+                    f(before.get("f1_polarity")),
+                    f(now["f1_polarity"]),
+                    _change(now["f1_polarity"], before.get("f1_polarity")),
+                ]
+            )
+        for name in ("all comments", "two or more drivers"):
+            rows.append(
+                [
+                    f"({name}, micro)",
+                    "",
+                    "",
+                    "",
+                    f(last.get(name)),
+                    f(figures.get(name)),
+                    _change(figures.get(name), last.get(name)),
+                ]
+            )
+        print(f"Before: the run of {last.get('at', '?')} (model {last.get('model', '?')}).\n")
+        print(
+            markdown_table(
+                [
+                    "driver",
+                    "F1 before",
+                    "F1 after",
+                    "change",
+                    "F1 (pol.) before",
+                    "after",
+                    "change",
+                ],
+                rows,
+            )
+        )
+    last_path.parent.mkdir(parents=True, exist_ok=True)
+    last_path.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -280,7 +351,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"parsed {len(comments)} comments in {time.monotonic() - started:.1f} s")
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
-    report(comments, entities, und, args.errors)
+    figures = report(comments, entities, und, args.errors)
+    figures["at"] = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime())  # type: ignore[assignment]
+    figures["model"] = str(args.train or model)  # type: ignore[assignment]
+    compare_with_last(figures, LAST_RUN_DIR / f"last_{args.file.stem}.json", args.file.name)
     return 0
 
 
