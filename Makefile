@@ -39,6 +39,7 @@ BOT_REQUIREMENTS := requirements/bot.txt requirements/bot-test.txt
 include mk/analytics.mk
 include mk/channels.mk
 include mk/cluster.mk
+include mk/trainers.mk
 
 .PHONY: help env run shell train validate lint format secrets test test-bot test-stories eval \
 	eval-dev bench bench-train bench-epochs services lock clean erase retention migrate-ids
@@ -52,6 +53,7 @@ help:
 	@echo "make shell         talk to the bot in the terminal"
 	@echo "make validate      check the training data and the trainers' YAML files"
 	@echo "make eval          drivers on data/eval/ (never trained on), cross-validation, score parsing"
+	@echo "make inbox         what the bot did not understand since the last export -> data/inbox/<date>.yml"
 	@echo "make eval-dev      drivers on data/eval/dev_comments.yml (to tune on; make eval stays the test)"
 	@echo "make bench         REST load benchmark against a bare Rasa baseline"
 	@echo "make bench-train   training time from scratch and after one NLU change"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 import yaml
 
-from nps import drivers, known_issues, lexicon, tips, why_questions
+from nps import drivers, known_issues, lexicon, survey_paths, tips, why_questions
 from nps.domain import domain_files, load_domain
 from nps.settings import load_settings
 from nps.text import words
@@ -72,12 +72,17 @@ def eval_comments(data_dir: Path) -> dict[str, str]:
     return found
 
 
+# Entities of start payloads, not drivers: where the survey started, and an
+# employee's signed link (domain/survey.yml, domain/employee.yml).
+NOT_DRIVERS = frozenset({"touchpoint", "employee_link"})
+
+
 def domain_drivers(domain_path: Path) -> dict[str, list]:
     domain = load_domain(domain_path)
     found = {}
     for item in domain["entities"]:
         name, spec = (item, {}) if isinstance(item, str) else next(iter(item.items()))
-        if name != "touchpoint":
+        if name not in NOT_DRIVERS:
             found[name] = sorted((spec or {}).get("roles") or [])
     return found
 
@@ -269,6 +274,16 @@ def problems(data_dir: Path, domain_path: Path) -> tuple[list[str], str]:
             summary.append(f"{len(load())} {label}")
         except TrainerFileError as error:
             found.append(str(error))
+
+    # The survey paths, and the wording of the trainers' own questions.
+    paths_file = data_dir / "survey_paths.yml"
+    try:
+        paths = survey_paths.parse(paths_file)
+        responses = set(load_domain(domain_path)["responses"])
+        found.extend(survey_paths.check_wording(paths, responses, paths_file))
+        summary.append(f"{len(paths.paths)} survey paths")
+    except TrainerFileError as error:
+        found.append(str(error))
 
     in_domain = domain_drivers(domain_path)
     where = _entities_file(domain_path)

@@ -42,6 +42,13 @@ VIEWS = (
     View("known_issues", "Znane problemy", ":material/build:", follows_filters=True),
     View("topics", "Nowe tematy", ":material/lightbulb:", follows_filters=True),
     View("live", "Na żywo", ":material/sensors:", follows_filters=False),
+    View(
+        "training",
+        "Trening bota",
+        ":material/model_training:",
+        follows_filters=False,
+        analysts_only=True,
+    ),
     View("try_bot", "Wypróbuj bota", ":material/chat:", follows_filters=False, analysts_only=True),
 )
 

@@ -1,0 +1,145 @@
+"""A trainer changes a path in YAML only, retrains, and the bot asks it.
+
+On a copy of the trainers' files: a new question is added to the promoters'
+path in data/survey_paths.yml, with its wording in domain/responses.yml;
+nothing in Python changes. The copy passes `make validate`'s checks, is
+trained (`rasa train`, sharing Rasa's training cache with `make train`, so
+only what depends on the domain is retrained), and the real bot asks the new
+question over REST in its place and keeps the answer in survey_answers.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+
+import pytest
+import yaml
+
+from tests.bot_process import DEFAULT_MODEL, REPO, VENV_BIN, BotProcess
+from tests.databases import fresh_database, stored_slots
+
+pytestmark = [
+    pytest.mark.rasa,
+    pytest.mark.skipif(
+        not DEFAULT_MODEL.exists(), reason="no trained model: run `make train` (make test does)"
+    ),
+]
+
+QUESTION = "who_to"
+WORDING = "Komu najchętniej byś nas polecił(a)?"
+
+
+def _add_question(copy) -> None:
+    """What a trainer edits: two YAML files."""
+    paths_file = copy / "data" / "survey_paths.yml"
+    text = paths_file.read_text(encoding="utf-8")
+    assert "  promoter: [reason, valued_most]\n" in text and "questions: []\n" in text
+    text = text.replace(
+        "  promoter: [reason, valued_most]\n", f"  promoter: [reason, {QUESTION}, valued_most]\n"
+    ).replace("questions: []\n", f"questions:\n  - id: {QUESTION}\n    answer: text\n")
+    paths_file.write_text(text, encoding="utf-8")
+    responses = copy / "domain" / "responses.yml"
+    with responses.open("a", encoding="utf-8") as file:
+        file.write(f'\n  utter_ask_{QUESTION}:\n    - text: "{WORDING}"\n')
+
+
+@pytest.fixture(scope="module")
+def trained_copy(tmp_path_factory):
+    copy = tmp_path_factory.mktemp("trainer")
+    for name in ("config.yml", "domain", "data"):
+        source = REPO / name
+        if source.is_dir():
+            shutil.copytree(source, copy / name, ignore=shutil.ignore_patterns("inbox"))
+        else:
+            shutil.copy(source, copy / name)
+    _add_question(copy)
+    env = {
+        **os.environ,
+        "NPS_DATA_DIR": str(copy / "data"),
+        "NPS_DOMAIN": str(copy / "domain"),
+        # Rasa's training cache of `make train`: the NLU part is unchanged.
+        "RASA_CACHE_DIRECTORY": str(REPO / ".rasa" / "cache"),
+        "RASA_TELEMETRY_ENABLED": "false",
+        "PYTHONPATH": str(REPO),
+    }
+    check = subprocess.run(
+        [str(VENV_BIN / "python"), "-m", "nps.check"], env=env, capture_output=True, text=True
+    )
+    assert check.returncode == 0, check.stdout + check.stderr
+    train = subprocess.run(
+        [
+            str(VENV_BIN / "rasa"),
+            "train",
+            "--config",
+            "config.yml",
+            "--domain",
+            "domain",
+            "--data",
+            "data/nlu",
+            "data/stories",
+            "data/rules.yml",
+            "--out",
+            "models",
+            "--fixed-model-name",
+            "copy",
+        ],
+        cwd=copy,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
+    return copy
+
+
+@pytest.fixture(scope="module")
+def bot(trained_copy, tmp_path_factory):
+    env = {
+        "NPS_DATA_DIR": str(trained_copy / "data"),
+        "NPS_DOMAIN": str(trained_copy / "domain"),
+        "NPS_RESURVEY_DAYS": "30",
+        "NPS_REVIEW_URL": "",
+    }
+    with fresh_database("sqlite", tmp_path_factory.mktemp("db")) as url:
+        logs = tmp_path_factory.mktemp("logs")
+        model = trained_copy / "models" / "copy.tar.gz"
+        with BotProcess(db_url=url, model=model, env=env, log_dir=logs) as running:
+            yield running
+
+
+def said(bot, sender: str) -> list[list[str]]:
+    turns: list[list[str]] = []
+    for event in bot.tracker(sender, include_events="ALL")["events"]:
+        if event["event"] == "user":
+            turns.append([])
+        elif event["event"] == "bot" and turns and event.get("text"):
+            turns[-1].append((event.get("metadata") or {}).get("utter_action") or event["text"])
+    return turns
+
+
+def test_the_new_question_is_asked_in_its_place(bot):
+    for line in ("cześć", "10", "bardzo miła obsługa w sklepie", "siostrze i sąsiadce", "ceny"):
+        bot.send("promoter", line)
+    turns = said(bot, "promoter")
+    assert turns[2:4] == [[f"utter_ask_{QUESTION}"], ["utter_ask_valued_most"]]
+    assert turns[4][0] == "utter_thanks_promoter"
+    slots = stored_slots(bot.db_url, bot.conversation("promoter"))
+    assert slots["survey_answers"] == {QUESTION: "siostrze i sąsiadce"}
+    assert slots["valued_most"] == "ceny"
+
+
+def test_other_paths_are_unchanged(bot):
+    for line in ("cześć", "8", "ogólnie jest w porządku", "nic"):
+        bot.send("passive", line)
+    asked = [name for turn in said(bot, "passive") for name in turn]
+    assert f"utter_ask_{QUESTION}" not in asked
+    assert "utter_ask_improvement" in asked
+
+
+def test_the_copy_is_what_a_trainer_would_have_written(trained_copy):
+    paths = yaml.safe_load((trained_copy / "data" / "survey_paths.yml").read_text("utf-8"))
+    assert paths["paths"]["promoter"] == ["reason", QUESTION, "valued_most"]
+    assert not (REPO / "data" / "survey_paths.yml").read_text("utf-8").count(QUESTION)
