@@ -155,7 +155,8 @@ format: $(BOT_STAMP)
 	.venv/bin/ruff check --fix .
 	.venv/bin/ruff format .
 
-test-bot: $(BOT_STAMP) $(MODEL) | var
+# The analytics environment too: tests/test_inbox.py runs the export with it.
+test-bot: $(BOT_STAMP) $(ANALYTICS_STAMP) $(MODEL) | var
 	$(BOT_PY) -m pytest tests --ignore=tests/channels -q
 
 test-stories: $(BOT_STAMP) $(MODEL)
