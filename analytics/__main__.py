@@ -74,6 +74,12 @@ def _parser(settings) -> argparse.ArgumentParser:
     gen.add_argument("--seed", type=int, default=1)
     gen.add_argument("--end", type=_date, help="last day of the generated period (default: now)")
     gen.add_argument("--months", type=int, default=18)
+    gen.add_argument(
+        "--employees",
+        type=int,
+        help="employees' mirror surveys to add (default: one per 20 conversations, "
+        "when the bot has the employee survey)",
+    )
 
     proj = sub.add_parser(
         "project", help="update (or --rebuild) the projection and print what was done"
@@ -166,20 +172,32 @@ def _gap(args, settings) -> int:
 
 
 def _generate(args, settings) -> int:
-    from analytics.generate import generate
+    from analytics.generate import DomainDrift, generate
 
     if args.conversations < 0:
         raise AnalyticsError("--conversations must be 0 or more")
+    if args.employees is not None and args.employees < 0:
+        raise AnalyticsError("--employees must be 0 or more")
     end = None
     if args.end:
         end = dt.datetime.combine(args.end, dt.time(23, 59), tzinfo=dt.timezone.utc).timestamp()
     started = time.perf_counter()
-    plans = generate(
-        writable_engine(args.db), args.conversations, args.seed, end=end, months=args.months
-    )
+    staff: list = []
+    try:
+        plans = generate(
+            writable_engine(args.db),
+            args.conversations,
+            args.seed,
+            end=end,
+            months=args.months,
+            employees=args.employees,
+            employee_plans=staff,
+        )
+    except DomainDrift as exc:
+        raise AnalyticsError(str(exc)) from None
     print(
-        f"wrote {args.conversations} conversations ({len(plans)} surveys) in "
-        f"{time.perf_counter() - started:.1f} s",
+        f"wrote {args.conversations} conversations ({len(plans)} surveys) and {len(staff)} "
+        f"employees' surveys in {time.perf_counter() - started:.1f} s",
         file=sys.stderr,
     )
     return 0

@@ -293,6 +293,14 @@ def _r(value, digits: int = 1):
     return round(float(value), digits)
 
 
+def _p(value):
+    """A p-value to 4 significant digits (a fixed number of decimals would
+    turn 3.6e-05 into 0)."""
+    if value is None or value != value:
+        return None
+    return float(f"{float(value):.4g}")
+
+
 def _driver_entries(table: pd.DataFrame, label) -> list[dict]:
     return [
         {
@@ -300,7 +308,7 @@ def _driver_entries(table: pd.DataFrame, label) -> list[dict]:
             "customer_share": _r(row.customer_share, 3),
             "employee_share": _r(row.employee_share, 3),
             "gap": _r(row.gap, 3),
-            "p_value": _r(row.p_value, 4),
+            "p_value": _p(row.p_value),
             "label": label(row.driver),
             "customer_mentions": int(row.customer_mentions),
             "employee_mentions": int(row.employee_mentions),
@@ -329,7 +337,7 @@ def _rounded_scores(entry: dict) -> dict:
         },
         "nps_gap": {
             "difference": _r(g["difference"]),
-            "p_value": _r(g["p_value"], 4),
+            "p_value": _p(g["p_value"]),
             "significant": bool(g["significant"]),
         },
     }

@@ -16,6 +16,15 @@ logins). Everything about the bot comes from the bot's own files and rules:
 - the re-survey window: `nps.settings` (NPS_RESURVEY_DAYS); someone surveyed
   recently gets the comment form (`comment_form`, `action_save_comment`).
 
+Employees answer the mirror survey too (issue 11): a few per store, in
+survey waves every WAVE_EVERY_MONTHS months, each from the start payload of
+a staff link, along the bot's employee path (`role` "employee"). They
+believe in a plausible but different mix of drivers than the customers
+raise (EMPLOYEE_PRAISE, EMPLOYEE_COMPLAINTS), so the perception gap has
+blind spots and myths, and they predict higher scores than customers give.
+A domain without the employee mode (no `role` slot) gets no employees
+unless asked for, and then the generator refuses (DomainDrift).
+
 The events are written by `analytics.rasa_events`, as Rasa 3.6 stores them.
 For tests, demos and benchmarks; never for production data.
 
@@ -47,6 +56,7 @@ from nps.settings import Settings, load_settings
 from nps.yes_no import parse_yes_no
 
 DAY = 86_400.0
+EMPLOYEE = "employee"  # the `role` slot's value for staff (nps.links.EMPLOYEE)
 
 # --- the synthetic customers ----------------------------------------------
 
@@ -361,6 +371,49 @@ NO = ["nie, dziękuję", "nie bardzo", "nie trzeba"]
 STOP_TEXTS = ["stop", "koniec", "nie chcę już odpowiadać"]
 
 
+# --- the synthetic employees ------------------------------------------------
+
+# One employee survey per this many customers' conversations by default.
+CUSTOMERS_PER_EMPLOYEE = 20
+# Employees are surveyed in waves (the wave label is the month, YYYY-MM).
+WAVE_EVERY_MONTHS = 6
+# A wave in the period's last month needs this many days of it (an end on
+# the 2nd leaves no time to answer).
+MIN_WAVE_DAYS = 7
+# What staff of each store believe customers praise and complain about.
+# Deliberately not the customers' mix (TOUCHPOINT_DRIVERS, NEGATIVE_RATE):
+# staff see their own work (staff, the shelves) and hear about prices, while
+# customers' complaints about support, returns and the app reach them rarely,
+# so those become blind spots, and price, promotions and staff myths.
+EMPLOYEE_PRAISE = {
+    "delivery": ["delivery", "staff", "staff", "product_quality"],
+    "store": ["staff", "staff", "assortment", "store_experience"],
+    "app": ["website_app", "promotions", "staff"],
+    "hotline": ["staff", "staff", "customer_support"],
+}
+EMPLOYEE_COMPLAINTS = {
+    "delivery": ["price", "price", "promotions", "delivery"],
+    "store": ["price", "price", "promotions", "assortment"],
+    "app": ["price", "promotions", "delivery"],
+    "hotline": ["price", "promotions", "delivery"],
+}
+# Managers and staff overestimate satisfaction (Hult et al., Journal of the
+# Academy of Marketing Science, 2017): predicted scores centre well above the
+# customers' (whose mean is about 7 here).
+PREDICTED_MEAN, PREDICTED_SD = 8.7, 1.0
+EMPLOYEE_OPENERS = ["", "", "myślę, że ", "klienci mówią, że ", "najczęściej słyszę, że "]
+PREDICTED_TEXTS = ["{s}", "{s}", "{s}/10", "{s} na 10", "chyba {s}", "{w}"]
+PROPOSED_FIXES = [
+    "więcej osób na kasach w weekendy",
+    "szkolenie z obsługi reklamacji",
+    "szybsze odpowiedzi na maile od klientów",
+    "lepsze oznaczenie cen na półkach",
+    "częstsze dostawy towaru do sklepu",
+    "prostszy formularz zwrotu",
+    "informowanie klientów o opóźnieniach dostaw",
+]
+
+
 def _pick(rng: random.Random, weighted):
     r = rng.random()
     acc = 0.0
@@ -422,6 +475,7 @@ class BotModel:
             "slots": frozenset(names(self.domain, "slots") | rasa_events.RASA_SLOTS),
             "responses": frozenset(names(self.domain, "responses")),
             "forms": frozenset(forms),
+            "entities": frozenset(names(self.domain, "entities")),
         }
 
     def known(self, kind: str, name: str) -> str:
@@ -429,6 +483,11 @@ class BotModel:
         if name not in self._names[kind]:
             raise DomainDrift(f"{kind[:-1]} {name!r} is not in the domain")
         return name
+
+    @property
+    def has_employees(self) -> bool:
+        """Does the bot have the employees' mirror survey (the `role` slot)?"""
+        return "role" in self._names["slots"]
 
     def response(self, name: str) -> dict:
         """The first variant of a domain response (texts are the trainers')."""
@@ -466,6 +525,20 @@ class Plan:
     why_stop: str | None = None
     why_driver: str | None = None
     restarted: bool = False  # the customer typed /restart mid-survey before this one
+
+
+@dataclass
+class EmployeePlan:
+    """One employee's mirror survey as written."""
+
+    sender_id: str
+    store: str
+    wave: str
+    start: float
+    predicted_score: int | None = None
+    drivers: list = field(default_factory=list)  # employee_drivers, "id:pol"
+    why_chain: list = field(default_factory=list)
+    outcome: str | None = None
 
 
 class _Silent(Exception):
@@ -516,6 +589,22 @@ class _Dialogue:
 
     def tags(self, polarity: str) -> list[str]:
         return nps_drivers.drivers_from_entities(self.last_entities, self.bot.catalogue, polarity)
+
+    @property
+    def employee(self) -> bool:
+        return self.slots.get("role") == EMPLOYEE
+
+    @property
+    def drivers_slot(self) -> str:
+        """Where this conversation's driver tags go (nps.flow.drivers_slot):
+        an employee's are their own."""
+        return "employee_drivers" if self.employee else "drivers"
+
+    def probed(self) -> str | None:
+        """The driver the next "why?" probes (nps.flow.why_driver)."""
+        return self.slots.get("why_driver") or nps_drivers.main_negative(
+            self.slots.get(self.drivers_slot)
+        )
 
     # -- the session and its start -------------------------------------
     def session_start(self) -> None:
@@ -595,9 +684,11 @@ class _Dialogue:
         elif slot == "why_answer":
             if int(self.slots.get("clarify_count") or 0) > 0:
                 self.say("utter_why_clarify")  # the last answer had no content
+            elif self.employee:
+                self.say("utter_employee_why")
             else:
                 round_ = len(self.slots.get("why_chain") or [])
-                question = self.bot.why_questions.question(flow.why_driver(self.slots), round_)
+                question = self.bot.why_questions.question(self.probed(), round_)
                 self.w.bot(question)
         else:
             raise DomainDrift(f"no way to ask {slot!r} known to the generator")
@@ -619,8 +710,10 @@ class _Dialogue:
 
     def _classify(self, text: str, polarity: str) -> dict[str, Any]:
         tags = self.tags(polarity)
-        result: dict[str, Any] = {"drivers": nps_drivers.merge(self.slots.get("drivers"), tags)}
-        if not self.slots.get("known_issue"):
+        slot = self.drivers_slot
+        result: dict[str, Any] = {slot: nps_drivers.merge(self.slots.get(slot), tags)}
+        # An employee is not offered a customer's fix.
+        if not self.employee and not self.slots.get("known_issue"):
             issue = known_issues.match(text, tags, self.bot.known_issues)
             if issue:
                 result["known_issue"] = issue.id
@@ -668,7 +761,10 @@ class _Dialogue:
         verdict = why_chain.judge(
             text,
             tags,
-            earlier=[self.slots.get("reason") or "", *chain],
+            earlier=[
+                self.slots.get("predicted_complaint" if self.employee else "reason") or "",
+                *chain,
+            ],
             known_issue="known_issue" in classified,
             nlu_says_done=intent == "done",
         )
@@ -687,7 +783,7 @@ class _Dialogue:
         values["clarify_count"] = 0
         if step.store:
             chain = (chain + [text])[:limit]
-            probed = nps_drivers.main_negative(tags) or flow.why_driver(self.slots)
+            probed = nps_drivers.main_negative(tags) or self.probed()
             values.update({"why_chain": chain, "why_driver": probed, **classified})
         if step.stop:
             values.update({"why_stop": step.stop, "why_depth": len(chain)})
@@ -721,6 +817,45 @@ class _Dialogue:
     def _validate_valued_most(self, text: str, intent: str):
         return [], {"valued_most": text, **self._classify(text, nps_drivers.POSITIVE)}
 
+    # -- the employees' path (actions/survey_form.py) ----------------------
+    def _validate_predicted_score(self, text: str, intent: str):
+        parsed = parse_score(text)
+        if parsed.status == "ok":
+            return [], {"predicted_score": parsed.score, "clarify_count": 0}
+        raise DomainDrift(f"the generator wrote a predicted score the bot cannot read: {text!r}")
+
+    def _validate_predicted_praise(self, text: str, intent: str):
+        return [], {"predicted_praise": text, **self._classify(text, nps_drivers.POSITIVE)}
+
+    def _validate_predicted_complaint(self, text: str, intent: str):
+        return [], {"predicted_complaint": text, **self._classify(text, nps_drivers.NEGATIVE)}
+
+    def _validate_proposed_fix(self, text: str, intent: str):
+        return [], {"proposed_fix": text, "clarify_count": 0}
+
+    def start_employee(self, token: str, store: str, wave: str) -> None:
+        """A staff link's start payload, then action_start_survey's employee
+        branch (actions/survey.py:_start_employee), which takes the store
+        and wave from the signed link."""
+        text = f'/start{{"employee_link":"{token}"}}'
+        begin = text.index(token)
+        entity = {
+            "entity": self.bot.known("entities", "employee_link"),
+            "value": token,
+            "start": begin,
+            "end": begin + len(token),
+        }
+        self.user(text, "start", entities=[entity])
+        self.action("action_start_survey")
+        self.say("utter_employee_intro")
+        self.set("role", EMPLOYEE)
+        self.set("touchpoint", store)
+        self.set("survey_wave", wave)
+        self.set("survey_allowed", True)
+        self.action("survey_form")
+        self.loop("survey_form")
+        self.ask_next()
+
     # -- leaving and finishing (rules + actions/survey.py) -----------------
     def stop(self) -> None:
         self.user(self.rng.choice(STOP_TEXTS), "stop")
@@ -736,7 +871,9 @@ class _Dialogue:
     def finish(self) -> None:
         self.action("action_finish_survey")
         group = self.slots.get("nps_group")
-        if group == PROMOTER:
+        if self.employee:
+            self.say("utter_thanks_employee")
+        elif group == PROMOTER:
             self.say("utter_thanks_promoter")
             if self.bot.settings.review_url:
                 self.say("utter_recommend")
@@ -830,10 +967,10 @@ class Generator:
             rate -= 0.25
         return min(max(rate, 0.05), 0.95)
 
-    def _phrase(self, driver: str, polarity: str) -> str:
+    def _phrase(self, driver: str, polarity: str, rng: random.Random | None = None) -> str:
         phrases = PHRASES.get(driver, {}).get(polarity)
         if phrases:
-            return self.rng.choice(phrases)
+            return (rng or self.rng).choice(phrases)
         # A driver the trainers added after these phrases were written.
         label = self.bot.catalogue[driver].label.lower()
         return f"{label} na plus" if polarity == "pos" else f"{label} na minus"
@@ -881,14 +1018,15 @@ class Generator:
             (phr if text.find(phr) >= 0 else phr.capitalize(), d, p) for phr, d, p in found
         ]
 
-    def _why(self, d: _Dialogue, first: bool):
+    def _why(self, d: _Dialogue, first: bool, rng: random.Random | None = None):
         """One answer to "why?" about the driver the bot probes; (text,
         intent, mentions). What the answer was (specific, vague, done...) is
         the bot's judgement (nps.why_chain), made in _validate_why_answer;
         here the customer only says it: sometimes done or without content,
         sometimes a known problem, the driver named in a few concrete words
-        (more often the longer they are asked), or another driver."""
-        rng = self.rng
+        (more often the longer they are asked), or another driver. `rng`:
+        another random stream (the employees')."""
+        rng = rng or self.rng
         if rng.random() < (0.05 if first else 0.15):
             return rng.choice(DONE_ANSWERS), "done", []
         # Someone who answered "tak" once often does it again.
@@ -897,7 +1035,7 @@ class Generator:
         reason = d.slots.get("reason")
         if reason and rng.random() < 0.03:
             return reason, "feedback", []  # says the reason again (a repeat ends the chain)
-        probed = flow.why_driver(d.slots)
+        probed = d.probed()
         chain = d.slots.get("why_chain") or []
         options = (WHY_ANSWERS.get(probed, []) if probed else GENERIC_WHY_ANSWERS) + VAGUE_ANSWERS
         if probed and rng.random() < 0.25:
@@ -915,7 +1053,7 @@ class Generator:
             # The customer moves on to another driver (the next "why?" follows).
             other = rng.choice(self.driver_ids)
             pol = "neg" if rng.random() < 0.8 else "pos"
-            phrase = self._phrase(other, pol)
+            phrase = self._phrase(other, pol, rng)
             answer = f"{answer}, a poza tym {phrase}" if rng.random() < 0.5 else f"bo {phrase}"
             mentions = [(phrase, other, pol)]
         return answer, "feedback", mentions
@@ -1077,6 +1215,127 @@ class Generator:
             yield w.rows, plans
 
 
+class EmployeeGenerator:
+    """Employees' mirror surveys, from a random stream of their own (so that
+    adding or removing employees leaves the customers exactly as they were)."""
+
+    def __init__(self, gen: Generator, seed: int):
+        self.gen = gen
+        self.bot = gen.bot
+        self.rng = random.Random(f"employees-{seed}")
+        self.stores = [(tp, w) for tp, w in TOUCHPOINTS if tp is not None]
+        total = sum(w for _, w in self.stores)
+        self.stores = [(tp, w / total) for tp, w in self.stores]
+
+    def waves(self) -> list[tuple[str, float, float]]:
+        """(label, start, end) of each wave: the month of the period's end,
+        and every WAVE_EVERY_MONTHS months before it within the period."""
+        last = dt.datetime.fromtimestamp(self.gen.end, tz=dt.timezone.utc)
+        out = []
+        year, month = last.year, last.month
+        while True:
+            first = dt.datetime(year, month, 1, tzinfo=dt.timezone.utc).timestamp()
+            nxt = dt.datetime(
+                year + month // 12, month % 12 + 1, 1, tzinfo=dt.timezone.utc
+            ).timestamp()
+            if first < self.gen.start:
+                break  # a wave only in a month the whole period covers
+            finish = min(nxt, self.gen.end)
+            if finish - first >= MIN_WAVE_DAYS * DAY:
+                out.append((f"{year:04d}-{month:02d}", first, finish))
+            month -= WAVE_EVERY_MONTHS
+            while month < 1:
+                month += 12
+                year -= 1
+        return sorted(out)
+
+    def _phrase(self, pool: list[str], polarity: str) -> tuple[str, list]:
+        driver = self.rng.choice(
+            [d for d in pool if d in self.bot.catalogue] or self.gen.driver_ids
+        )
+        phrases = PHRASES.get(driver, {}).get(polarity) or [
+            self.gen._phrase(driver, polarity, self.rng)
+        ]
+        phrase = self.rng.choice(phrases)
+        return self.rng.choice(EMPLOYEE_OPENERS) + phrase, [(phrase, driver, polarity)]
+
+    def conversations(self, count: int):
+        """Yield (rows, plan) per employee survey, in time order."""
+        rng = self.rng
+        waves = self.waves()
+        if not waves or count <= 0:
+            return
+        starts = []
+        for i in range(count):
+            _label, begin, finish = waves[i % len(waves)]
+            starts.append((rng.uniform(begin, finish), waves[i % len(waves)][0]))
+        for start, wave in sorted(starts):
+            store = _pick(rng, self.stores)
+            sender_id = uuid.UUID(int=rng.getrandbits(128)).hex
+            w = rasa_events.EventWriter(
+                sender_id,
+                "socketio",
+                start,
+                tick=lambda: rng.uniform(0.01, 0.3),
+                new_id=lambda: uuid.UUID(int=rng.getrandbits(128)).hex,
+            )
+            d = _Dialogue(self.bot, rng, w)
+            d.session_start()
+            # Not a real signature: the generator writes what the bot stores
+            # after accepting a link, and nothing reads the token back.
+            token = uuid.UUID(int=rng.getrandbits(128)).hex
+            plan = EmployeePlan(sender_id, store, wave, start)
+            try:
+                if rng.random() < 0.05:
+                    d.turns_left = rng.randint(0, 3)  # walked away
+                d.start_employee(token, store, wave)
+                self.survey(d, store)
+            except _Silent:
+                pass
+            s = d.slots
+            plan.predicted_score = s.get("predicted_score")
+            plan.drivers = list(s.get("employee_drivers") or [])
+            plan.why_chain = list(s.get("why_chain") or [])
+            plan.outcome = s.get("survey_outcome")
+            yield w.rows, plan
+
+    def survey(self, d: _Dialogue, store: str) -> None:
+        rng = self.rng
+        question = d.slots.get("requested_slot")
+        first_why = True
+        while question is not None:
+            if question == "predicted_score":
+                score = int(min(10, max(0, round(rng.gauss(PREDICTED_MEAN, PREDICTED_SD)))))
+                text = rng.choice(PREDICTED_TEXTS).format(s=score, w=NUMBER_WORDS[score])
+                question = d.answer(text, "give_score")
+            elif question == "predicted_praise":
+                text, said = self._phrase(EMPLOYEE_PRAISE.get(store, []), "pos")
+                question = d.answer(text, "feedback", said)
+            elif question == "predicted_complaint":
+                text, said = self._phrase(EMPLOYEE_COMPLAINTS.get(store, []), "neg")
+                question = d.answer(text, "feedback", said)
+            elif question == "why_answer":
+                text, intent, said = self.gen._why(d, first_why, rng)
+                first_why = False
+                question = d.answer(text, intent, said)
+            elif question == "proposed_fix":
+                question = d.answer(rng.choice(PROPOSED_FIXES), "feedback")
+            else:
+                raise DomainDrift(f"the generator cannot answer the employee's {question!r}")
+        d.finish()
+
+
+def employee_count(conversations: int, employees: int | None, bot: BotModel) -> int:
+    """How many employee surveys to write: `employees` when given; by
+    default one per CUSTOMERS_PER_EMPLOYEE conversations, when the bot has
+    the employees' survey at all."""
+    if employees is not None:
+        if employees > 0 and not bot.has_employees:
+            raise DomainDrift("slot 'role' is not in the domain: the bot has no employee survey")
+        return employees
+    return conversations // CUSTOMERS_PER_EMPLOYEE if bot.has_employees else 0
+
+
 def generate(
     engine: Engine,
     conversations: int,
@@ -1085,19 +1344,32 @@ def generate(
     months: int = 18,
     batch_rows: int = 50_000,
     bot: BotModel | None = None,
+    employees: int | None = None,
+    employee_plans: list | None = None,
 ) -> list[Plan]:
     """Write `conversations` conversations into `engine`'s events table
-    (created if missing) and return the planned surveys."""
+    (created if missing) and return the planned surveys; then `employees`
+    employees' surveys (None: see employee_count), whose plans are appended
+    to `employee_plans` when given. The customers are the same whatever the
+    number of employees (their events come first, from their own stream)."""
     if end is None:
         end = dt.datetime.now(dt.timezone.utc).timestamp()
     tracker_source.create_events_table(engine)
     gen = Generator(seed, end, months, bot)
+    staff = employee_count(conversations, employees, gen.bot)
     plans: list[Plan] = []
     pending: list[dict] = []
     with engine.begin() as conn:
         for rows, planned in gen.conversations(conversations):
             pending.extend(rows)
             plans.extend(planned)
+            if len(pending) >= batch_rows:
+                rasa_events.write(conn, pending)
+                pending = []
+        for rows, plan in EmployeeGenerator(gen, seed).conversations(staff):
+            pending.extend(rows)
+            if employee_plans is not None:
+                employee_plans.append(plan)
             if len(pending) >= batch_rows:
                 rasa_events.write(conn, pending)
                 pending = []

@@ -143,3 +143,26 @@ def test_store_manager_sees_only_their_staff(mixed_store, env, monkeypatch):
     metrics = {m.label: m.value for m in at.metric}
     assert metrics["Pracownicy"] == "1"  # store_b's one employee, not store_a's two
     assert metrics["NPS klientów"] == "–"  # no customer at store_b
+
+
+def test_page_equals_the_cli_on_generated_data(tmp_path, env, capsys):
+    from analytics.db import writable_engine
+    from analytics.generate import BotModel, generate
+
+    bot = BotModel.load()
+    if not bot.has_employees:
+        pytest.skip("the bot's domain has no employee survey yet (slot 'role')")
+    url = f"sqlite:///{tmp_path / 'generated.db'}"
+    generate(writable_engine(url), 600, seed=17, end=1_796_000_000.0, bot=bot)
+    env(url)
+    at = page().run()
+    assert not at.exception, at.exception
+    cli = cli_gap(capsys, url)
+    assert cli["employee"]["responses"] == 30 and cli["blind_spots"] and cli["myths"]
+    assert_same_figures(at, cli)
+    # Each wave's row of the waves table, as the CLI has it.
+    waves = at.dataframe[4].value
+    assert waves[HEADERS["wave"]].tolist() == [w["wave"] for w in cli["waves"]]
+    assert waves[HEADERS["employee_predicted"]].tolist() == [
+        w["employee"]["predicted"] for w in cli["waves"]
+    ]
