@@ -23,7 +23,13 @@ FIXTURE_DATA = Path(__file__).resolve().parent / "fixtures" / "data"
 # Operator settings the actions read; unset in the action tests, so a value
 # exported in the developer's shell cannot change them. A test that depends
 # on one sets it with the `setting` fixture.
-ACTION_SETTINGS = ("NPS_MAX_WHYS", "NPS_RESURVEY_DAYS", "NPS_MAX_CLARIFICATIONS", "NPS_REVIEW_URL")
+ACTION_SETTINGS = (
+    "NPS_MAX_WHYS",
+    "NPS_RESURVEY_DAYS",
+    "NPS_MAX_CLARIFICATIONS",
+    "NPS_REVIEW_URL",
+    "NPS_EMPLOYEE_LINK_KEY",
+)
 
 
 def pytest_configure(config: pytest.Config) -> None:

@@ -126,12 +126,3 @@ def test_a_forged_or_unsigned_link_opens_nothing(bot, token):
     assert slots.get("role") is None and slots.get("survey_wave") is None
     assert slots.get("predicted_score") is None and slots.get("nps_score") is None
     assert token not in bot.log("rasa") + bot.log("actions")
-
-
-def test_a_customer_start_after_an_employee_survey_is_a_customers(bot):
-    who = "employee-then-customer"
-    last(bot, who, start(signed(store="krakow")))
-    assert last(bot, who, "/start") == ["utter_intro", "utter_ask_nps_score"]
-    last(bot, who, "9")
-    slots = stored_slots(bot.db_url, bot.conversation(who))
-    assert slots.get("role") is None and slots["nps_score"] == 9

@@ -726,6 +726,74 @@ def test_the_survey_starts_with_the_intro_and_keeps_the_touchpoint():
     assert responses(messages) == ["utter_intro"]
 
 
+def _employee_link(setting, store="warszawa-1", expires_in=3600.0, key=None) -> str:
+    from nps import links
+
+    setting("NPS_EMPLOYEE_LINK_KEY", "k" * 32)
+    secret = (key or "k" * 32).encode()
+    return links.sign(store, "2026-11", int(time.time() + expires_in), secret)
+
+
+def test_an_employee_link_opens_the_employees_survey_with_its_store_and_wave(setting):
+    token = _employee_link(setting)
+    events, messages = run(
+        ActionStartSurvey(),
+        tracker_for(
+            "/start",
+            intent="start",
+            # A touchpoint typed beside the link does not win over the signed store,
+            # and a cool-down does not apply to a wave's employee survey.
+            entities=[
+                {"entity": "employee_link", "value": token},
+                {"entity": "touchpoint", "value": "elsewhere"},
+            ],
+            slots={"last_survey_at": time.time() - 60},
+        ),
+    )
+    assert slot_events(events) == {
+        "role": "employee",
+        "touchpoint": "warszawa-1",
+        "survey_wave": "2026-11",
+        "survey_allowed": True,
+    }
+    assert events[-1]["name"] == "survey_form"
+    assert responses(messages) == ["utter_employee_intro"]
+
+
+@pytest.mark.parametrize("expires_in, key", [(-1.0, None), (3600.0, "x" * 32)])
+def test_an_expired_or_foreign_employee_link_opens_nothing(setting, expires_in, key):
+    token = _employee_link(setting, expires_in=expires_in, key=key)
+    events, messages = run(
+        ActionStartSurvey(),
+        tracker_for(
+            "/start", intent="start", entities=[{"entity": "employee_link", "value": token}]
+        ),
+    )
+    assert slot_events(events) == {"survey_allowed": False}
+    assert events[-1]["name"] == "action_listen"
+    assert responses(messages) == ["utter_employee_link_invalid"]
+
+
+def test_a_plain_start_after_an_employee_survey_is_a_customers():
+    events, messages = run(
+        ActionStartSurvey(),
+        tracker_for("/start", intent="start", slots={"role": "employee", "survey_wave": "2026-11"}),
+    )
+    assert slot_events(events) == {"role": None, "survey_wave": None, "survey_allowed": True}
+    assert responses(messages) == ["utter_intro"]
+
+
+def test_an_employee_is_thanked_as_an_employee_without_a_review_link(setting):
+    setting("NPS_REVIEW_URL", "https://example.com/review")
+    events, messages = run(
+        ActionFinishSurvey(),
+        tracker_for(slots={"role": "employee", "employee_drivers": ["staff:pos"]}),
+    )
+    assert responses(messages)[0] == "utter_thanks_employee"
+    assert "utter_recommend" not in responses(messages)
+    assert slot_events(events)["survey_outcome"] == "finished"
+
+
 def test_a_touchpoint_that_is_not_a_short_id_is_dropped():
     events, _ = run(ActionStartSurvey(), tracker_for(slots={"touchpoint": "<script>x</script>"}))
     assert slot_events(events)["touchpoint"] is None
