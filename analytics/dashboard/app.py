@@ -40,6 +40,7 @@ VIEWS = (
     View("drivers", "Czynniki", ":material/explore:", follows_filters=True),
     View("root_causes", "Przyczyny źródłowe", ":material/manage_search:", follows_filters=True),
     View("known_issues", "Znane problemy", ":material/build:", follows_filters=True),
+    View("gap", "Luka percepcji", ":material/compare_arrows:", follows_filters=True),
     View("topics", "Nowe tematy", ":material/lightbulb:", follows_filters=True),
     View("live", "Na żywo", ":material/sensors:", follows_filters=False),
     View(

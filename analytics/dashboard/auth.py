@@ -39,7 +39,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from analytics.dataset import Dataset, subset
+from analytics.dataset import Dataset, scope_employees, subset
 from nps.settings import REPO_ROOT, SettingError, env_text
 from nps.settings import load_settings as bot_settings
 
@@ -234,7 +234,8 @@ PERSON_COLUMNS = ("person", "sender_id")
 def scope(ds: Dataset, user: User) -> Dataset:
     """The part of the data `user` may see: all of it for an analyst; for a
     store manager the responses of their touchpoints, and what hangs on them
-    (mentions, whys, offers by response; extra comments by sender)."""
+    (mentions, whys, offers by response; extra comments by sender), and the
+    employees of their touchpoints."""
     if user.analyst:
         return ds
     r = ds.responses
@@ -245,7 +246,8 @@ def scope(ds: Dataset, user: User) -> Dataset:
     person = next((c for c in PERSON_COLUMNS if c in responses and c in extra), None)
     people = set(responses[person]) if person else set()
     extra = extra[extra[person].isin(people)] if person else extra.iloc[0:0]
-    return subset(ds, responses, extra)
+    # Their own stores' employees only (the mirror survey's answers).
+    return scope_employees(subset(ds, responses, extra), sorted(user.touchpoints))
 
 
 def scope_live(

@@ -186,6 +186,8 @@ def test_scope_keeps_only_the_managers_touchpoints():
         whys=pd.DataFrame({"response_id": ["r2"], "answer": ["b"]}),
         offers=pd.DataFrame({"response_id": ["r1", "r3"]}),
         extra_comments=pd.DataFrame({"person": ["s1", "s2"], "comment": ["a", "b"]}),
+        employees=pd.DataFrame({"response_id": ["e1", "e2"], "touchpoint": ["store-a", "store-b"]}),
+        employee_mentions=pd.DataFrame({"response_id": ["e1", "e2"], "driver": ["price", "staff"]}),
     )
     assert auth.scope(ds, auth.User("ewa", "analyst")) is ds
     mine = auth.scope(ds, auth.User("ala", "store_manager", ("store-a",)))
@@ -193,6 +195,9 @@ def test_scope_keeps_only_the_managers_touchpoints():
     assert mine.mentions["driver"].tolist() == ["price"]
     assert mine.whys.empty and mine.offers["response_id"].tolist() == ["r1"]
     assert mine.extra_comments["comment"].tolist() == ["a"]
+    # The mirror survey: only the manager's own stores' employees.
+    assert mine.employees["response_id"].tolist() == ["e1"]
+    assert mine.employee_mentions["driver"].tolist() == ["price"]
     assert base.empty  # the empty dataset of the projection's columns is still empty
 
 
