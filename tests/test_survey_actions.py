@@ -9,6 +9,7 @@ question, a fix): rewording the real data/ or domain/ cannot break them.
 from __future__ import annotations
 
 import asyncio
+import shutil
 import threading
 import time
 
@@ -37,6 +38,7 @@ from tests.action_harness import (
     slot_events,
     tracker_for,
 )
+from tests.conftest import FIXTURE_DATA
 
 pytestmark = pytest.mark.usefixtures("fixture_data")
 # The trainers' own files (NPS_DATA_DIR as the shell sets it; data/ by default).
@@ -1164,3 +1166,69 @@ def test_a_school_mark_is_asked_again_on_the_0_to_10_scale_and_its_praise_kept()
     assert slots["reason"] == "obsługa na piątkę z plusem"
     assert slots["drivers"] == ["staff:pos"]
     assert responses(messages) == ["utter_score_school_grade"]
+
+
+# --- the trainers' own questions (data/survey_paths.yml "questions") ---------------
+
+
+@pytest.fixture
+def own_questions(setting, tmp_path, monkeypatch):
+    """The fixture data with three own questions on the passives' path."""
+    data = tmp_path / "data"
+    shutil.copytree(FIXTURE_DATA, data)
+    paths = data / "survey_paths.yml"
+    text = paths.read_text(encoding="utf-8")
+    text = text.replace(
+        "passive: [reason, whys, improvement]",
+        "passive: [reason, whys, improvement, returns_ok, rate_app, whom]",
+    ).replace(
+        "questions: []",
+        "questions:\n"
+        "  - {id: returns_ok, answer: yes_no}\n"
+        "  - {id: rate_app, answer: score}\n"
+        "  - {id: whom, answer: text, polarity: neg}\n",
+    )
+    paths.write_text(text, encoding="utf-8")
+    setting("NPS_DATA_DIR", str(data))
+    return {"nps_score": 8, "nps_group": "passive", "reason": "ok", "improvement": "nic"}
+
+
+def test_own_questions_are_asked_in_order_and_kept_by_kind(own_questions):
+    slots = dict(own_questions)
+    # "improvement" answered: the form asks the first own question, in its words.
+    events, messages = validate("niższe ceny", "improvement", slots={**slots, "improvement": None})
+    assert slot_events(events)["requested_slot"] == "survey_answer"
+    assert {"response": "utter_ask_returns_ok"}.items() <= messages[-1].items()
+
+    events, messages = validate("tak", "survey_answer", slots=slots)
+    written = slot_events(events)
+    assert written["survey_answers"] == {"returns_ok": True}
+    assert written["survey_answer"] is None and written["requested_slot"] == "survey_answer"
+    assert messages[-1]["response"] == "utter_ask_rate_app"
+
+    slots["survey_answers"] = {"returns_ok": True}
+    events, messages = validate("dałbym 6", "survey_answer", slots=slots)
+    assert slot_events(events)["survey_answers"] == {"returns_ok": True, "rate_app": 6}
+    assert messages[-1]["response"] == "utter_ask_whom"
+
+    slots["survey_answers"] = {"returns_ok": True, "rate_app": 6}
+    events, _ = validate(
+        "kurier się spóźnia", "survey_answer", slots=slots, entities=[entity("delivery", "neg")]
+    )
+    written = slot_events(events)
+    assert written["survey_answers"]["whom"] == "kurier się spóźnia"
+    assert "delivery:neg" in written["drivers"]
+    assert written["requested_slot"] is None  # the path is done
+
+
+def test_an_unclear_own_answer_is_asked_again_then_given_up_on(own_questions, setting):
+    setting("NPS_MAX_CLARIFICATIONS", "2")
+    slots = dict(own_questions)
+    events, messages = validate("może", "survey_answer", slots=slots)
+    assert slot_events(events)["clarify_count"] == 1
+    assert responses(messages)[0] == "utter_clarify_yes_no"
+    events, _ = validate("może", "survey_answer", slots={**slots, "clarify_count": 1})
+    written = slot_events(events)
+    assert written["skipped_slots"] == ["returns_ok"]
+    assert "returns_ok" not in written  # no slot of its own is ever set
+    assert written["requested_slot"] == "survey_answer"  # on to the next own question
