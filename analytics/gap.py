@@ -51,6 +51,7 @@ import pandas as pd
 
 from analytics import stats
 from analytics.dataset import NO_TOUCHPOINT, Dataset
+from analytics.report import _r
 
 # A blind spot or a myth must concern a driver one side raises in at least
 # 1 in 10 of its answers that name a driver: below that the driver is a
@@ -280,17 +281,6 @@ def in_wave(customers: pd.DataFrame, label: str) -> pd.DataFrame:
 
 
 # --- the whole report -------------------------------------------------------------
-
-
-def _r(value, digits: int = 1):
-    if value is None:
-        return None
-    try:
-        if value != value:  # NaN
-            return None
-    except TypeError:
-        return None
-    return round(float(value), digits)
 
 
 def _p(value):

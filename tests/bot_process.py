@@ -198,6 +198,18 @@ class BotProcess:
         """Send one message; the bot's replies as one text, for assertions."""
         return "\n".join(r.get("text", "") for r in self.send(sender, text))
 
+    def said(self, sender: str) -> list[list[str]]:
+        """What the bot said after each message: the response's name, or the
+        text an action wrote (rewording a response changes nothing here)."""
+        turns: list[list[str]] = []
+        for event in self.tracker(sender, include_events="ALL")["events"]:
+            if event["event"] == "user":
+                turns.append([])
+            elif event["event"] == "bot" and turns and event.get("text"):
+                name = (event.get("metadata") or {}).get("utter_action")
+                turns[-1].append(name or event["text"])
+        return turns
+
     @staticmethod
     def conversation(sender: str) -> str:
         """The conversation id of a bare REST sender; a full id as it is."""

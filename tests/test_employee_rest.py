@@ -49,20 +49,9 @@ def start(token: str) -> str:
     return "/start" + json.dumps({"employee_link": token})
 
 
-def said(bot, sender: str) -> list[list[str]]:
-    """The response names (or texts) the bot said after each message."""
-    turns: list[list[str]] = []
-    for event in bot.tracker(sender, include_events="ALL")["events"]:
-        if event["event"] == "user":
-            turns.append([])
-        elif event["event"] == "bot" and turns and event.get("text"):
-            turns[-1].append((event.get("metadata") or {}).get("utter_action") or event["text"])
-    return turns
-
-
 def last(bot, sender: str, text: str) -> list[str]:
     bot.send(sender, text)
-    return said(bot, sender)[-1]
+    return bot.said(sender)[-1]
 
 
 def signed(store: str = "warszawa-1", wave: str = "2026-11", expires: float | None = None) -> str:

@@ -10,13 +10,14 @@ question over REST in its place and keeps the answer in survey_answers.
 
 from __future__ import annotations
 
-import os
 import shutil
 import subprocess
 
 import pytest
 import yaml
 
+from bench.rasa_cli import rasa_env
+from bench.train_time import short, train
 from tests.bot_process import DEFAULT_MODEL, REPO, VENV_BIN, BotProcess
 from tests.databases import fresh_database, stored_slots
 
@@ -27,6 +28,9 @@ pytestmark = [
     ),
 ]
 
+# Rasa's training cache of `make train`: the NLU part is unchanged, so only
+# what depends on the domain is retrained.
+CACHE = REPO / ".rasa" / "cache"
 QUESTION = "who_to"
 WORDING = "Komu najchętniej byś nas polecił(a)?"
 
@@ -56,42 +60,17 @@ def trained_copy(tmp_path_factory):
             shutil.copy(source, copy / name)
     _add_question(copy)
     env = {
-        **os.environ,
+        **rasa_env(CACHE),
         "NPS_DATA_DIR": str(copy / "data"),
         "NPS_DOMAIN": str(copy / "domain"),
-        # Rasa's training cache of `make train`: the NLU part is unchanged.
-        "RASA_CACHE_DIRECTORY": str(REPO / ".rasa" / "cache"),
-        "RASA_TELEMETRY_ENABLED": "false",
-        "PYTHONPATH": str(REPO),
     }
     check = subprocess.run(
         [str(VENV_BIN / "python"), "-m", "nps.check"], env=env, capture_output=True, text=True
     )
     assert check.returncode == 0, check.stdout + check.stderr
-    train = subprocess.run(
-        [
-            str(VENV_BIN / "rasa"),
-            "train",
-            "--config",
-            "config.yml",
-            "--domain",
-            "domain",
-            "--data",
-            "data/nlu",
-            "data/stories",
-            "data/rules.yml",
-            "--out",
-            "models",
-            "--fixed-model-name",
-            "copy",
-        ],
-        cwd=copy,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-    )
-    assert train.returncode == 0, train.stdout[-3000:] + train.stderr[-3000:]
+    # The exact command of `make train`, in the copy.
+    seconds, trained, restored = train(copy, CACHE, "copy", timeout=1800)
+    print(f"retrained in {seconds:.0f} s: {short(trained)}; from the cache: {short(restored)}")
     return copy
 
 
@@ -110,20 +89,10 @@ def bot(trained_copy, tmp_path_factory):
             yield running
 
 
-def said(bot, sender: str) -> list[list[str]]:
-    turns: list[list[str]] = []
-    for event in bot.tracker(sender, include_events="ALL")["events"]:
-        if event["event"] == "user":
-            turns.append([])
-        elif event["event"] == "bot" and turns and event.get("text"):
-            turns[-1].append((event.get("metadata") or {}).get("utter_action") or event["text"])
-    return turns
-
-
 def test_the_new_question_is_asked_in_its_place(bot):
     for line in ("cześć", "10", "bardzo miła obsługa w sklepie", "siostrze i sąsiadce", "ceny"):
         bot.send("promoter", line)
-    turns = said(bot, "promoter")
+    turns = bot.said("promoter")
     assert turns[2:4] == [[f"utter_ask_{QUESTION}"], ["utter_ask_valued_most"]]
     assert turns[4][0] == "utter_thanks_promoter"
     slots = stored_slots(bot.db_url, bot.conversation("promoter"))
@@ -134,7 +103,7 @@ def test_the_new_question_is_asked_in_its_place(bot):
 def test_other_paths_are_unchanged(bot):
     for line in ("cześć", "8", "ogólnie jest w porządku", "nic"):
         bot.send("passive", line)
-    asked = [name for turn in said(bot, "passive") for name in turn]
+    asked = [name for turn in bot.said("passive") for name in turn]
     assert f"utter_ask_{QUESTION}" not in asked
     assert "utter_ask_improvement" in asked
 

@@ -68,6 +68,8 @@ if when is None:
     since_label = "od początku"
 else:
     since_label = "od treningu " + when.astimezone(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+if answers == 0:
+    st.info(f"Nie ma jeszcze odpowiedzi {since_label}: nic do przejrzenia.")
 advice = retrain.advice(answers, not_understood, retrain.Thresholds.of(s))
 c = st.columns(3)
 c[0].metric("Odpowiedzi " + since_label, answers)
