@@ -48,6 +48,29 @@ class Settings:
     retrain_answers: int = 5000
     retrain_not_understood: float = 0.10
 
+    # --- the closed loop (cases/, docs/closed-loop.md) ---
+    # The cases' tables: by default the tracker store's own database (one URL
+    # to back up); another database when set.
+    cases_db_url: str = ""
+    # The dashboard's address as people reach it, for links in alerts.
+    dashboard_url: str = ""
+    # Alerts. Each channel is off while its address is empty.
+    alert_webhook_url: str = ""  # generic webhook, body signed with the secret below
+    alert_webhook_secret: str = ""
+    alert_slack_url: str = ""  # Slack-compatible incoming webhook
+    alert_teams_url: str = ""  # Teams-compatible incoming webhook
+    smtp_host: str = ""
+    smtp_port: int = 25
+    smtp_user: str = ""
+    smtp_password: str = ""
+    smtp_starttls: bool = False
+    alert_email_from: str = ""
+    alert_email_to: tuple[str, ...] = ()
+    # An unacknowledged immediate alert is sent again after this many minutes.
+    alert_repeat_minutes: int = 60
+    # The daily digest of the other new cases, at this hour (store-local time).
+    alert_digest_hour: int = 8
+
     @property
     def drivers_file(self) -> Path:
         return self.data_dir / "drivers.yml"
@@ -74,4 +97,24 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         model_path=Path(env_text(env, "NPS_MODEL_PATH", str(DEFAULT_MODEL_PATH))),
         retrain_answers=env_int(env, "NPS_RETRAIN_ANSWERS", 5000, minimum=1),
         retrain_not_understood=env_float(env, "NPS_RETRAIN_NOT_UNDERSTOOD", 0.10, minimum=0),
+        cases_db_url=env_text(env, "NPS_CASES_DB_URL", "") or shared.db_url,
+        dashboard_url=(
+            env_text(env, "NPS_DASHBOARD_URL", "")
+            or f"http://{shared.host}:{shared.dashboard_port}"
+        ).rstrip("/"),
+        alert_webhook_url=env_text(env, "NPS_ALERT_WEBHOOK_URL", ""),
+        alert_webhook_secret=env_text(env, "NPS_ALERT_WEBHOOK_SECRET", ""),
+        alert_slack_url=env_text(env, "NPS_ALERT_SLACK_URL", ""),
+        alert_teams_url=env_text(env, "NPS_ALERT_TEAMS_URL", ""),
+        smtp_host=env_text(env, "NPS_SMTP_HOST", ""),
+        smtp_port=env_int(env, "NPS_SMTP_PORT", 25, 1, 65535),
+        smtp_user=env_text(env, "NPS_SMTP_USER", ""),
+        smtp_password=env_text(env, "NPS_SMTP_PASSWORD", ""),
+        smtp_starttls=env_text(env, "NPS_SMTP_STARTTLS", "").lower() in ("1", "true", "yes"),
+        alert_email_from=env_text(env, "NPS_ALERT_EMAIL_FROM", ""),
+        alert_email_to=tuple(
+            a.strip() for a in env_text(env, "NPS_ALERT_EMAIL_TO", "").split(",") if a.strip()
+        ),
+        alert_repeat_minutes=env_int(env, "NPS_ALERT_REPEAT_MINUTES", 60, 1, 7 * 24 * 60),
+        alert_digest_hour=env_int(env, "NPS_ALERT_DIGEST_HOUR", 8, 0, 23),
     )
