@@ -111,9 +111,9 @@ def cases_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         try:
+            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             if path and path != ":memory:":
                 cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
@@ -163,7 +163,10 @@ class CaseStore:
         deadline = time.monotonic() + wait
         while True:
             try:
-                metadata.create_all(self.engine, checkfirst=True)
+                # SQLite: BEGIN IMMEDIATE, so a second creator waits for the
+                # first instead of failing to upgrade its read lock.
+                with self.engine.execution_options(cases_immediate=True).begin() as conn:
+                    metadata.create_all(conn, checkfirst=True)
                 break
             except (sa.exc.ProgrammingError, sa.exc.IntegrityError):
                 if time.monotonic() >= deadline:
