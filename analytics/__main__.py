@@ -1,4 +1,4 @@
-"""Command line: `python -m analytics report|gap|generate|project|forget ...`.
+"""Command line: `python -m analytics report|gap|cases|generate|project|forget ...`.
 
 Mistakes the user can fix (unreachable database, wrong URL, a database
 without Rasa's events table, a setting that is not a number) end with one
@@ -67,6 +67,23 @@ def _parser(settings) -> argparse.ArgumentParser:
         "--touchpoint", action="append", help="store(s) / touchpoint(s); 'none' = without"
     )
     _projection_options(gap, settings)
+
+    cas = sub.add_parser(
+        "cases",
+        help="open the cases data/cases.yml asks for, then list the cases (docs/closed-loop.md)",
+    )
+    cas.add_argument(
+        "--db", default=settings.db_url, help="tracker store URL (default: NPS_DB_URL)"
+    )
+    cas.add_argument(
+        "--cases-db",
+        help="the cases' database (default: NPS_CASES_DB_URL when --db is NPS_DB_URL, "
+        "otherwise the --db database itself)",
+    )
+    cas.add_argument("--format", choices=("json", "md"), default="json")
+    cas.add_argument("--no-open", action="store_true", help="only list, open no new cases")
+    cas.add_argument("--state", action="append", help="only cases in these state(s)")
+    _projection_options(cas, settings)
 
     gen = sub.add_parser("generate", help="write synthetic conversations into a tracker store")
     gen.add_argument("--db", required=True, help="tracker store URL to write (created if missing)")
@@ -171,6 +188,80 @@ def _gap(args, settings) -> int:
     return 0
 
 
+def _cases(args, settings) -> int:
+    import json
+
+    from analytics.dataset import load_dataset
+    from cases import opener
+    from cases.rules import load_for
+    from cases.states import STATES
+    from cases.store import CaseStore, cases_engine
+    from nps.trainer_yaml import TrainerFileError
+
+    for state in args.state or ():
+        if state not in STATES:
+            raise AnalyticsError(f"unknown state {state!r}; states: {', '.join(STATES)}")
+    url = args.cases_db or (settings.cases_db_url if args.db == settings.db_url else args.db)
+    store = CaseStore(cases_engine(url))
+    store.ensure_tables()
+    if not args.no_open:
+        try:
+            rules = load_for(settings.data_dir)
+            due = opener.sla_due(settings.data_dir)
+        except TrainerFileError as exc:
+            raise AnalyticsError(str(exc)) from None
+        tracker = tracker_engine(args.db)
+        projection = _projection(args, settings)
+        projection.update(tracker, rebuild=args.rebuild)
+        ds = load_dataset(projection, parts=("texts", "whys"))
+        now = time.time()
+        opened = opener.open_cases(ds, rules, store, now, tracker=tracker, due=due)
+        reopened = opener.reopen_low_winbacks(store, tracker, now)
+        print(f"opened {len(opened)} case(s), reopened {len(reopened)}", file=sys.stderr)
+    rows = [_case_json(c) for c in store.list_cases(states_in=args.state)]
+    if args.format == "json":
+        sys.stdout.write(json.dumps(rows, ensure_ascii=False, indent=2) + "\n")
+    else:
+        sys.stdout.write(_cases_markdown(rows))
+    return 0
+
+
+_CASE_TIMES = (
+    "opened_at",
+    "first_contact_due",
+    "resolve_due",
+    "first_contact_at",
+    "resolved_at",
+    "closed_at",
+    "on_hold_since",
+    "acknowledged_at",
+)
+
+
+def _iso(ts) -> str | None:
+    if ts is None:
+        return None
+    moment = dt.datetime.fromtimestamp(float(ts), dt.timezone.utc).replace(microsecond=0)
+    return moment.isoformat().replace("+00:00", "Z")
+
+
+def _case_json(case: dict) -> dict:
+    """A case for scripts: times as ISO 8601 UTC; no pseudonym."""
+    out = {k: v for k, v in case.items() if k != "person"}
+    for key in _CASE_TIMES:
+        out[key] = _iso(case.get(key))
+    return out
+
+
+def _cases_markdown(rows: list[dict]) -> str:
+    """The cases as a table for people: no conversation ids."""
+    head = ("id", "state", "priority", "team", "rule", "store", "score", "opened_at", "resolve_due")
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for r in rows:
+        lines.append("| " + " | ".join("" if r.get(k) is None else str(r[k]) for k in head) + " |")
+    return "\n".join(lines) + "\n"
+
+
 def _generate(args, settings) -> int:
     from analytics.generate import DomainDrift, generate
 
@@ -230,6 +321,7 @@ def main(argv=None) -> int:
     handler = {
         "report": _report,
         "gap": _gap,
+        "cases": _cases,
         "generate": _generate,
         "project": _project,
         "forget": _forget,
