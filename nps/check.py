@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from cases import sla
 from nps import drivers, known_issues, lexicon, survey_paths, tips, why_questions
 from nps.domain import domain_files, load_domain
 from nps.settings import load_settings
@@ -274,6 +275,9 @@ def problems(data_dir: Path, domain_path: Path) -> tuple[list[str], str]:
             summary.append(f"{len(load())} {label}")
         except TrainerFileError as error:
             found.append(str(error))
+
+    # The closed loop's business hours (cases/sla.py, pure Python).
+    found.extend(sla.problems(data_dir))
 
     # The survey paths, and the wording of the trainers' own questions.
     paths_file = data_dir / "survey_paths.yml"

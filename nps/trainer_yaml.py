@@ -50,6 +50,8 @@ def load(path: Path | str) -> dict[str, Any]:
         line = mark.line + 1 if mark else None
         problem = getattr(exc, "problem", None) or str(exc)
         raise TrainerFileError(path, line, f"YAML syntax error: {problem}") from None
+    except ValueError as exc:  # a value YAML cannot build, e.g. the date 2026-13-01
+        raise TrainerFileError(path, None, f"a value YAML cannot read: {exc}") from None
     if not isinstance(data, dict):
         raise TrainerFileError(path, None, "the file must be a YAML mapping")
     return data
