@@ -116,6 +116,25 @@ def messenger_events(payload: dict[str, Any]) -> list[Incoming]:
     return found
 
 
+# A human agent's reply up to 7 days after the customer's last message
+# (Messenger's "HUMAN_AGENT" tag); within 24 hours a normal RESPONSE.
+HUMAN_AGENT_TAG = "HUMAN_AGENT"
+MESSAGE_TAGS = frozenset({HUMAN_AGENT_TAG})
+# Where a rendered part keeps its tag until it is sent (not a Send API field).
+TAG_KEY = "_nps_tag"
+
+
+def message_tag(message: dict[str, Any]) -> str | None:
+    """The message tag a bot message must be sent with, or None (RESPONSE).
+
+    Only an agent's reply (bot message metadata ``agent_reply``, see
+    actions/closed_loop.py) that cases/reply.py found outside the 24-hour
+    window is tagged."""
+    if message.get("agent_reply") is True and message.get("delivery") == "human_agent":
+        return HUMAN_AGENT_TAG
+    return None
+
+
 class MessengerOutput(RenderedOutput):
     @classmethod
     def name(cls) -> str:
@@ -137,16 +156,28 @@ class MessengerOutput(RenderedOutput):
         return {}  # the connector alone rebuilds this output channel
 
     def parts(self, recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
-        """The Send API ``message`` objects of one bot message, in order."""
-        return render.messenger_messages(dict(message), self.texts)
+        """The Send API ``message`` objects of one bot message, in order.
+
+        An agent's reply outside the 24-hour window (metadata ``delivery``
+        "human_agent", decided by cases/reply.py) carries the HUMAN_AGENT
+        tag on each part (``TAG_KEY``, taken off again when sent), so the
+        outbox keeps it with the part.
+        """
+        parts = render.messenger_messages(dict(message), self.texts)
+        tag = message_tag(message)
+        return [{**part, TAG_KEY: tag} for part in parts] if tag else parts
 
     async def send_part(self, recipient_id: str, part: dict[str, Any]) -> SendResult:
         # recipient_id is the conversation ("messenger:<psid>"); Meta knows the PSID.
+        part = dict(part)
+        tag = part.pop(TAG_KEY, None)
+        kind = {"messaging_type": "MESSAGE_TAG", "tag": tag} if tag in MESSAGE_TAGS else {}
         return await self.sender.send_once(
             self.send_url,
             json={
                 "recipient": {"id": platform_id(recipient_id)},
                 "messaging_type": "RESPONSE",
+                **kind,
                 "message": part,
             },
             # Header, not ?access_token=: tokens in URLs end up in logs.

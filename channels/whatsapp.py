@@ -46,6 +46,7 @@ from channels.webhook_input import (
     shared_options,
 )
 from nps.identity import log_id, platform_id
+from nps.settings import load_settings
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +124,39 @@ def whatsapp_events(payload: dict[str, Any], phone_number_id: str = "") -> list[
     return found
 
 
+# The language of the reply template when NPS_WHATSAPP_REPLY_TEMPLATE names none.
+DEFAULT_TEMPLATE_LANGUAGE = "pl"
+# WhatsApp's limit for one body parameter of a template.
+TEMPLATE_PARAMETER_MAX = 1024
+
+
+def reply_template_part(text: str, setting: str) -> dict[str, Any] | None:
+    """The template message (without the recipient) that carries an agent's
+    reply outside the 24-hour window: ``setting`` is "name" or "name:language"
+    (NPS_WHATSAPP_REPLY_TEMPLATE), the text its one body parameter. None when
+    no template is configured (pure)."""
+    name, _, language = (setting or "").strip().partition(":")
+    if not name.strip():
+        return None
+    # A parameter may not contain new lines or more than 4 spaces in a row.
+    flat = " ".join(text.split())
+    return {
+        "type": "template",
+        "template": {
+            "name": name.strip(),
+            "language": {"code": language.strip() or DEFAULT_TEMPLATE_LANGUAGE},
+            "components": [
+                {
+                    "type": "body",
+                    "parameters": [
+                        {"type": "text", "text": render.truncate(flat, TEMPLATE_PARAMETER_MAX)}
+                    ],
+                }
+            ],
+        },
+    }
+
+
 class WhatsAppOutput(RenderedOutput):
     @classmethod
     def name(cls) -> str:
@@ -146,7 +180,24 @@ class WhatsAppOutput(RenderedOutput):
         return {}  # the connector alone rebuilds this output channel
 
     def parts(self, recipient_id: str, message: dict[str, Any]) -> list[dict[str, Any]]:
-        """The Cloud API message bodies (without the recipient) of one bot message."""
+        """The Cloud API message bodies (without the recipient) of one bot message.
+
+        An agent's reply outside the 24-hour window (metadata ``delivery``
+        "template", decided by cases/reply.py) goes as the approved template
+        NPS_WHATSAPP_REPLY_TEMPLATE with the agent's words as its parameter.
+        """
+        if message.get("agent_reply") is True and message.get("delivery") == "template":
+            part = reply_template_part(
+                str(message.get("text") or ""), load_settings().whatsapp_reply_template
+            )
+            if part is None:
+                logger.error(
+                    "whatsapp: an agent's reply to %s needs a template and none is "
+                    "configured (NPS_WHATSAPP_REPLY_TEMPLATE): not sent",
+                    log_id(recipient_id),
+                )
+                return []
+            return [part]
         parts, choices = render.whatsapp_messages(dict(message), self.texts)
         if parts:
             self.choices.remember(recipient_id, choices)

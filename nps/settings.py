@@ -156,6 +156,11 @@ class Settings:
     # set explicitly when they run elsewhere.
     actions_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_ACTIONS_PORT']}/webhook"
     bot_url: str = f"http://{DEFAULT_HOST}:{DEFAULT_PORTS['NPS_RASA_PORT']}"
+    # An agent's reply to a WhatsApp customer whose last message is older
+    # than 24 hours must be an approved template: its name, optionally
+    # ":<language>" (default pl), with one body parameter that carries the
+    # agent's words (cases/reply.py). Empty: such replies are refused.
+    whatsapp_reply_template: str = ""
 
     # Employees' signed survey links (nps/links.py): the signing key (empty
     # in development: a local one in var/) and how long a link stays valid.
@@ -249,6 +254,7 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
             env, "NPS_ACTIONS_URL", f"http://{host}:{ports['actions_port']}/webhook"
         ),
         bot_url=env_text(env, "NPS_BOT_URL", f"http://{host}:{ports['rasa_port']}").rstrip("/"),
+        whatsapp_reply_template=env_text(env, "NPS_WHATSAPP_REPLY_TEMPLATE", ""),
         **_reliability(env, defaults),
     )
 
