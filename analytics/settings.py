@@ -70,6 +70,18 @@ class Settings:
     alert_repeat_minutes: int = 60
     # The daily digest of the other new cases, at this hour (store-local time).
     alert_digest_hour: int = 8
+    # Rasa's HTTP API token (RASA_TOKEN; `make run` keeps one in
+    # var/rasa_token): the case pages send replies through it.
+    rasa_token: str = ""
+
+    def rasa_api_token(self) -> str:
+        """RASA_TOKEN, else the one `make run` made (read now, not at import)."""
+        if self.rasa_token:
+            return self.rasa_token
+        try:
+            return (bot_settings.REPO_ROOT / "var" / "rasa_token").read_text().strip()
+        except OSError:
+            return ""
 
     @property
     def drivers_file(self) -> Path:
@@ -117,4 +129,5 @@ def load_settings(env: Mapping[str, str] | None = None) -> Settings:
         ),
         alert_repeat_minutes=env_int(env, "NPS_ALERT_REPEAT_MINUTES", 60, 1, 7 * 24 * 60),
         alert_digest_hour=env_int(env, "NPS_ALERT_DIGEST_HOUR", 8, 0, 23),
+        rasa_token=env_text(env, "RASA_TOKEN", ""),
     )

@@ -43,6 +43,7 @@ VIEWS = (
     View("gap", "Luka percepcji", ":material/compare_arrows:", follows_filters=True),
     View("topics", "Nowe tematy", ":material/lightbulb:", follows_filters=True),
     View("live", "Na żywo", ":material/sensors:", follows_filters=False),
+    View("cases", "Sprawy", ":material/support_agent:", follows_filters=False),
     View(
         "training",
         "Trening bota",
