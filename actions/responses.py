@@ -81,3 +81,13 @@ def all_names() -> set[str]:
 
 # --- erasure on request (actions/privacy.py) -------------------------------------
 ERASE_DONE = "utter_erase_done"
+
+
+# --- the closed loop (actions/closed_loop.py, domain/closed_loop.yml) ------------
+CASE_REPLY_THANKS = "utter_case_reply_thanks"
+WINBACK_QUESTION = "utter_winback_question"
+# The thanks after the win-back score; WINBACK_LOW for a detractor's score
+# (0-6: the case reopens).
+WINBACK_THANKS = "utter_winback_thanks"
+WINBACK_LOW = "utter_winback_sorry"
+WINBACK_SKIPPED = "utter_winback_skipped"
