@@ -13,6 +13,7 @@ store's conversation id (personal data: never logged).
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Container, Iterable
 from pathlib import Path
@@ -113,7 +114,12 @@ def cases_engine(url: str, busy_timeout: float = SQLITE_BUSY_TIMEOUT) -> Engine:
         try:
             cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout * 1000)}")
             if path and path != ":memory:":
-                cursor.execute("PRAGMA journal_mode=WAL")
+                try:
+                    cursor.execute("PRAGMA journal_mode=WAL")
+                except sqlite3.OperationalError:
+                    # Another connection holds a lock while the file is new:
+                    # that one sets WAL (it is remembered in the file).
+                    pass
             cursor.execute("PRAGMA foreign_keys=ON")
         finally:
             cursor.close()
@@ -157,7 +163,8 @@ class CaseStore:
     def ensure_tables(self, wait: float = 10.0) -> None:
         """Create the tables if missing. Two processes may try at once: on
         PostgreSQL the loser gets "already exists" (or a unique violation in
-        the catalogue); it tries again and finds them."""
+        the catalogue), on SQLite possibly "database is locked"; it tries
+        again and finds them."""
         if self._ready:
             return
         deadline = time.monotonic() + wait
@@ -168,7 +175,7 @@ class CaseStore:
                 with self.engine.execution_options(cases_immediate=True).begin() as conn:
                     metadata.create_all(conn, checkfirst=True)
                 break
-            except (sa.exc.ProgrammingError, sa.exc.IntegrityError):
+            except (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.OperationalError):
                 if time.monotonic() >= deadline:
                     raise
                 time.sleep(0.2)
