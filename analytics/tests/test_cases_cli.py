@@ -100,3 +100,19 @@ def test_errors_in_one_line(tmp_path, capsys):
         == 2
     )
     assert "unknown state" in capsys.readouterr().err
+
+
+def test_cases_json_on_postgresql(pg_schema, capsys):
+    """The same on PostgreSQL: the cases' tables next to Rasa's events, in
+    the schema the URL names."""
+    _name, url = pg_schema
+    write(url, _detractor("rest:ewa", T0, True))
+    assert main(["cases", "--db", url]) == 0
+    (case,) = json.loads(capsys.readouterr().out)
+    assert (case["sender"], case["rule"], case["opened_at"]) == (
+        "rest:ewa",
+        "detractor_contact",
+        "2026-09-21T14:15:10Z",
+    )
+    assert main(["cases", "--db", url]) == 0
+    assert len(json.loads(capsys.readouterr().out)) == 1
