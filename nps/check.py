@@ -21,6 +21,7 @@ from pathlib import Path
 
 import yaml
 
+from cases import rules as case_rules
 from cases import sla
 from nps import drivers, known_issues, lexicon, survey_paths, tips, why_questions
 from nps.domain import domain_files, load_domain
@@ -276,7 +277,8 @@ def problems(data_dir: Path, domain_path: Path) -> tuple[list[str], str]:
         except TrainerFileError as error:
             found.append(str(error))
 
-    # The closed loop's business hours (cases/sla.py, pure Python).
+    # The closed loop: case rules and business hours (cases/, pure Python).
+    found.extend(case_rules.problems(data_dir))
     found.extend(sla.problems(data_dir))
 
     # The survey paths, and the wording of the trainers' own questions.

@@ -51,7 +51,7 @@ def load(path: Path | str) -> dict[str, Any]:
         problem = getattr(exc, "problem", None) or str(exc)
         raise TrainerFileError(path, line, f"YAML syntax error: {problem}") from None
     except ValueError as exc:  # a value YAML cannot build, e.g. the date 2026-13-01
-        raise TrainerFileError(path, None, f"a value YAML cannot read: {exc}") from None
+        raise TrainerFileError(path, None, f"not a valid value: {exc}") from None
     if not isinstance(data, dict):
         raise TrainerFileError(path, None, "the file must be a YAML mapping")
     return data
