@@ -108,6 +108,41 @@ def erase_outbox_rows(conn, ids: Iterable[str], before: float | None = None) -> 
     return _delete_rows(conn, OUTBOX, "conversation_id", "created_at", ids, before)
 
 
+# The closed loop's tables (cases/store.py, cases/alerts.py), by default in
+# the tracker store's database: a case names its conversation (`sender`), and
+# its log, notes and alerts hang on the case.
+CASES = "cases"
+CASE_DETAILS = ("case_log", "case_notes", "alert_deliveries", "alert_acks")
+
+
+def erase_case_rows(conn, ids: Iterable[str], before: float | None = None) -> dict[str, int]:
+    """Delete the cases of these conversation ids (opened at or before
+    `before` when given) with their log, notes and alert rows."""
+    tables = _table_names(conn, None)
+    if CASES not in tables:
+        return {}
+    where = "sender IN :ids" + (" AND opened_at <= :before" if before is not None else "")
+    select = sa.text(f"SELECT id FROM {CASES} WHERE {where}").bindparams(_in("ids"))  # noqa: S608 (constant SQL, values bound)
+    case_ids: list[int] = []
+    for part in _batches(ids):
+        params = {"ids": part} if before is None else {"ids": part, "before": before}
+        case_ids += [row[0] for row in conn.execute(select, params)]
+    removed: dict[str, int] = {}
+    for table in CASE_DETAILS:
+        if table in tables:
+            statement = sa.text(f"DELETE FROM {table} WHERE case_id IN :ids").bindparams(_in("ids"))  # noqa: S608 (constant SQL, values bound)
+            removed[table] = sum(
+                conn.execute(statement, {"ids": case_ids[i : i + BATCH]}).rowcount or 0
+                for i in range(0, len(case_ids), BATCH)
+            )
+    statement = sa.text(f"DELETE FROM {CASES} WHERE id IN :ids").bindparams(_in("ids"))  # noqa: S608 (constant SQL, values bound)
+    removed[CASES] = sum(
+        conn.execute(statement, {"ids": case_ids[i : i + BATCH]}).rowcount or 0
+        for i in range(0, len(case_ids), BATCH)
+    )
+    return removed
+
+
 def _table_names(conn, schema: str | None) -> set[str]:
     return set(sa.inspect(conn).get_table_names(schema=schema))
 
@@ -243,6 +278,8 @@ def erase_ids(
                 report.removed[f"tracker store: {EVENTS}"] = erase_tracker_events(conn, ids, before)
             if OUTBOX in tables:
                 report.removed[f"tracker store: {OUTBOX}"] = erase_outbox_rows(conn, ids, before)
+            for table, n in erase_case_rows(conn, ids, before).items():
+                report.removed[f"tracker store: {table}"] = n
             (transaction.rollback if dry_run else transaction.commit)()
     finally:
         engine.dispose()

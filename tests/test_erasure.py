@@ -231,3 +231,41 @@ def test_a_customer_erases_their_conversation_from_the_chat(tmp_path):
             # Nothing of the conversation went to the logs.
             for name in ("rasa", "actions"):
                 assert "Zbyszek" not in bot.log(name)
+
+
+def test_erasure_takes_the_persons_cases_with_their_log_and_notes(db_url):
+    """A case names its conversation: erasing the person removes it, its
+    audit log and notes; another customer's case stays."""
+    from cases.store import case_log, case_notes, cases, metadata
+
+    engine = _store(db_url, [_event(STORED_FORMS[0], "user", 1000.0, "tajne")])
+    metadata.create_all(engine)
+    with engine.begin() as conn:
+        for case_id, sender in ((1, STORED_FORMS[0]), (2, OTHER)):
+            conn.execute(
+                cases.insert(),
+                {
+                    "id": case_id,
+                    "sender": sender,
+                    "response_id": case_id,
+                    "rule": "r",
+                    "priority": "normal",
+                    "team": "t",
+                    "state": "new",
+                    "opened_at": 1000.0,
+                    "paused_seconds": 0.0,
+                },
+            )
+            conn.execute(
+                case_log.insert(), {"case_id": case_id, "at": 1.0, "who": "a", "action": "open"}
+            )
+            conn.execute(
+                case_notes.insert(), {"case_id": case_id, "at": 1.0, "who": "a", "text": "x"}
+            )
+    report = erasure.erase_person(db_url, PERSON, key=KEY)
+    assert report.removed["tracker store: cases"] == 1
+    assert report.removed["tracker store: case_log"] == 1
+    assert report.removed["tracker store: case_notes"] == 1
+    with engine.connect() as conn:
+        assert [r.sender for r in conn.execute(cases.select())] == [OTHER]
+        assert [r.case_id for r in conn.execute(case_notes.select())] == [2]
