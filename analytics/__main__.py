@@ -191,9 +191,7 @@ def _gap(args, settings) -> int:
 def _cases(args, settings) -> int:
     import json
 
-    from analytics.dataset import load_dataset
-    from cases import opener
-    from cases.rules import load_for
+    from cases import worker
     from cases.states import STATES
     from cases.store import CaseStore, cases_engine
     from nps.trainer_yaml import TrainerFileError
@@ -205,18 +203,18 @@ def _cases(args, settings) -> int:
     store = CaseStore(cases_engine(url))
     store.ensure_tables()
     if not args.no_open:
+        tracker = tracker_engine(args.db)
         try:
-            rules = load_for(settings.data_dir)
-            due = opener.sla_due(settings.data_dir)
+            opened, reopened = worker.open_and_reopen(
+                store,
+                tracker,
+                _projection(args, settings),
+                settings.data_dir,
+                time.time(),
+                rebuild=args.rebuild,
+            )
         except TrainerFileError as exc:
             raise AnalyticsError(str(exc)) from None
-        tracker = tracker_engine(args.db)
-        projection = _projection(args, settings)
-        projection.update(tracker, rebuild=args.rebuild)
-        ds = load_dataset(projection, parts=("texts", "whys"))
-        now = time.time()
-        opened = opener.open_cases(ds, rules, store, now, tracker=tracker, due=due)
-        reopened = opener.reopen_low_winbacks(store, tracker, now)
         print(f"opened {len(opened)} case(s), reopened {len(reopened)}", file=sys.stderr)
     rows = [_case_json(c) for c in store.list_cases(states_in=args.state)]
     if args.format == "json":
