@@ -333,6 +333,8 @@ class Reader:
         text = data.get("text")
         if not isinstance(text, str) or not text.strip() or text.lstrip().startswith("/"):
             return None
+        if (data.get("metadata") or {}).get("is_external"):
+            return None  # an intent a case page triggered (EXTERNAL: …), not a person's words
         parse = data.get("parse_data") or {}
         intent = parse.get("intent") or {}
         name = intent.get("name") if isinstance(intent, dict) else None

@@ -37,11 +37,16 @@ def capped(text: str, limit: int) -> tuple[str, dict[str, Any]]:
     return text, ({SHORTENED: True} if cut else {})
 
 
+# Marks only the server may set: ours, and Rasa's own for a triggered intent
+# (an agent's reply from a case page, actions/closed_loop.py, checks it).
+SERVER_MARKS = frozenset({SHORTENED, "is_external"})
+
+
 def client_metadata(value: Any) -> dict[str, Any]:
-    """Metadata a client sent, as a dict without our own marks."""
+    """Metadata a client sent, as a dict without the server's own marks."""
     if not isinstance(value, dict):
         return {}
-    return {k: v for k, v in value.items() if k != SHORTENED}
+    return {k: v for k, v in value.items() if k not in SERVER_MARKS}
 
 
 def limit_request_size(hook: Blueprint, limit: int = MAX_REQUEST_BYTES) -> None:

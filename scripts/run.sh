@@ -93,6 +93,11 @@ pids+=($!)
 .venv/bin/python -m channels.webchat --host "$NPS_HOST" --port "$NPS_WEBCHAT_PORT" > var/webchat.log 2>&1 &
 pids+=($!)
 
+# The closed loop's clock: opens cases, reopens low win-backs, sends alerts
+# (cases/worker.py; rules in data/cases.yml, docs/closed-loop.md).
+.venv-analytics/bin/python -m cases.worker --every 60 > var/cases.log 2>&1 &
+pids+=($!)
+
 # Rasa answers / (no token needed) once its model is loaded: it loads the
 # model before it starts listening.
 wait_for "Rasa" "http://${NPS_HOST}:${NPS_RASA_PORT}/" var/rasa.log "$rasa_pid"
@@ -108,6 +113,8 @@ The NPS bot is running (logs in var/, Ctrl-C stops everything).
     curl -s -G --data-urlencode token@var/rasa_token \\
       http://${NPS_HOST}:${NPS_RASA_PORT}/conversations/rest:ania/tracker
   Dashboard:        http://${NPS_HOST}:${NPS_DASHBOARD_PORT}  (its "Try the bot" page chats with the bot)
+  Cases (detractors who agreed to be contacted): the dashboard's "Sprawy" page
+  An employees' survey link:  .venv/bin/python -m nps.links employee --store store
   Web chat page:    http://${NPS_HOST}:${NPS_WEBCHAT_PORT}/index.html?server=http://${NPS_HOST}:${NPS_RASA_PORT}&touchpoint=store
   In the terminal:  make shell
   Tracker store:    ${NPS_DB_URL}

@@ -66,15 +66,15 @@ def test_a_training_example_that_is_an_evaluation_comment_is_refused(tmp_path):
     eval_dir = data / "eval"
     eval_dir.mkdir(exist_ok=True)
     (eval_dir / "dev_comments.yml").write_text(
-        'comments:\n  - text: "Kurier rzucił paczką pod drzwi!"\n'
+        'comments:\n  - text: "Kurier rzucił paczką pod bramę sąsiada!"\n'
         "    drivers: [delivery:neg]\n    context: detractor\n    tags: []\n",
         encoding="utf-8",
     )
     leak = data / "nlu" / "leak.yml"
     leak.write_text(
         'version: "3.1"\nnlu:\n- intent: feedback\n  examples: |\n'
-        '    - [kurier rzucał paczki]{"entity": "delivery", "role": "neg"} pod drzwi\n'
-        '    - [kurier rzucił paczką pod drzwi]{"entity": "delivery", "role": "neg"}\n',
+        '    - [kurier rzucał paczki]{"entity": "delivery", "role": "neg"} pod bramę sąsiada\n'
+        '    - [kurier rzucił paczką pod bramę sąsiada]{"entity": "delivery", "role": "neg"}\n',
         encoding="utf-8",
     )
     found, _ = check.problems(data, DOMAIN_PATH)
