@@ -16,7 +16,7 @@ import streamlit as st
 
 from analytics.dashboard import data, login, widgets
 from analytics.db import AnalyticsError, tracker_engine
-from cases import board, reply, sla, states
+from cases import board, metrics, reply, sla, states
 from cases.rules import load_for
 from cases.store import CaseNotFound, CaseStore, cases_engine
 from nps.db_error import describe
@@ -114,6 +114,39 @@ if rows:
     )
 else:
     st.caption("Żadna sprawa nie spełnia filtrów.")
+
+with st.expander("Wskaźniki pętli"):
+    loop = metrics.loop_metrics(mine, now, lambda store: sla.calendar_for(store, calendars))
+    k = st.columns(4)
+    rate = loop["recovery"]["rate"]
+    k[0].metric("Odzyskani klienci", widgets.fmt(None if rate is None else 100 * rate, 1, " %"))
+    k[1].metric(
+        "Do 1. kontaktu (mediana, h rob.)",
+        widgets.fmt(loop["time_to_first_contact"]["median_hours"]),
+    )
+    k[2].metric(
+        "Do zamknięcia (mediana, h rob.)", widgets.fmt(loop["time_to_close"]["median_hours"])
+    )
+    within = loop["within_sla"]["resolution"]
+    k[3].metric(
+        "W terminie (rozwiązanie)",
+        widgets.fmt(None if within.get("share") is None else 100 * within["share"], 1, " %"),
+    )
+    st.caption(
+        "Zaległe według wieku: " + ", ".join(f"{b}: {n}" for b, n in loop["backlog"].items())
+    )
+    causes = [
+        {
+            "przyczyna": catalogue[c["root_cause"]].label
+            if c["root_cause"] in catalogue
+            else c["root_cause"],
+            "sprawy": c["cases"],
+        }
+        for c in loop["root_causes"]
+    ]
+    if causes:
+        st.write("Przyczyny źródłowe")
+        widgets.table(pd.DataFrame(causes))
 
 ids = [x["id"] for x in rows] or [x["id"] for x in mine]
 asked = st.query_params.get("id")
