@@ -112,7 +112,7 @@ def erase_outbox_rows(conn, ids: Iterable[str], before: float | None = None) -> 
 # the tracker store's database: a case names its conversation (`sender`), and
 # its log, notes and alerts hang on the case.
 CASES = "cases"
-CASE_DETAILS = ("case_log", "case_notes", "alert_deliveries", "alert_acks")
+CASE_DETAILS = ("case_log", "case_notes", "alert_deliveries", "alert_acks", "theme_cases")
 
 
 def erase_case_rows(conn, ids: Iterable[str], before: float | None = None) -> dict[str, int]:

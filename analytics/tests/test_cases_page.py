@@ -6,6 +6,7 @@ on the page changing the case with an audit entry."""
 from __future__ import annotations
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,35 @@ def test_the_page_shows_the_case_and_taking_it_is_audited(one_case):
     taken = store.get(case_id)
     assert taken["state"] == states.ASSIGNED and taken["owner"]
     assert [e["to"] for e in store.log(case_id) if e["field"] == "state"] == ["new", "assigned"]
+
+
+def test_a_recurring_root_cause_becomes_a_theme_from_the_page(one_case):
+    from cases import themes
+
+    store, _ = one_case
+    for i in range(2, 5):  # three closed cases with the same root cause
+        store.open_case(
+            {
+                "sender": f"messenger:{i}",
+                "response_id": i,
+                "store": "sklep-a",
+                "rule": "r",
+                "priority": "normal",
+                "team": "obsluga",
+                "state": states.RESOLVED,
+                "root_cause": "delivery",
+                "resolution": "fixed",
+                # Closed yesterday: within the suggestions' window whenever this runs.
+                "opened_at": time.time() - 2 * 86400,
+                "closed_at": time.time() - 86400,
+            }
+        )
+    at = AppTest.from_file(str(VIEW), default_timeout=90).run()
+    assert not at.exception
+    create = [b for b in at.button if b.label.startswith("Utwórz temat")]
+    assert len(create) == 1
+    create[0].click().run()
+    assert not at.exception
+    [theme] = themes.list_themes(store.engine)
+    assert theme["root_cause"] == "delivery" and theme["status"] == themes.OPEN
+    assert len(themes.case_ids(store.engine, theme["id"])) == 3

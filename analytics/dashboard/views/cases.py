@@ -16,7 +16,7 @@ import streamlit as st
 
 from analytics.dashboard import data, login, widgets
 from analytics.db import AnalyticsError, tracker_engine
-from cases import board, metrics, reply, sla, states
+from cases import board, metrics, reply, sla, states, themes
 from cases.rules import load_for
 from cases.store import CaseNotFound, CaseStore, cases_engine
 from nps.db_error import describe
@@ -147,6 +147,55 @@ with st.expander("Wskaźniki pętli"):
     if causes:
         st.write("Przyczyny źródłowe")
         widgets.table(pd.DataFrame(causes))
+
+THEME_LABELS = {themes.OPEN: "otwarty", themes.IN_PROGRESS: "w toku", themes.RESOLVED: "rozwiązany"}
+if user.analyst:  # themes span stores: the outer loop is the analysts'
+    with st.expander("Tematy (pętla zewnętrzna)"):
+        themes.ensure_tables(cases_db)
+        label = lambda d: catalogue[d].label if d in catalogue else d  # noqa: E731
+        for hint in themes.suggest(mine, now=now, linked=themes.linked_case_ids(cases_db)):
+            st.caption(
+                f"Powraca: {label(hint.root_cause)}: {hint.count} spraw "
+                f"({', '.join(f'{k}: {v}' for k, v in hint.stores.items())})"
+            )
+            if st.button(f"Utwórz temat: {label(hint.root_cause)}", key=f"t_{hint.root_cause}"):
+                themes.create(
+                    cases_db, label(hint.root_cause), hint.root_cause, user.name, hint.case_ids
+                )
+                st.rerun()
+        for theme in themes.list_themes(cases_db):
+            st.write(
+                f"**{theme['title']}** · {THEME_LABELS[theme['status']]} · {theme['owner']} · "
+                f"sprawy: {len(themes.case_ids(cases_db, theme['id']))}"
+            )
+            cols = st.columns(2)
+            new_status = cols[0].selectbox(
+                "Stan tematu",
+                themes.STATUSES,
+                index=themes.STATUSES.index(theme["status"]),
+                format_func=THEME_LABELS.get,
+                key=f"ts_{theme['id']}",
+            )
+            if new_status != theme["status"]:
+                themes.set_status(cases_db, theme["id"], new_status, user.name)
+                st.rerun()
+            if theme["status"] == themes.RESOLVED and theme["announced_at"] is None:
+                with cols[1].form(f"ta_{theme['id']}"):
+                    text = st.text_area("„Powiedzieliście nam, zmieniliśmy to” (do klientów)")
+                    if st.form_submit_button("Wyślij klientom, którzy się zgodzili") and text:
+                        done = themes.announce(
+                            cases_db,
+                            theme["id"],
+                            text,
+                            themes.reply_sender(s.bot_url, s.rasa_api_token()),
+                            consented=lambda c: (
+                                board.conversation(tracker, c["sender"])[1].get("contact_consent")
+                                is True
+                            ),
+                            who=user.name,
+                        )
+                        sent = sum(a.status == reply.SENT for a in done)
+                        st.success(f"Wysłano {sent} z {len(done)}.")
 
 ids = [x["id"] for x in rows] or [x["id"] for x in mine]
 asked = st.query_params.get("id")
