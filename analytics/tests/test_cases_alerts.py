@@ -30,7 +30,7 @@ from cases import alerts, sla, store
 from nps import settings as bot_settings
 
 DATA_DIR = bot_settings.REPO_ROOT / "data"
-SECRET = "test-webhook-secret-0123456789"
+SECRET = "test-webhook-secret-0123456789"  # pragma: allowlist secret (a test value)
 SENDER = "whatsapp:+48600100200"
 PHONE_IN_WORDS = "600 100 200"
 EMAIL_IN_WORDS = "jan.kowalski@example.com"
