@@ -136,6 +136,30 @@ def _text(value) -> str | None:
     return None if value is None else str(value)
 
 
+def write(engine: Engine):
+    """A write transaction; on cases_engine's SQLite engines it begins with
+    BEGIN IMMEDIATE, so it waits for Rasa's own writes instead of failing to
+    upgrade a read lock (other engines ignore the option)."""
+    return engine.execution_options(cases_immediate=True).begin()
+
+
+def create_tables(engine: Engine, meta: sa.MetaData, wait: float = 10.0) -> None:
+    """Create `meta`'s tables if missing. Two processes may try at once: on
+    PostgreSQL the loser gets "already exists" (or a unique violation in the
+    catalogue), on SQLite possibly "database is locked"; it tries again and
+    finds them."""
+    deadline = time.monotonic() + wait
+    while True:
+        try:
+            with write(engine) as conn:
+                meta.create_all(conn, checkfirst=True)
+            return
+        except (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.OperationalError):
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.2)
+
+
 class CaseStore:
     """The cases of one database. `root_causes` (driver ids) and
     `resolutions` (codes), when given, are what closing accepts."""
@@ -161,29 +185,15 @@ class CaseStore:
     # --- tables ---------------------------------------------------------------
 
     def ensure_tables(self, wait: float = 10.0) -> None:
-        """Create the tables if missing. Two processes may try at once: on
-        PostgreSQL the loser gets "already exists" (or a unique violation in
-        the catalogue), on SQLite possibly "database is locked"; it tries
-        again and finds them."""
+        """Create the tables if missing (create_tables)."""
         if self._ready:
             return
-        deadline = time.monotonic() + wait
-        while True:
-            try:
-                # SQLite: BEGIN IMMEDIATE, so a second creator waits for the
-                # first instead of failing to upgrade its read lock.
-                with self.engine.execution_options(cases_immediate=True).begin() as conn:
-                    metadata.create_all(conn, checkfirst=True)
-                break
-            except (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.OperationalError):
-                if time.monotonic() >= deadline:
-                    raise
-                time.sleep(0.2)
+        create_tables(self.engine, metadata, wait)
         self._ready = True
 
     def _write(self):
         self.ensure_tables()
-        return self.engine.execution_options(cases_immediate=True).begin()
+        return write(self.engine)
 
     # --- reading ----------------------------------------------------------------
 

@@ -29,7 +29,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from cases import states
-from cases.store import CaseNotFound, case_log, cases
+from cases.store import CaseNotFound, case_log, cases, create_tables, write
 
 OPEN = "open"
 IN_PROGRESS = "in_progress"
@@ -104,25 +104,8 @@ class Announcement:
 
 
 def ensure_tables(engine: Engine, wait: float = 10.0) -> None:
-    """Create `themes` and `theme_cases` if missing (idempotent). Two
-    processes may try at once; the loser tries again and finds them (see
-    cases.store.CaseStore.ensure_tables)."""
-    deadline = time.monotonic() + wait
-    while True:
-        try:
-            with _write(engine) as conn:
-                metadata.create_all(conn, checkfirst=True)
-            return
-        except (sa.exc.ProgrammingError, sa.exc.IntegrityError, sa.exc.OperationalError):
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(0.2)
-
-
-def _write(engine: Engine):
-    # On cases.store.cases_engine's SQLite engines: BEGIN IMMEDIATE (waits for
-    # Rasa's writes); other engines ignore the option.
-    return engine.execution_options(cases_immediate=True).begin()
+    """Create `themes` and `theme_cases` if missing (idempotent, cases.store.create_tables)."""
+    create_tables(engine, metadata, wait)
 
 
 # --- suggesting (pure) ---------------------------------------------------------
@@ -302,7 +285,7 @@ def create(
         created_at=now,
     )
     ensure_tables(engine)
-    with _write(engine) as conn:
+    with write(engine) as conn:
         theme_id = conn.execute(themes.insert().values(**values)).inserted_primary_key[0]
         _link(conn, {"id": theme_id, **values}, case_ids, who or values["owner"], now)
     return theme_id
@@ -319,7 +302,7 @@ def link(
     already linked is left as it is)."""
     now = time.time() if now is None else now
     ensure_tables(engine)
-    with _write(engine) as conn:
+    with write(engine) as conn:
         theme = _locked_theme(conn, theme_id)
         return _link(conn, theme, case_ids, who, now)
 
@@ -335,7 +318,7 @@ def set_status(
     who = _required("person changing it", who)
     now = time.time() if now is None else now
     ensure_tables(engine)
-    with _write(engine) as conn:
+    with write(engine) as conn:
         theme = _locked_theme(conn, theme_id)
         old = theme["status"]
         if old != status:
@@ -374,7 +357,7 @@ def announce(
     text = _required("text to announce", text)
     now = time.time() if now is None else now
     ensure_tables(engine)
-    with _write(engine) as conn:
+    with write(engine) as conn:
         theme = _locked_theme(conn, theme_id)
         if theme["status"] != RESOLVED:
             raise ThemeError(f"theme {theme_id} is {theme['status']}: only a resolved one is told")
@@ -407,7 +390,7 @@ def announce(
             if status == "sent":
                 told.add(case["sender"])
             results.append(Announcement(case["id"], status, detail))
-    with _write(engine) as conn:
+    with write(engine) as conn:
         for result in results:
             _log(conn, result.case_id, now, who, "announcement", None, result.status, _label(theme))
     return results
