@@ -178,6 +178,31 @@ def _trigger(
     )
 
 
+# Where the web chat's socket answers presence questions (channels/webchat_socket.py).
+PRESENCE_PATH = "/webhooks/socketio/presence"
+
+
+def web_presence(bot_url: str, sender: str, secret: bytes | None = None) -> bool:
+    """Has the customer's web chat page a live connection to the bot? Asked
+    with proof of the web chat's key (nps.identity.presence_proof); any error
+    is "no" (the reply is then refused as not connected, never lost unseen).
+    With several Rasa processes the answer is that of the process reached."""
+    from nps.identity import presence_proof
+    from nps.keys import key
+
+    secret = secret if secret is not None else key("webchat", load_settings().webchat_secret)
+    try:
+        answer = requests.get(
+            bot_url.rstrip("/") + PRESENCE_PATH,
+            params={"conversation": sender},
+            headers={"X-NPS-Presence": presence_proof(secret, sender)},
+            timeout=TIMEOUT_SECONDS,
+        )
+        return answer.status_code == 200 and answer.json().get("connected") is True
+    except (requests.RequestException, ValueError, AttributeError):
+        return False
+
+
 def _send(
     bot_url: str,
     token: str,
@@ -189,6 +214,8 @@ def _send(
     web_connected: bool,
 ) -> ReplyResult:
     channel, _ = split(sender)
+    if channel == "web" and not web_connected:
+        web_connected = web_presence(bot_url, sender)
     try:
         tracker = _tracker(bot_url, token, sender)
     except (requests.RequestException, ValueError) as error:

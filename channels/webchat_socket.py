@@ -55,7 +55,7 @@ from socketio import AsyncServer
 
 from channels.ingress import capped, client_metadata, limit_request_size
 from channels.turn import Turns, run_turn
-from nps.identity import conversation_id, log_id
+from nps.identity import conversation_id, log_id, presence_proof
 from nps.keys import key
 from nps.settings import load_settings
 
@@ -66,6 +66,8 @@ logger = logging.getLogger(__name__)
 MAX_SOCKET_MESSAGE_BYTES = 64 * 1024
 # Emitted to the socket whose message was not stored (the page shows it).
 TURN_FAILED_EVT = "turn_failed"
+# The header of a presence question (nps.identity.presence_proof).
+PRESENCE_HEADER = "X-NPS-Presence"
 
 
 def sign(secret: bytes, conversation: str) -> str:
@@ -158,6 +160,25 @@ class WebChatInput(SocketIOInput):
         @hook.route("/", methods=["GET"])
         async def health(_: Request) -> HTTPResponse:
             return response.json({"status": "ok"})
+
+        @hook.route("/presence", methods=["GET"])
+        async def presence(request: Request) -> HTTPResponse:
+            """Is a page of this conversation connected to this process? For
+            the case pages (an agent's reply reaches the web chat only while
+            it is open). Only a caller holding the web chat's key can ask."""
+            conversation = request.args.get("conversation") or ""
+            proof = request.headers.get(PRESENCE_HEADER) or ""
+            if (
+                not conversation
+                or len(conversation) > 255
+                or not hmac.compare_digest(
+                    proof.encode("ascii", "replace"),
+                    presence_proof(self.secret, conversation).encode(),
+                )
+            ):
+                return response.json({"error": "forbidden"}, status=403)
+            room = sio.manager.get_participants(namespace or "/", conversation)
+            return response.json({"connected": next(iter(room), None) is not None})
 
         @sio.on("connect", namespace=namespace)
         async def connect(sid: str, environ: dict, auth: dict | None) -> bool:

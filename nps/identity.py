@@ -126,3 +126,12 @@ def _log_key() -> bytes:
     from nps.settings import load_settings
 
     return key("pseudonym", load_settings().pseudonym_key)
+
+
+def presence_proof(secret: bytes, conversation: str) -> str:
+    """What a server-side caller shows to ask whether a web chat conversation
+    has a page connected (channels/webchat_socket.py): an HMAC of the
+    conversation id under the web chat's key, apart from the session tokens'
+    signatures (its own prefix), so a customer's token proves nothing here."""
+    message = f"presence:{conversation}".encode()
+    return hmac.new(secret, message, hashlib.sha256).hexdigest()
