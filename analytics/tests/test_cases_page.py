@@ -180,6 +180,11 @@ def test_a_recurring_root_cause_becomes_a_theme_from_the_page(one_case):
         )
     at = AppTest.from_file(str(VIEW), default_timeout=90).run()
     assert not at.exception
+    # The loop metrics per store: 4 cases at sklep-a, 1 open (the fixture's), 3 closed.
+    [per_store] = [
+        d.value for d in at.dataframe if "sprawy" in d.value.columns and len(d.value.columns) > 2
+    ]
+    assert per_store.iloc[0].tolist()[:3] == ["sklep-a", 4, 1]
     create = [b for b in at.button if b.label.startswith("Utwórz temat")]
     assert len(create) == 1
     create[0].click().run()

@@ -148,6 +148,25 @@ with st.expander("Wskaźniki pętli"):
         st.write("Przyczyny źródłowe")
         widgets.table(pd.DataFrame(causes))
 
+    def _pct(value):
+        return None if value is None else round(100 * value, 1)
+
+    per_store = [
+        {
+            "sklep": name,
+            "sprawy": m["cases"],
+            "otwarte": m["open"],
+            "odzyskani %": _pct(m["recovery"]["rate"]),
+            "do 1. kontaktu h": m["time_to_first_contact"]["median_hours"],
+            "do zamknięcia h": m["time_to_close"]["median_hours"],
+            "w terminie %": _pct(m["within_sla"]["resolution"]["share"]),
+        }
+        for name, m in loop["per_store"].items()
+    ]
+    if per_store:
+        st.write("Według sklepu (mediany w godzinach pracy)")
+        widgets.table(pd.DataFrame(per_store))
+
 THEME_LABELS = {themes.OPEN: "otwarty", themes.IN_PROGRESS: "w toku", themes.RESOLVED: "rozwiązany"}
 if user.analyst:  # themes span stores: the outer loop is the analysts'
     with st.expander("Tematy (pętla zewnętrzna)"):
