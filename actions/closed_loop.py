@@ -30,8 +30,9 @@ from rasa_sdk.events import ActiveLoop, SlotSet
 from rasa_sdk.executor import CollectingDispatcher
 from rasa_sdk.types import DomainDict
 
-from actions import message, resources
+from actions import message
 from actions import responses as say
+from actions.survey_form import clarify
 from nps.groups import DETRACTOR, nps_group
 from nps.score import parse_score
 from nps.text import cap
@@ -200,17 +201,9 @@ class ValidateWinbackForm(FormValidationAction):
         parsed = parse_score(message.latest(tracker).text)
         if parsed.status == "ok":
             return {"winback_score": parsed.score, "clarify_count": 0}
-        count = int(tracker.get_slot("clarify_count") or 0) + 1
-        if count >= resources.get().settings.max_clarifications:
-            dispatcher.utter_message(response=say.WINBACK_SKIPPED)
-            skipped = [s for s in tracker.get_slot("skipped_slots") or [] if s != "winback_score"]
-            return {
-                "winback_score": None,
-                "skipped_slots": skipped + ["winback_score"],
-                "clarify_count": 0,
-            }
-        dispatcher.utter_message(response=say.SCORE_ASK_AGAIN.get(parsed.status, say.SCORE_UNCLEAR))
-        return {"winback_score": None, "clarify_count": count}
+        # Asked again like any survey question, then given up on (skipped_slots).
+        ask_again = say.SCORE_ASK_AGAIN.get(parsed.status, say.SCORE_UNCLEAR)
+        return clarify(dispatcher, tracker, "winback_score", ask_again, say.WINBACK_SKIPPED)
 
 
 class ActionCaseReplyThanks(Action):

@@ -61,7 +61,7 @@ def _off_loop(validate: Callable[..., dict[str, Any]]) -> Callable[..., Any]:
     return run
 
 
-def _skip(tracker: Tracker, slot: str) -> dict[str, Any]:
+def skip(tracker: Tracker, slot: str) -> dict[str, Any]:
     """Leave a question unanswered: the form will not ask it again.
 
     A trainer's own question has no slot of its own: its id is only listed
@@ -71,7 +71,7 @@ def _skip(tracker: Tracker, slot: str) -> dict[str, Any]:
     return {**({} if own else {slot: None}), "skipped_slots": skipped, "clarify_count": 0}
 
 
-def _clarify(
+def clarify(
     dispatcher: CollectingDispatcher,
     tracker: Tracker,
     slot: str,
@@ -83,7 +83,7 @@ def _clarify(
     if count >= resources.get().settings.max_clarifications:
         if move_on:
             dispatcher.utter_message(response=move_on)
-        return _skip(tracker, slot)
+        return skip(tracker, slot)
     dispatcher.utter_message(response=ask_again)
     return {slot: None, "clarify_count": count}
 
@@ -168,7 +168,7 @@ class ValidateSurveyForm(FormValidationAction):
             result.update(self._reason(msg.text, msg, tracker, None))
             if parsed.status == "none":
                 ask_again = say.SCORE_UNCLEAR_REASON_KEPT
-        result.update(_clarify(dispatcher, tracker, "nps_score", ask_again, say.SCORE_SKIPPED))
+        result.update(clarify(dispatcher, tracker, "nps_score", ask_again, say.SCORE_SKIPPED))
         return result
 
     @_off_loop
@@ -178,7 +178,7 @@ class ValidateSurveyForm(FormValidationAction):
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
             # No reason given: nps.flow asks no "why?" about nothing.
-            return _skip(tracker, "reason")
+            return skip(tracker, "reason")
         return self._reason(msg.text, msg, tracker, tracker.get_slot("nps_group"))
 
     @_off_loop
@@ -234,7 +234,7 @@ class ValidateSurveyForm(FormValidationAction):
     ) -> dict[str, Any]:
         answer = _yes_no(message.latest(tracker))
         if answer is None:
-            return _clarify(dispatcher, tracker, "issue_resolved", say.CLARIFY_YES_NO)
+            return clarify(dispatcher, tracker, "issue_resolved", say.CLARIFY_YES_NO)
         if answer is False:
             dispatcher.utter_message(response=say.ISSUE_NOT_RESOLVED)
         return {"issue_resolved": answer, "clarify_count": 0}
@@ -248,13 +248,13 @@ class ValidateSurveyForm(FormValidationAction):
         if parsed.status == "ok":
             return {"nps_score_after": parsed.score, "clarify_count": 0}
         if parse_yes_no(msg.text) is False or msg.is_nothing_to_add:
-            return _skip(tracker, "nps_score_after")  # keeps the first score
-        return _clarify(dispatcher, tracker, "nps_score_after", say.SCORE_UNCLEAR)
+            return skip(tracker, "nps_score_after")  # keeps the first score
+        return clarify(dispatcher, tracker, "nps_score_after", say.SCORE_UNCLEAR)
 
     def _open_answer(self, slot: str, polarity: str, tracker: Tracker) -> dict[str, Any]:
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
-            return _skip(tracker, slot)
+            return skip(tracker, slot)
         return {slot: msg.text, **self._classify(msg.text, self._tags(msg, polarity), tracker)}
 
     @_off_loop
@@ -280,7 +280,7 @@ class ValidateSurveyForm(FormValidationAction):
         if parsed.status == "ok":
             return {"predicted_score": parsed.score, "clarify_count": 0}
         ask_again = say.SCORE_ASK_AGAIN.get(parsed.status, say.SCORE_UNCLEAR)
-        return _clarify(dispatcher, tracker, "predicted_score", ask_again)
+        return clarify(dispatcher, tracker, "predicted_score", ask_again)
 
     @_off_loop
     def validate_predicted_praise(
@@ -301,7 +301,7 @@ class ValidateSurveyForm(FormValidationAction):
     ) -> dict[str, Any]:
         msg = message.latest(tracker)
         if msg.is_nothing_to_add:
-            return _skip(tracker, "proposed_fix")
+            return skip(tracker, "proposed_fix")
         return {"proposed_fix": msg.text, "clarify_count": 0}
 
     # --- the trainers' own questions (data/survey_paths.yml "questions") -------
@@ -332,7 +332,7 @@ class ValidateSurveyForm(FormValidationAction):
                 return _own_unclear(dispatcher, tracker, qid, say.CLARIFY_YES_NO)
             answers[qid] = answer
         elif msg.is_nothing_to_add:
-            return {**_skip(tracker, qid), "survey_answer": None}
+            return {**skip(tracker, qid), "survey_answer": None}
         else:
             answers[qid] = msg.text
             result.update(self._classify(msg.text, self._tags(msg, question.polarity), tracker))
@@ -345,7 +345,7 @@ class ValidateSurveyForm(FormValidationAction):
     ) -> dict[str, Any]:
         answer = _yes_no(message.latest(tracker))
         if answer is None:
-            return _clarify(dispatcher, tracker, "contact_consent", say.CLARIFY_YES_NO)
+            return clarify(dispatcher, tracker, "contact_consent", say.CLARIFY_YES_NO)
         return {"contact_consent": answer, "clarify_count": 0}
 
 
@@ -356,7 +356,7 @@ def _own_unclear(
     too many tries given up on (kept in skipped_slots under its id)."""
     count = int(tracker.get_slot("clarify_count") or 0) + 1
     if count >= resources.get().settings.max_clarifications:
-        return {**_skip(tracker, qid), "survey_answer": None}
+        return {**skip(tracker, qid), "survey_answer": None}
     dispatcher.utter_message(response=ask_again)
     return {"survey_answer": None, "clarify_count": count}
 
