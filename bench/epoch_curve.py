@@ -27,6 +27,7 @@ import yaml
 
 from bench.rasa_cli import train_nlu
 from bench.tables import markdown_table
+from nps_nlu import is_diet
 from tests.bot_process import REPO
 
 # tqdm's progress line: "Epochs:  25%|...| 20/80 [00:41<02:03, 2.05s/it, t_loss=..., val_e_f1=0.9]"
@@ -58,7 +59,7 @@ def curve(log: str) -> list[tuple[int, int, dict[str, float]]]:
 def config_with_validation(config: Path, epochs: int, every: int, held_out: int, tmp: Path):
     data = yaml.safe_load(config.read_text(encoding="utf-8"))
     for component in data.get("pipeline") or []:
-        if component.get("name") == "DIETClassifier":
+        if is_diet(component.get("name")):
             component.update(
                 epochs=epochs,
                 evaluate_every_number_of_epochs=every,

@@ -43,6 +43,7 @@ from bench.rasa_cli import RASA, rasa_env
 from bench.tables import markdown_table
 from nps.drivers import load_catalogue
 from nps.settings import load_settings
+from nps_nlu import is_diet
 from tests.bot_process import REPO
 
 DEFAULT_OUT = REPO / "results" / "nlu_cv"
@@ -57,7 +58,7 @@ def config_with_epochs(config_path: Path, epochs: int, tmp: Path) -> Path:
     config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
     found = False
     for component in config.get("pipeline") or []:
-        if component.get("name") == "DIETClassifier":
+        if is_diet(component.get("name")):
             component["epochs"] = epochs
             found = True
     if not found:
@@ -364,7 +365,7 @@ def main(argv: list[str] | None = None) -> int:
                 (
                     c.get("epochs")
                     for c in yaml.safe_load(config.read_text(encoding="utf-8"))["pipeline"]
-                    if c.get("name") == "DIETClassifier"
+                    if is_diet(c.get("name"))
                 ),
                 None,
             )
