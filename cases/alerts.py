@@ -5,7 +5,9 @@ Policy (docs/closed-loop.md, "Alerts"):
 - the other new cases wait for the daily digest at `alert_digest_hour`, in the
   store's local time, one message per team;
 - a case at risk (75% of its business time used) is sent once;
-- an immediate alert (new, breach) is repeated every `alert_repeat_minutes`
+- a case reopened (a low win-back score after it was resolved) is sent at
+  once, whatever was sent about it before it was closed;
+- an immediate alert (new, breach, reopened) is repeated every `alert_repeat_minutes`
   until someone acknowledges it (`acknowledge`).
 
 Channels, each on while its address is set: e-mail over SMTP, Slack- and
@@ -48,9 +50,10 @@ from cases import sla
 from nps.text_privacy import mask
 
 NEW, BREACH, AT_RISK, DIGEST, REPEAT = "new", "breach", "at_risk", "digest", "repeat"
-KINDS = (NEW, BREACH, AT_RISK, DIGEST, REPEAT)
+REOPENED = "reopened"
+KINDS = (NEW, BREACH, AT_RISK, DIGEST, REPEAT, REOPENED)
 # Alerts repeated until acknowledged.
-IMMEDIATE = (NEW, BREACH, REPEAT)
+IMMEDIATE = (NEW, BREACH, REPEAT, REOPENED)
 HIGH = "high"
 # The case states of cases/states.py that get no alerts any more.
 CLOSED_STATES = ("resolved", "unresolved")
@@ -280,6 +283,11 @@ def _one(case: Mapping, now: datetime, policy: Policy) -> str | None:
     acked = _dt(case.get("acknowledged_at"))
     due = due_of(case)
     running = state != ON_HOLD  # on hold: the SLA clock is paused
+    reopened = _dt(case.get("reopened_at"))
+    # Its earlier alerts were about the case before it was closed: the team
+    # hears of the reopening itself, once (then repeated until acknowledged).
+    if state == REOPENED and reopened is not None and (last is None or last < reopened):
+        return REOPENED
     if running and due is not None and now > due and (last is None or last <= due):
         return BREACH
     if last is None and state == "new" and case.get("priority") == HIGH:
@@ -309,7 +317,7 @@ def plan(cases: Iterable[Mapping], now: datetime, policy: Policy | None = None) 
     consent, opened_at, and first_contact_due / resolve_due /
     first_contact_at (or one `due`), paused_seconds, last_alert_at,
     last_alert_kind, acknowledged_at; times as aware datetimes or Unix
-    seconds. The digest's cases come grouped in one alert per team."""
+    seconds; a reopened case also has reopened_at. The digest's cases come grouped in one alert per team."""
     policy = policy or Policy()
     now = _dt(now)
     immediate: list[Alert] = []
@@ -343,6 +351,7 @@ _TITLES = {
     BREACH: "Przekroczony termin SLA",
     AT_RISK: "Termin SLA zagrożony",
     REPEAT: "Przypomnienie: sprawa czeka na potwierdzenie",
+    REOPENED: "Sprawa otwarta ponownie po niskiej ocenie klienta",
     DIGEST: "Dzienne zestawienie nowych spraw",
 }
 
@@ -700,14 +709,29 @@ def read_cases(
         ]
         last = last_alerts(conn)
         acks = dict(conn.execute(sa.select(alert_acks.c.case_id, alert_acks.c.at)).all())
+        reopened = _reopened_at(conn, engine)
     for row in rows:
         at, kind = last.get(row["id"], (None, None))
         row["last_alert_at"], row["last_alert_kind"] = at, kind
+        row["reopened_at"] = reopened.get(row["id"])
         own = [t for t in (row.get("acknowledged_at"), acks.get(row["id"])) if t is not None]
         row["acknowledged_at"] = max(own) if own else None
     if projection is not None:
         _add_words(rows, projection, schema)
     return rows
+
+
+def _reopened_at(conn: Connection, engine: Engine) -> dict[int, float]:
+    """case id -> when it was last reopened, from the audit log (cases/store.py)."""
+    if not sa.inspect(engine).has_table("case_log"):
+        return {}
+    log = sa.Table("case_log", sa.MetaData(), autoload_with=engine)
+    rows = conn.execute(
+        sa.select(log.c.case_id, sa.func.max(log.c.at))
+        .where(log.c.action == "transition", log.c.field == "state", log.c.to == REOPENED)
+        .group_by(log.c.case_id)
+    )
+    return dict(rows.all())
 
 
 def _add_words(rows: list[dict], projection: Engine, schema: str | None) -> None:

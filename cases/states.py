@@ -168,7 +168,11 @@ def transition(
         if to == RESOLVED:
             changes["resolved_at"] = now
     if to == REOPENED:
-        changes.update(resolved_at=None, closed_at=None, root_cause=None, resolution=None)
+        # Acknowledged before it was closed is not acknowledged now: the alert
+        # about the reopening repeats until someone sees it (cases/alerts.py).
+        changes.update(
+            resolved_at=None, closed_at=None, root_cause=None, resolution=None, acknowledged_at=None
+        )
     entries = [
         LogEntry("transition" if name == "state" else "set", name, case.get(name), value)
         for name, value in changes.items()

@@ -188,6 +188,42 @@ def kinds(cases, now) -> list[tuple]:
             utc(2026, 12, 1, 13),  # Tuesday 14:00 CET, 6 of 8 business hours used
             [("at_risk", 2)],
         ),
+        # Reopened two hours in by a low win-back score: the team's earlier
+        # alert and acknowledgement were about the case before it was closed.
+        (
+            "reopened: at once, whatever went before",
+            case(
+                state="reopened",
+                last_alert_at=T0 + MIN,
+                last_alert_kind="new",
+                acknowledged_at=T0 + 5 * MIN,
+                reopened_at=T0 + 2 * HOUR,
+            ),
+            T0 + 2 * HOUR + MIN,
+            [("reopened", 1)],
+        ),
+        (
+            "reopened: sent once",
+            case(
+                state="reopened",
+                last_alert_at=T0 + 2 * HOUR + MIN,
+                last_alert_kind="reopened",
+                reopened_at=T0 + 2 * HOUR,
+            ),
+            T0 + 2 * HOUR + 30 * MIN,
+            [],
+        ),
+        (
+            "reopened: repeated until acknowledged",
+            case(
+                state="reopened",
+                last_alert_at=T0 + 2 * HOUR + MIN,
+                last_alert_kind="reopened",
+                reopened_at=T0 + 2 * HOUR,
+            ),
+            T0 + 3 * HOUR + 2 * MIN,
+            [("repeat", 1)],
+        ),
     ],
 )
 def test_plan(label, the_case, now, expected):
@@ -617,4 +653,48 @@ def test_the_cli_reads_the_cases_and_the_customers_words(receiver, tmp_path, cap
     assert SENDER not in body and PHONE_IN_WORDS not in body
     # The next round sends nothing new: the alert is in the log.
     assert alerts.run_once(config, engine, T0 + 2 * MIN) == 0
+    engine.dispose()
+
+
+def test_a_reopened_case_is_alerted_again(receiver, tmp_path):
+    """Alerted and acknowledged when new, resolved, then reopened by a low
+    win-back score: the reopening is news, sent once and repeated until seen."""
+    url = f"sqlite:///{tmp_path / 'tracker.db'}"
+    engine = store.cases_engine(url)
+    case_store = store.CaseStore(engine)
+    case_id = case_store.open_case(
+        {
+            "rule": "detractor_consent",
+            "priority": "high",
+            "team": "customer_support",
+            "sender": SENDER,
+            "response_id": 11,
+            "opened_at": T0.timestamp(),
+            "first_contact_due": (T0 + 4 * HOUR).timestamp(),
+            "resolve_due": utc(2026, 12, 3, 16).timestamp(),
+            "score": 1,
+        }
+    )
+    config = settings(alert_webhook_url=f"{receiver.url}/hook", alert_webhook_secret=SECRET)
+    assert alerts.run_once(config, engine, T0 + MIN) == 1
+    case_store.acknowledge(case_id, "lead", (T0 + 5 * MIN).timestamp())
+    with engine.begin() as conn:
+        conn.execute(
+            sa.update(store.cases).where(store.cases.c.id == case_id).values(state="resolved")
+        )
+    reopened_at = T0 + HOUR  # before it is at risk (T0 + 3 h) or breached (T0 + 4 h)
+    case_store.transition(case_id, "reopened", "system", reopened_at.timestamp())
+    assert case_store.get(case_id)["acknowledged_at"] is None
+
+    assert alerts.run_once(config, engine, reopened_at + MIN) == 1
+    assert alerts.run_once(config, engine, reopened_at + 30 * MIN) == 0
+    assert alerts.run_once(config, engine, reopened_at + 62 * MIN) == 1
+    case_store.acknowledge(case_id, "lead", (reopened_at + 63 * MIN).timestamp())
+    assert alerts.run_once(config, engine, reopened_at + 90 * MIN) == 0
+    sent = [json.loads(r["body"])["alert"] for r in receiver.requests]
+    assert [(a["kind"], a["case_id"]) for a in sent] == [
+        ("new", case_id),
+        ("reopened", case_id),
+        ("repeat", case_id),
+    ]
     engine.dispose()

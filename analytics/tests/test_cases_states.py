@@ -177,6 +177,9 @@ def test_reopen_clears_the_closing_fields():
         "resolution": None,
     }
     assert len(log) == 5
+    # An acknowledgement from before it was closed does not count any more.
+    acknowledged = _case("resolved", resolved_at=NOW - 60, acknowledged_at=NOW - 3600)
+    assert st.transition(acknowledged, "reopened", NOW)[0]["acknowledged_at"] is None
     # Closing again needs them again.
     with pytest.raises(st.MissingField):
         st.transition({**case, **changes, "state": "in_progress"}, "resolved", NOW)
