@@ -8,6 +8,8 @@ agent's words and ``messaging_type`` RESPONSE; the bot event is marked as the
 agent's; the customer's answer is stored after it and acknowledged. A day
 and an hour after the customer's last message the reply goes with the
 HUMAN_AGENT tag; eight days after it, it is refused and nothing is sent.
+On SMS (a stand-in Twilio API) there is no window: the reply goes to the
+customer's number, even days later, and their answer is stored the same way.
 
 Needs `models/nps-bot.tar.gz` (`make train`).
 """
@@ -21,10 +23,14 @@ from cases.reply import REFUSED_WINDOW, last_customer_message_at, send_reply
 from tests.bot_process import DEFAULT_MODEL, BotProcess
 from tests.channels.channel_helpers import (
     FB_SECRET,
+    TW_TOKEN,
     channel_env,
     load_payload,
     new_id,
+    new_phone,
     post_meta,
+    post_twilio,
+    twilio_form,
     wait_until,
 )
 
@@ -127,3 +133,46 @@ def test_agent_reply_on_messenger(bot, outbox):
     assert result.status == REFUSED_WINDOW and "7-day" in result.detail
     assert len(sent()) == before
     assert len(events()) == count
+
+
+def test_agent_reply_on_sms(bot, outbox):
+    url = bot.url + "/webhooks/twilio/webhook"
+    phone = new_phone("+48")
+    conversation = f"sms:{phone}"
+
+    def say_(text):
+        params = twilio_form("twilio_sms.txt", SENDER=phone, MID=new_id("SM"), TEXT=text)
+        assert post_twilio(url, params, TW_TOKEN).status == 200
+
+    def sent():
+        return [
+            r.form()
+            for r in outbox.requests
+            if r.path.endswith("/Messages.json") and r.form()["To"] == phone
+        ]
+
+    def events():
+        return bot.tracker(conversation, include_events="ALL")["events"]
+
+    say_("dzień dobry")
+    say_("3, paczka przyszła zgnieciona")
+    for _ in range(8):
+        if (bot.tracker(conversation).get("active_loop") or {}).get("name") != "survey_form":
+            break
+        say_("nie")
+    assert bot.slots(conversation)["nps_score"] == 3, bot.log()
+
+    # Three days after the customer's last message: SMS has no window.
+    last = last_customer_message_at(events())
+    before = len(sent())
+    text = "Dzień dobry, tu Ania z obsługi. Wyślemy nową paczkę jeszcze dziś."
+    result = send_reply(bot.url, bot.token, conversation, text, last + 72 * HOUR)
+    assert (result.status, result.delivery) == ("sent", "response"), result
+    assert wait_until(lambda: len(sent()) > before)
+    assert sent()[before]["Body"] == text
+    agent_events = [e for e in events() if (e.get("metadata") or {}).get("agent_reply")]
+    assert [(e["event"], e["text"]) for e in agent_events] == [("bot", text)]
+
+    say_("Dziękuję bardzo")
+    assert bot.slots(conversation)["case_reply"] == "Dziękuję bardzo"
+    assert bot.said(conversation)[-1] == [say.CASE_REPLY_THANKS]

@@ -24,6 +24,7 @@ from tests.channels.channel_helpers import (
     TW_TOKEN,
     WA_PHONE_ID,
     WA_SECRET,
+    hang_up,
     http,
     load_payload,
     new_id,
@@ -78,7 +79,7 @@ async def web_session(
             await client.emit("user_uttered", {"message": message, "session_id": session_id})
             await asyncio.wait_for(answered.wait(), 30)
     finally:
-        await client.disconnect()
+        await hang_up(client)
     return got
 
 

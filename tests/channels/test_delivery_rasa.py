@@ -35,6 +35,7 @@ from tests.channels.channel_helpers import (
     RasaProcess,
     StandIn,
     channel_env,
+    hang_up,
     http,
     load_payload,
     new_id,
@@ -129,7 +130,9 @@ def test_a_failed_turn_answers_503_and_its_redelivery_is_stored_once(bot, outbox
     redelivered = post_meta(webhook(rasa), body, FB_SECRET)
     assert redelivered.status == 200, rasa.log_tail()
     assert stored_ids(rasa, psid) == [mid]
-    assert len(wait_until(lambda: sends_to(outbox, psid))) == QUESTION_BUBBLES
+    # Every bubble, not the first one: they reach the platform one by one.
+    wait_until(lambda: len(sends_to(outbox, psid)) >= QUESTION_BUBBLES)
+    assert len(sends_to(outbox, psid)) == QUESTION_BUBBLES
 
     again = post_meta(webhook(rasa), body, FB_SECRET)
     assert again.status == 200
@@ -145,7 +148,9 @@ def test_the_same_body_twice_at_once_is_stored_and_answered_once(bot, outbox):
         replies = list(pool.map(lambda _: post_meta(webhook(rasa), body, FB_SECRET), range(2)))
     assert [r.status for r in replies] == [200, 200], rasa.log_tail()
     assert stored_ids(rasa, psid) == [mid]
-    assert len(wait_until(lambda: sends_to(outbox, psid))) == QUESTION_BUBBLES
+    # Every bubble, not the first one: they reach the platform one by one.
+    wait_until(lambda: len(sends_to(outbox, psid)) >= QUESTION_BUBBLES)
+    assert len(sends_to(outbox, psid)) == QUESTION_BUBBLES
 
 
 def test_a_platform_hanging_up_mid_turn_does_not_lose_the_answer(bot, outbox):
@@ -173,7 +178,9 @@ def test_a_platform_hanging_up_mid_turn_does_not_lose_the_answer(bot, outbox):
 
     assert asyncio.run(hold_the_lock_meanwhile()) == "hung up"
     assert wait_until(lambda: stored_ids(rasa, psid)) == [mid], rasa.log_tail()
-    assert len(wait_until(lambda: sends_to(outbox, psid))) == QUESTION_BUBBLES
+    # Every bubble, not the first one: they reach the platform one by one.
+    wait_until(lambda: len(sends_to(outbox, psid)) >= QUESTION_BUBBLES)
+    assert len(sends_to(outbox, psid)) == QUESTION_BUBBLES
 
     redelivered = post_meta(webhook(rasa), body, FB_SECRET)
     assert redelivered.status == 200
@@ -234,7 +241,7 @@ async def web_chat_turns(url: str, origin: str, proxy: TcpProxy) -> dict[str, An
         await client.emit("user_uttered", {"message": "hej"})
         await asyncio.wait_for(answered.wait(), 20)
     finally:
-        await client.disconnect()
+        await hang_up(client)
     return got
 
 

@@ -14,7 +14,7 @@ from cases import reply
 from nps.identity import presence_proof
 from nps.keys import key
 from nps.settings import load_settings
-from tests.channels.channel_helpers import http
+from tests.channels.channel_helpers import hang_up, http
 
 pytestmark = pytest.mark.rasa
 
@@ -39,7 +39,7 @@ async def _while_connected(url: str, origin: str) -> tuple[str, bool, bool]:
         conversation = "web:" + got["token"].split(".")[0]
         during = await asyncio.to_thread(reply.web_presence, url, conversation, SECRET)
     finally:
-        await client.disconnect()
+        await hang_up(client)
     for _ in range(50):  # the server notices the disconnect shortly
         after = await asyncio.to_thread(reply.web_presence, url, conversation, SECRET)
         if not after:
