@@ -42,7 +42,7 @@ include mk/cluster.mk
 include mk/trainers.mk
 
 .PHONY: help env run shell train validate lint format secrets test test-bot test-stories eval \
-	eval-dev bench bench-train bench-epochs services lock clean erase retention migrate-ids
+	eval-dev bench bench-train bench-start bench-epochs services lock clean erase retention migrate-ids
 
 help:
 	@echo "make run           set up, train if needed, start bot + actions + dashboard"
@@ -57,6 +57,7 @@ help:
 	@echo "make eval-dev      drivers on data/eval/dev_comments.yml (to tune on; make eval stays the test)"
 	@echo "make bench         REST load benchmark against a bare Rasa baseline"
 	@echo "make bench-train   training time from scratch and after one NLU change"
+	@echo "make bench-start   seconds to load the model and to start the whole bot"
 	@echo "make bench-epochs  held-out NLU scores every 5 DIET epochs (the stopping point)"
 	@echo "make dashboard     the analytics dashboard alone ($(NPS_HOST):$(DASHBOARD_PORT))"
 	@echo "make report        the analytics report of the local database"
@@ -180,6 +181,10 @@ bench: $(BOT_STAMP) $(MODEL) | var
 
 bench-train: $(BOT_STAMP)
 	$(BOT_PY) -m bench.train_time
+
+# Seconds to load the model (our DIET loader against Rasa's) and to start the whole bot.
+bench-start: $(BOT_STAMP) $(MODEL)
+	$(BOT_PY) -m bench.start_time
 
 # Held-out scores every few DIET epochs in one training: where config.yml's epochs come from.
 bench-epochs: $(BOT_STAMP)
