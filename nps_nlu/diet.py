@@ -65,7 +65,7 @@ class FastLoadDIETClassifier(DIETClassifier):
         finetune_mode: bool,
     ) -> RasaModel:
         if finetune_mode or config.get(RUN_EAGERLY):
-            # Training on goes on from here: Rasa's own path, graph mode kept.
+            # Fine-tuning trains on from these weights: Rasa's own path, in graph mode.
             return super()._load_model_class(
                 tf_model_file,
                 model_data_example,
