@@ -3,9 +3,15 @@
 On a copy of the trainers' files: a new question is added to the promoters'
 path in data/survey_paths.yml, with its wording in domain/responses.yml;
 nothing in Python changes. The copy passes `make validate`'s checks, is
-trained (`rasa train`, sharing Rasa's training cache with `make train`, so
-only what depends on the domain is retrained), and the real bot asks the new
-question over REST in its place and keeps the answer in survey_answers.
+trained (`rasa train`, sharing Rasa's training cache with `make train`), and
+the real bot asks the new question over REST in its place and keeps the
+answer in survey_answers.
+
+In the repository the same edit and `make train` retrain the policies and
+the polarity classifier only (27 s on a fresh clone). This copy, in another
+folder, reuses none of `make train`'s cache entries on its first run (150 s,
+every component) and all but those on later runs (25 s): the closing note
+of issue 11 has the measurements.
 """
 
 from __future__ import annotations
@@ -28,8 +34,7 @@ pytestmark = [
     ),
 ]
 
-# Rasa's training cache of `make train`: the NLU part is unchanged, so only
-# what depends on the domain is retrained.
+# Rasa's training cache of `make train` (see the module's docstring).
 CACHE = REPO / ".rasa" / "cache"
 QUESTION = "who_to"
 WORDING = "Komu najchętniej byś nas polecił(a)?"
