@@ -46,11 +46,11 @@ from urllib.parse import urlsplit
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
-from cases import sla
+from cases import sla, states
 from nps.text_privacy import mask
 
 NEW, BREACH, AT_RISK, DIGEST, REPEAT = "new", "breach", "at_risk", "digest", "repeat"
-REOPENED = "reopened"
+REOPENED = "reopened"  # the alert about a case's reopening (states.REOPENED)
 KINDS = (NEW, BREACH, AT_RISK, DIGEST, REPEAT, REOPENED)
 # Alerts repeated until acknowledged.
 IMMEDIATE = (NEW, BREACH, REPEAT, REOPENED)
@@ -286,7 +286,7 @@ def _one(case: Mapping, now: datetime, policy: Policy) -> str | None:
     reopened = _dt(case.get("reopened_at"))
     # Its earlier alerts were about the case before it was closed: the team
     # hears of the reopening itself, once (then repeated until acknowledged).
-    if state == REOPENED and reopened is not None and (last is None or last < reopened):
+    if state == states.REOPENED and reopened is not None and (last is None or last < reopened):
         return REOPENED
     if running and due is not None and now > due and (last is None or last <= due):
         return BREACH
@@ -317,7 +317,8 @@ def plan(cases: Iterable[Mapping], now: datetime, policy: Policy | None = None) 
     consent, opened_at, and first_contact_due / resolve_due /
     first_contact_at (or one `due`), paused_seconds, last_alert_at,
     last_alert_kind, acknowledged_at; times as aware datetimes or Unix
-    seconds; a reopened case also has reopened_at. The digest's cases come grouped in one alert per team."""
+    seconds; a reopened case also has reopened_at. The digest's cases come
+    grouped in one alert per team."""
     policy = policy or Policy()
     now = _dt(now)
     immediate: list[Alert] = []
@@ -728,7 +729,7 @@ def _reopened_at(conn: Connection, engine: Engine) -> dict[int, float]:
     log = sa.Table("case_log", sa.MetaData(), autoload_with=engine)
     rows = conn.execute(
         sa.select(log.c.case_id, sa.func.max(log.c.at))
-        .where(log.c.action == "transition", log.c.field == "state", log.c.to == REOPENED)
+        .where(log.c.action == "transition", log.c.field == "state", log.c.to == states.REOPENED)
         .group_by(log.c.case_id)
     )
     return dict(rows.all())
