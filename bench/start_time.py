@@ -26,19 +26,16 @@ from tests.bot_process import DEFAULT_MODEL, BotProcess
 
 def _agent_seconds(model: Path, rasas_own: bool) -> float:
     from rasa.core.agent import Agent
-    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 
     from nps_nlu.diet import FastLoadDIETClassifier
 
-    quick = FastLoadDIETClassifier.__dict__["_load_model_class"]
-    if rasas_own:
-        FastLoadDIETClassifier._load_model_class = DIETClassifier._load_model_class
+    FastLoadDIETClassifier.build_eagerly = not rasas_own
     try:
         start = time.monotonic()
         Agent.load(str(model))
         return time.monotonic() - start
     finally:
-        FastLoadDIETClassifier._load_model_class = quick
+        FastLoadDIETClassifier.build_eagerly = True
 
 
 def _bot_seconds(model: Path) -> tuple[float, float]:
@@ -56,6 +53,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args(argv)
+    if args.runs < 1:
+        parser.error("--runs must be 1 or more")
     if not args.model.exists():
         raise SystemExit(f"no model at {args.model}: run `make train`")
 

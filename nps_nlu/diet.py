@@ -50,6 +50,10 @@ warnings.filterwarnings(
     is_trainable=True,
 )
 class FastLoadDIETClassifier(DIETClassifier):
+    # False: Rasa's own loader, for comparing the two (tests/test_diet_load.py,
+    # make bench-start).
+    build_eagerly = True
+
     @property
     def name(self) -> str:
         return DIETClassifier.__name__
@@ -64,7 +68,7 @@ class FastLoadDIETClassifier(DIETClassifier):
         config: dict[str, Any],
         finetune_mode: bool,
     ) -> RasaModel:
-        if finetune_mode or config.get(RUN_EAGERLY):
+        if finetune_mode or config.get(RUN_EAGERLY) or not cls.build_eagerly:
             # Fine-tuning trains on from these weights: Rasa's own path, in graph mode.
             return super()._load_model_class(
                 tf_model_file,

@@ -54,7 +54,6 @@ def summary(parsed: dict) -> tuple:
 @pytest.fixture(scope="module")
 def both_loaders():
     from rasa.core.agent import Agent
-    from rasa.nlu.classifiers.diet_classifier import DIETClassifier
 
     from nps_nlu.diet import FastLoadDIETClassifier
 
@@ -64,7 +63,7 @@ def both_loaders():
 
     # Rasa's own loader, for this comparison only.
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(FastLoadDIETClassifier, "_load_model_class", DIETClassifier._load_model_class)
+        patch.setattr(FastLoadDIETClassifier, "build_eagerly", False)
         start = time.monotonic()
         stock = Agent.load(str(DEFAULT_MODEL))
         stock_seconds = time.monotonic() - start
